@@ -1,6 +1,8 @@
 //! The protocol crate against WeChat's documented vectors, genuinely signed fixtures of every
 //! message type, and hostile input.
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+
 use std::collections::BTreeMap;
 
 use aes::cipher::{BlockEncryptMut, KeyInit, block_padding::Pkcs7};
