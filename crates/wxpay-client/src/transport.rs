@@ -1,0 +1,284 @@
+//! HTTPS with rustls: server verification always on, the merchant certificate when configured.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::CertificateDer;
+use rustls::sign::CertifiedKey;
+use rustls::{AlertDescription, CertificateError, RootCertStore, SignatureScheme};
+use wxpay::{TlsProblem, TransportError, TransportErrorKind};
+
+use crate::identity::{ClientIdentity, IdentityError};
+
+/// WeChat Pay's API host.
+pub const PRODUCTION_BASE_URL: &str = "https://api.mch.weixin.qq.com";
+/// WeChat's backup domain (跨城冗灾), for when the main one is unreachable.
+pub const BACKUP_BASE_URL: &str = "https://api2.mch.weixin.qq.com";
+
+/// A raw HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Sends a v2 body to a path. The real one is [`HttpsTransport`]; a simulator or a recording
+/// transport can stand in below the line a user sees.
+pub trait Transport: Send + Sync {
+    fn post(
+        &self,
+        path: &'static str,
+        body: String,
+        needs_client_cert: bool,
+    ) -> impl Future<Output = Result<HttpReply, TransportError>> + Send;
+}
+
+/// How to reach WeChat Pay (or the simulator).
+#[derive(Debug, Clone)]
+pub struct HttpsSettings {
+    /// `https://` only: peer verification is always on.
+    pub base_url: String,
+    pub connect_timeout: Duration,
+    /// The whole exchange, request to last byte of the answer.
+    pub request_timeout: Duration,
+    /// One more trusted root, beside the public roots (the simulator's CA).
+    pub extra_root_ca_pem: Option<Vec<u8>>,
+    /// The merchant certificate; refunds need it.
+    pub identity: Option<ClientIdentity>,
+}
+
+impl Default for HttpsSettings {
+    fn default() -> Self {
+        HttpsSettings {
+            base_url: PRODUCTION_BASE_URL.to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(20),
+            extra_root_ca_pem: None,
+            identity: None,
+        }
+    }
+}
+
+/// A setup mistake found before any request is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("the CA certificate file has no readable certificate")]
+    CaCertificate,
+    #[error("the CA certificate cannot be trusted: {0}")]
+    CaRejected(String),
+    #[error("the API address must start with https:// (got {0:?})")]
+    BaseUrl(String),
+    #[error("cannot read the CA file {path}: {source}")]
+    CaUnreadable {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the HTTPS client could not be built: {0}")]
+    Client(String),
+}
+
+impl HttpsSettings {
+    /// Reads the extra root CA from a PEM file.
+    pub fn with_extra_root_ca_file(mut self, path: &Path) -> Result<Self, SetupError> {
+        let pem = std::fs::read(path).map_err(|source| SetupError::CaUnreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.extra_root_ca_pem = Some(pem);
+        Ok(self)
+    }
+}
+
+/// The real transport: reqwest over rustls (ring), HTTP/1.1.
+#[derive(Debug, Clone)]
+pub struct HttpsTransport {
+    client: reqwest::Client,
+    base_url: String,
+    has_identity: bool,
+}
+
+impl HttpsTransport {
+    /// Builds the client. `now` checks the certificate's validity dates.
+    pub fn new(settings: HttpsSettings, now: SystemTime) -> Result<HttpsTransport, SetupError> {
+        let base_url = settings.base_url.trim_end_matches('/').to_owned();
+        if !base_url.starts_with("https://") {
+            return Err(SetupError::BaseUrl(settings.base_url));
+        }
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = &settings.extra_root_ca_pem {
+            let certs = rustls_pemfile::certs(&mut &pem[..])
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| SetupError::CaCertificate)?;
+            if certs.is_empty() {
+                return Err(SetupError::CaCertificate);
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| SetupError::CaRejected(e.to_string()))?;
+            }
+        }
+        if let Some(identity) = &settings.identity {
+            identity.check_validity(now)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| SetupError::Client(e.to_string()))?
+            .with_root_certificates(roots);
+        let mut tls = match &settings.identity {
+            Some(identity) => {
+                builder.with_client_cert_resolver(Arc::new(FixedIdentity(identity.key.clone())))
+            }
+            None => builder.with_no_client_auth(),
+        };
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .https_only(true)
+            .http1_only()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| SetupError::Client(e.to_string()))?;
+        Ok(HttpsTransport {
+            client,
+            base_url,
+            has_identity: settings.identity.is_some(),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+}
+
+/// Always offers the merchant certificate when the server asks for one.
+#[derive(Debug)]
+struct FixedIdentity(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for FixedIdentity {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+impl Transport for HttpsTransport {
+    async fn post(
+        &self,
+        path: &'static str,
+        body: String,
+        needs_client_cert: bool,
+    ) -> Result<HttpReply, TransportError> {
+        if needs_client_cert && !self.has_identity {
+            return Err(TransportError::new(
+                TransportErrorKind::ClientCertificateMissing,
+                format!("{path} requires the merchant certificate"),
+            ));
+        }
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(classify)?;
+        Ok(HttpReply {
+            status,
+            body: body.to_vec(),
+        })
+    }
+}
+
+/// Names the cause of a reqwest failure from its source chain.
+pub(crate) fn classify(error: reqwest::Error) -> TransportError {
+    let detail = chain_text(&error);
+    if let Some(tls) = find_rustls_error(&error) {
+        return TransportError::new(tls_kind(tls), detail);
+    }
+    let kind = if error.is_timeout() {
+        TransportErrorKind::Timeout
+    } else if error.is_connect() {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::ConnectionLost
+    };
+    TransportError::new(kind, detail)
+}
+
+fn tls_kind(error: &rustls::Error) -> TransportErrorKind {
+    use CertificateError as C;
+    match error {
+        rustls::Error::InvalidCertificate(cert) => TransportErrorKind::Tls(match cert {
+            C::UnknownIssuer | C::BadSignature | C::InvalidPurpose => TlsProblem::ServerNotTrusted,
+            C::Expired | C::ExpiredContext { .. } => TlsProblem::ServerCertificateExpired,
+            C::NotValidForName | C::NotValidForNameContext { .. } => TlsProblem::ServerNameMismatch,
+            _ => TlsProblem::Other,
+        }),
+        // The server refused our certificate (or its absence).
+        rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired
+            | AlertDescription::AccessDenied
+            | AlertDescription::DecryptError,
+        ) => TransportErrorKind::ClientCertificateRejected,
+        _ => TransportErrorKind::Tls(TlsProblem::Other),
+    }
+}
+
+fn find_rustls_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // io::Error::source() skips the error it wraps (and io errors nest): step into it.
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+fn chain_text(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut current = error.source();
+    while let Some(e) = current {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        current = e.source();
+    }
+    text
+}
+
+/// Certificates from a PEM buffer (for callers that check a CA file before saving it).
+pub fn parse_pem_certificates(pem: &[u8]) -> Vec<CertificateDer<'static>> {
+    rustls_pemfile::certs(&mut &pem[..])
+        .filter_map(Result::ok)
+        .collect()
+}
