@@ -116,13 +116,19 @@ impl Merchant {
 
     /// `appid` and `mch_id` must be present and ours.
     pub(crate) fn check_identity(&self, fields: &Fields<'_>) -> Result<(), Error> {
-        for (field, expected) in [
-            ("appid", self.appid.as_str()),
-            ("mch_id", self.mch_id.as_str()),
+        self.check_identity_values(fields.get("appid"), fields.get("mch_id"))
+    }
+
+    pub(crate) fn check_identity_values(
+        &self,
+        appid: Option<&str>,
+        mch_id: Option<&str>,
+    ) -> Result<(), Error> {
+        for (field, expected, found) in [
+            ("appid", self.appid.as_str(), appid),
+            ("mch_id", self.mch_id.as_str(), mch_id),
         ] {
-            let found = fields
-                .get(field)
-                .ok_or_else(|| FieldError::Missing(field.to_owned()))?;
+            let found = found.ok_or_else(|| FieldError::Missing(field.to_owned()))?;
             if found != expected {
                 return Err(Error::MerchantMismatch {
                     field,
@@ -136,15 +142,17 @@ impl Merchant {
 }
 
 pub(crate) fn check_return_code(fields: &Fields<'_>) -> Result<(), Error> {
-    match fields.get("return_code") {
+    check_return_code_values(fields.get("return_code"), fields.get("return_msg"))
+}
+
+pub(crate) fn check_return_code_values(
+    return_code: Option<&str>,
+    return_msg: Option<&str>,
+) -> Result<(), Error> {
+    match return_code {
         Some("SUCCESS") => Ok(()),
         Some("FAIL") => Err(Error::Protocol {
-            return_msg: fields
-                .get("return_msg")
-                .unwrap_or("")
-                .chars()
-                .take(256)
-                .collect(),
+            return_msg: return_msg.unwrap_or("").chars().take(256).collect(),
         }),
         Some(other) => Err(FieldError::invalid(
             "return_code",

@@ -101,17 +101,57 @@ pub enum SignatureError {
 
 /// Signs `fields` (a `sign` field among them is ignored). Returns uppercase hex.
 pub fn sign(fields: &Fields<'_>, key: &ApiKey, sign_type: SignType) -> String {
+    let digest = digest(fields, key, sign_type);
+    let mut hex = [0u8; 64];
+    let hex = upper_hex_into(digest.as_slice(), &mut hex);
+    hex.iter().map(|&b| char::from(b)).collect()
+}
+
+/// The raw digest (16 bytes for MD5, 32 for HMAC-SHA256) of `stringSignTemp`, streamed into the
+/// hasher so the key is never copied into a buffer.
+fn digest(fields: &Fields<'_>, key: &ApiKey, sign_type: SignType) -> Digest32 {
+    let mut out = Digest32::default();
     match sign_type {
         SignType::Md5 => {
             let mut hasher = Md5::new();
             feed(fields, key, |bytes| hasher.update(bytes));
-            upper_hex(&hasher.finalize())
+            out.set(&hasher.finalize());
         }
         SignType::HmacSha256 => {
             let mut mac = hmac_sha256(key);
             feed(fields, key, |bytes| mac.update(bytes));
-            upper_hex(&mac.finalize().into_bytes())
+            out.set(&mac.finalize().into_bytes());
         }
+    }
+    out
+}
+
+fn feed(fields: &Fields<'_>, key: &ApiKey, mut write: impl FnMut(&[u8])) {
+    for (name, value) in signed_fields(fields) {
+        write(name.as_bytes());
+        write(b"=");
+        write(value.as_bytes());
+        write(b"&");
+    }
+    write(b"key=");
+    write(key.expose().as_bytes());
+}
+
+/// A digest of up to 32 bytes, on the stack.
+#[derive(Default)]
+struct Digest32 {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Digest32 {
+    fn set(&mut self, digest: &[u8]) {
+        self.len = digest.len();
+        self.bytes[..self.len].copy_from_slice(digest);
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -171,9 +211,14 @@ pub fn verify(
             len: received.len(),
         });
     }
-    let expected = sign(fields, key, sign_type);
-    let received = received.to_ascii_uppercase();
-    if bool::from(expected.as_bytes().ct_eq(received.as_bytes())) {
+    let digest = digest(fields, key, sign_type);
+    let mut expected = [0u8; 64];
+    let expected = upper_hex_into(digest.as_slice(), &mut expected);
+    let mut upper = [0u8; 64];
+    for (to, from) in upper.iter_mut().zip(received.bytes()) {
+        *to = from.to_ascii_uppercase();
+    }
+    if bool::from(expected.ct_eq(&upper[..received.len()])) {
         Ok(sign_type)
     } else {
         Err(SignatureError::Mismatch)
@@ -186,18 +231,6 @@ fn signed_fields<'f>(fields: &'f Fields<'_>) -> impl Iterator<Item = (&'f str, &
         .filter(|(name, value)| !value.is_empty() && *name != "sign")
 }
 
-/// Streams `stringSignTemp` into a hasher without building the string.
-fn feed(fields: &Fields<'_>, key: &ApiKey, mut write: impl FnMut(&[u8])) {
-    for (name, value) in signed_fields(fields) {
-        write(name.as_bytes());
-        write(b"=");
-        write(value.as_bytes());
-        write(b"&");
-    }
-    write(b"key=");
-    write(key.expose().as_bytes());
-}
-
 fn hmac_sha256(key: &ApiKey) -> Hmac<Sha256> {
     // HMAC accepts keys of any length; this cannot fail.
     match Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()) {
@@ -206,14 +239,14 @@ fn hmac_sha256(key: &ApiKey) -> Hmac<Sha256> {
     }
 }
 
-pub(crate) fn upper_hex(bytes: &[u8]) -> String {
+/// Writes uppercase hex of `bytes` (at most 32) into `out` and returns the written part.
+fn upper_hex_into<'o>(bytes: &[u8], out: &'o mut [u8; 64]) -> &'o [u8] {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    for (i, &b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
     }
-    out
+    &out[..2 * bytes.len()]
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 const MAX_NAME_LEN: usize = 64;
 
+const CDATA_START: &[u8; 9] = b"<![CDATA[";
+
 /// Why a body was refused. `offset` is a byte position in the body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum XmlError {
@@ -68,6 +70,13 @@ pub fn decode(body: &[u8]) -> Result<Fields<'_>, XmlError> {
         return Err(XmlError::Empty);
     }
     let start = body.len() - text.len();
+    // XML forbids these anywhere in a document, so one pass over the body covers every value.
+    if let Some(bad) = first_forbidden_char(text) {
+        return Err(XmlError::Malformed {
+            offset: start + bad,
+            reason: "control character XML does not allow",
+        });
+    }
     Parser {
         src: text,
         pos: 0,
@@ -134,12 +143,44 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Position of the first character XML 1.0 forbids, in text already known to be UTF-8. In valid
+/// UTF-8 those are C0 controls other than tab, LF and CR, and U+FFFE/U+FFFF (EF BF BE/BF), so a
+/// byte scan finds them. A branch-free pass (which the compiler vectorises) rules most bodies out;
+/// only a body with a suspicious byte is searched exactly.
+fn first_forbidden_char(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let suspicious = bytes
+        .iter()
+        .fold(false, |seen, &b| seen | (b < 0x20) | (b == 0xEF));
+    if !suspicious {
+        return None;
+    }
+    (0..bytes.len()).find(|&i| {
+        let b = bytes[i];
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || (b == 0xEF
+                && bytes.get(i + 1) == Some(&0xBF)
+                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))
+    })
+}
+
 fn is_name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
 }
 
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.';
+        b += 1;
+    }
+    table
+};
+
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+    NAME_BYTES[usize::from(b)]
 }
 
 fn is_valid_name(name: &str) -> bool {
@@ -173,28 +214,26 @@ impl<'a> Parser<'a> {
         if let Some(root) = root {
             loop {
                 self.skip_whitespace();
-                if self.rest().starts_with("</") {
-                    self.close_tag(root)?;
-                    break;
-                }
-                if self.skip_markup()? {
-                    continue;
-                }
-                if self.at_end() {
-                    return Err(self.truncated());
-                }
-                if !self.rest().starts_with('<') {
-                    return Err(self.malformed("text directly inside the root element"));
-                }
-                if self.rest().starts_with("<![CDATA[") {
-                    return Err(self.malformed("CDATA directly inside the root element"));
-                }
-                match self.open_tag()? {
-                    Tag::SelfClosing(name) => pairs.push((Cow::Borrowed(name), Cow::Borrowed(""))),
-                    Tag::Open(name) => {
-                        let value = self.content(name)?;
-                        pairs.push((Cow::Borrowed(name), value));
+                match (self.peek(0), self.peek(1)) {
+                    (None, _) => return Err(self.truncated()),
+                    (Some(b'<'), Some(b'/')) => {
+                        self.close_tag(root)?;
+                        break;
                     }
+                    (Some(b'<'), Some(b'!')) if self.at(CDATA_START) => {
+                        return Err(self.malformed("CDATA directly inside the root element"));
+                    }
+                    (Some(b'<'), Some(b'!' | b'?')) => self.skip_markup()?,
+                    (Some(b'<'), _) => match self.open_tag()? {
+                        Tag::SelfClosing(name) => {
+                            pairs.push((Cow::Borrowed(name), Cow::Borrowed("")))
+                        }
+                        Tag::Open(name) => {
+                            let value = self.content(name)?;
+                            pairs.push((Cow::Borrowed(name), value));
+                        }
+                    },
+                    _ => return Err(self.malformed("text directly inside the root element")),
                 }
             }
         }
@@ -216,66 +255,72 @@ impl<'a> Parser<'a> {
                 self.pos = end + 2;
                 continue;
             }
-            if !self.skip_markup()? {
-                return Ok(());
+            match (self.peek(0), self.peek(1)) {
+                (Some(b'<'), Some(b'!' | b'?')) if !self.at(CDATA_START) => self.skip_markup()?,
+                _ => return Ok(()),
             }
         }
     }
 
-    /// Skips a comment; refuses declarations and processing instructions. True if it skipped.
-    fn skip_markup(&mut self) -> Result<bool, XmlError> {
-        let rest = self.rest();
-        if rest.starts_with("<!--") {
+    /// At `<!` or `<?`: skips a comment; refuses declarations and processing instructions.
+    fn skip_markup(&mut self) -> Result<(), XmlError> {
+        if self.rest().starts_with("<!--") {
             let end = self.find("-->")?;
             self.pos = end + 3;
-            Ok(true)
-        } else if rest.starts_with("<!") && !rest.starts_with("<![CDATA[") {
+            Ok(())
+        } else if self.peek(1) == Some(b'!') {
             Err(XmlError::Declaration {
                 offset: self.offset(),
             })
-        } else if rest.starts_with("<?") {
-            Err(self.malformed("processing instructions are not allowed"))
         } else {
-            Ok(false)
+            Err(self.malformed("processing instructions are not allowed"))
         }
     }
 
     fn open_tag(&mut self) -> Result<Tag<'a>, XmlError> {
-        if self.at_end() {
-            return Err(self.truncated());
+        match self.peek(0) {
+            None => return Err(self.truncated()),
+            Some(b'<') => self.pos += 1,
+            Some(_) => return Err(self.malformed("expected an element")),
         }
-        if !self.rest().starts_with('<') {
-            return Err(self.malformed("expected an element"));
-        }
-        self.pos += 1;
         let name = self.name()?;
-        self.skip_whitespace();
-        let rest = self.rest();
-        if rest.starts_with("/>") {
-            self.pos += 2;
-            Ok(Tag::SelfClosing(name))
-        } else if rest.starts_with('>') {
-            self.pos += 1;
-            Ok(Tag::Open(name))
-        } else if rest.is_empty() || rest == "/" {
-            Err(self.truncated())
-        } else {
-            Err(self.malformed("attributes are not allowed"))
+        if self.peek(0) != Some(b'>') {
+            self.skip_whitespace();
+        }
+        match (self.peek(0), self.peek(1)) {
+            (Some(b'>'), _) => {
+                self.pos += 1;
+                Ok(Tag::Open(name))
+            }
+            (Some(b'/'), Some(b'>')) => {
+                self.pos += 2;
+                Ok(Tag::SelfClosing(name))
+            }
+            (None, _) | (Some(b'/'), None) => Err(self.truncated()),
+            _ => Err(self.malformed("attributes are not allowed")),
         }
     }
 
+    /// At `</`: the closing tag of `expected`.
     fn close_tag(&mut self, expected: &str) -> Result<(), XmlError> {
+        // Fast path: `</name>` exactly.
+        let rest = &self.rest().as_bytes()[2..];
+        if rest.len() > expected.len()
+            && rest[expected.len()] == b'>'
+            && rest[..expected.len()] == *expected.as_bytes()
+        {
+            self.pos += expected.len() + 3;
+            return Ok(());
+        }
         let at = self.offset();
         self.pos += 2;
         let found = self.name()?;
         self.skip_whitespace();
-        if self.at_end() {
-            return Err(self.truncated());
+        match self.peek(0) {
+            None => return Err(self.truncated()),
+            Some(b'>') => self.pos += 1,
+            Some(_) => return Err(self.malformed("expected `>` to end a closing tag")),
         }
-        if !self.rest().starts_with('>') {
-            return Err(self.malformed("expected `>` to end a closing tag"));
-        }
-        self.pos += 1;
         if found != expected {
             return Err(XmlError::MismatchedTag {
                 expected: expected.to_owned(),
@@ -287,21 +332,25 @@ impl<'a> Parser<'a> {
     }
 
     fn name(&mut self) -> Result<&'a str, XmlError> {
-        let rest = self.rest().as_bytes();
-        let len = rest.iter().take_while(|&&b| is_name_byte(b)).count();
-        if len == 0 {
-            return Err(if rest.is_empty() {
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        let end = start
+            + bytes[start..]
+                .iter()
+                .position(|&b| !is_name_byte(b))
+                .unwrap_or(bytes.len() - start);
+        if end == start {
+            return Err(if end == bytes.len() {
                 self.truncated()
             } else {
                 self.malformed("expected an element name")
             });
         }
-        let name = &self.src[self.pos..self.pos + len];
-        if !is_valid_name(name) {
+        if !is_name_start(bytes[start]) || end - start > MAX_NAME_LEN {
             return Err(self.malformed("invalid element name"));
         }
-        self.pos += len;
-        Ok(name)
+        self.pos = end;
+        Ok(&self.src[start..end])
     }
 
     /// The text of a field up to and including its closing tag. Borrows the input when the value
@@ -310,45 +359,40 @@ impl<'a> Parser<'a> {
         let mut value: Cow<'a, str> = Cow::Borrowed("");
         loop {
             let rest = self.rest();
-            let run = rest.find(['<', '&']).unwrap_or(rest.len());
-            if run > 0 {
-                let text = &rest[..run];
-                if let Some(bad) = text.char_indices().find(|(_, c)| !is_xml_char(*c)) {
-                    self.pos += bad.0;
-                    return Err(self.malformed("control character in text"));
-                }
-                append(&mut value, text);
+            if !matches!(rest.as_bytes().first(), Some(b'<' | b'&')) {
+                let run = memchr::memchr2(b'<', b'&', rest.as_bytes()).unwrap_or(rest.len());
+                append(&mut value, &rest[..run]);
                 self.pos += run;
             }
-            let rest = self.rest();
-            if rest.is_empty() {
-                return Err(self.truncated());
-            }
-            if rest.starts_with('&') {
-                let c = self.reference()?;
-                value.to_mut().push(c);
-            } else if rest.starts_with("<![CDATA[") {
-                self.pos += "<![CDATA[".len();
-                let end = self.find("]]>")?;
-                let text = &self.src[self.pos..end];
-                if text.chars().any(|c| !is_xml_char(c)) {
-                    return Err(self.malformed("control character in CDATA"));
+            match (self.peek(0), self.peek(1)) {
+                (None, _) => return Err(self.truncated()),
+                (Some(b'&'), _) => {
+                    let c = self.reference()?;
+                    value.to_mut().push(c);
                 }
-                append(&mut value, text);
-                self.pos = end + 3;
-            } else if rest.starts_with("</") {
-                self.close_tag(element)?;
-                return Ok(value);
-            } else if !self.skip_markup()? {
-                // A `<` that starts neither CDATA, a comment nor the closing tag: a child element.
-                let offset = self.offset();
-                self.pos += 1;
-                let name = self.name().unwrap_or("?");
-                return Err(XmlError::Nested {
-                    parent: element.to_owned(),
-                    name: name.to_owned(),
-                    offset,
-                });
+                (Some(_), Some(b'/')) => {
+                    self.close_tag(element)?;
+                    return Ok(value);
+                }
+                (Some(_), Some(b'!')) if self.at(CDATA_START) => {
+                    self.pos += CDATA_START.len();
+                    let end = self.find("]]>")?;
+                    append(&mut value, &self.src[self.pos..end]);
+                    self.pos = end + 3;
+                }
+                (Some(_), Some(b'!' | b'?')) => self.skip_markup()?,
+                (Some(_), None) => return Err(self.truncated()),
+                (Some(_), Some(_)) => {
+                    // A `<` that starts neither CDATA, a comment nor the closing tag: a child.
+                    let offset = self.offset();
+                    self.pos += 1;
+                    let name = self.name().unwrap_or("?");
+                    return Err(XmlError::Nested {
+                        parent: element.to_owned(),
+                        name: name.to_owned(),
+                        offset,
+                    });
+                }
             }
         }
     }
@@ -413,22 +457,43 @@ impl<'a> Parser<'a> {
         self.base + self.pos
     }
 
+    /// Whether the input continues with `literal` (fixed size: compiled to a few compares).
+    fn at<const N: usize>(&self, literal: &[u8; N]) -> bool {
+        self.src
+            .as_bytes()
+            .get(self.pos..self.pos + N)
+            .is_some_and(|bytes| bytes == literal)
+    }
+
+    fn peek(&self, ahead: usize) -> Option<u8> {
+        self.src.as_bytes().get(self.pos + ahead).copied()
+    }
+
     fn skip_whitespace(&mut self) {
-        let rest = self.rest().as_bytes();
-        self.pos += rest
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-            .count();
+        while matches!(self.peek(0), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.pos += 1;
+        }
     }
 
     /// Position of `needle` at or after the cursor, or a truncation error.
     fn find(&self, needle: &str) -> Result<usize, XmlError> {
-        self.rest()
-            .find(needle)
-            .map(|i| self.pos + i)
-            .ok_or(XmlError::Truncated {
-                offset: self.base + self.src.len(),
-            })
+        // Needles are 2-3 bytes: scanning for the first byte beats building a substring searcher.
+        let haystack = self.rest().as_bytes();
+        let needle = needle.as_bytes();
+        let mut from = 0;
+        let found = loop {
+            let Some(i) = memchr::memchr(needle[0], &haystack[from..]) else {
+                break None;
+            };
+            let at = from + i;
+            if haystack[at..].starts_with(needle) {
+                break Some(at);
+            }
+            from = at + 1;
+        };
+        found.map(|i| self.pos + i).ok_or(XmlError::Truncated {
+            offset: self.base + self.src.len(),
+        })
     }
 
     fn truncated(&self) -> XmlError {

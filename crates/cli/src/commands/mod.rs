@@ -1,0 +1,54 @@
+//! One module per subcommand; each returns the text to print or a [`CliError`].
+
+pub mod decrypt;
+pub mod sign;
+
+use std::io::Read;
+
+/// What went wrong, worded for the person at the terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("parameter {0:?} is not of the form name=value")]
+    NotKeyValue(String),
+    #[error("parameter {0:?} is given twice")]
+    DuplicateParameter(String),
+    #[error("no parameters to sign: pass them as name=value")]
+    NoParameters,
+    #[error("--sign-type is {flag} but the parameters say sign_type={param}; they must agree")]
+    SignTypeConflict { flag: String, param: String },
+    #[error("{0}")]
+    Key(#[from] wxpay::ApiKeyError),
+    #[error("{0}")]
+    Protocol(#[from] wxpay::Error),
+    #[error("the input is not a v2 message: {0}")]
+    Xml(#[from] wxpay::XmlError),
+    #[error("{0}")]
+    Decrypt(#[from] wxpay::DecryptError),
+    #[error("the XML has no req_info field: is it a refund notification?")]
+    NoReqInfo,
+    #[error("standard input is empty: pipe the message in, e.g. `... < notify.xml`")]
+    EmptyInput,
+    #[error("standard input is larger than {0} bytes")]
+    InputTooLarge(usize),
+    #[error("cannot read standard input: {0}")]
+    Input(#[source] std::io::Error),
+    #[error("cannot write the result: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+/// Reads at most one message's worth of standard input.
+pub(crate) fn read_stdin() -> Result<Vec<u8>, CliError> {
+    let limit = wxpay::MAX_BODY_BYTES;
+    let mut input = Vec::new();
+    std::io::stdin()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut input)
+        .map_err(CliError::Input)?;
+    if input.len() > limit {
+        return Err(CliError::InputTooLarge(limit));
+    }
+    if input.iter().all(u8::is_ascii_whitespace) {
+        return Err(CliError::EmptyInput);
+    }
+    Ok(input)
+}
