@@ -1,0 +1,54 @@
+# Shared helpers for scripts/run.sh and scripts/test.sh. Sourced, not run.
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "error: installing packages needs root; run as root or install sudo" >&2
+    exit 1
+  fi
+}
+
+# Installs the Debian/Ubuntu packages given that are not installed yet (idempotent).
+ensure_debian_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: missing packages (${missing[*]}) and no apt-get: install them by hand" >&2
+    exit 1
+  fi
+  echo "Installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# The Rust toolchain (rust-version in Cargo.toml), with rustfmt and clippy.
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "Installing the Rust toolchain with rustup (https://rustup.rs)"
+    ensure_debian_packages curl ca-certificates
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component rustfmt,clippy
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  local need="1.88" have
+  have=$(rustc --version | awk '{print $2}')
+  if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
+    echo "error: Rust $have is older than $need; run: rustup update stable" >&2
+    exit 1
+  fi
+}
+
+# What building the workspace needs: a C compiler for ring, pkg-config.
+ensure_build_deps() {
+  ensure_debian_packages build-essential pkg-config ca-certificates
+  ensure_rust
+}
