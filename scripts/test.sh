@@ -12,5 +12,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --locked --workspace --all-targets
-cargo test --locked --workspace --doc
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --workspace --all-targets 2>&1 | tee "$log"
+cargo test --locked --workspace --doc 2>&1 | tee -a "$log"
+
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$log"

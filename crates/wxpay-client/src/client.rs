@@ -69,8 +69,13 @@ pub fn v2_body(reply: HttpReply) -> Result<Vec<u8>, TransportError> {
             html_title(&text),
         ));
     }
-    if reply.body.len() > MAX_BODY_BYTES
-        || !text.trim_start().starts_with('<')
+    if reply.body.len() > MAX_BODY_BYTES {
+        return Err(TransportError::new(
+            TransportErrorKind::NotXml,
+            format!("the answer is larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    if !text.trim_start().starts_with('<')
         || lower.trim_start().starts_with("<html")
         || lower.trim_start().starts_with("<!doctype html")
     {

@@ -10,7 +10,7 @@ use rustls::client::ResolvesClientCert;
 use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 use rustls::{AlertDescription, CertificateError, RootCertStore, SignatureScheme};
-use wxpay::{TlsProblem, TransportError, TransportErrorKind};
+use wxpay::{MAX_BODY_BYTES, TlsProblem, TransportError, TransportErrorKind};
 
 use crate::identity::{ClientIdentity, IdentityError};
 
@@ -197,11 +197,18 @@ impl Transport for HttpsTransport {
             .await
             .map_err(classify)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(classify)?;
-        Ok(HttpReply {
-            status,
-            body: body.to_vec(),
-        })
+        // Read at most one byte past the largest v2 message: a broken or hostile peer cannot
+        // make us buffer more, and the caller still sees that the answer was too large.
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            let room = MAX_BODY_BYTES + 1 - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() > MAX_BODY_BYTES {
+                break;
+            }
+        }
+        Ok(HttpReply { status, body })
     }
 }
 

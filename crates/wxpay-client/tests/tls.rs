@@ -582,6 +582,38 @@ async fn server_errors_and_garbage_leave_the_outcome_unknown() {
     assert!(err.outcome_unknown());
 }
 
+#[tokio::test]
+async fn an_oversized_answer_is_cut_off_and_named() {
+    let w = world();
+    let identity = Some(w.merchant_ca.leaf(&[], MCH_ID, 365).identity());
+    let server = start_server(
+        &w.server_leaf,
+        &w.merchant_ca.pem(),
+        ClientAuth::Required,
+        |_| {
+            (
+                200,
+                format!("<xml><a>{}</a></xml>", "x".repeat(8 * 1024 * 1024)),
+            )
+        },
+    )
+    .await;
+    let transport =
+        HttpsTransport::new(server.settings(&w.server_ca, identity), SystemTime::now()).unwrap();
+    let reply = transport
+        .post("/pay/orderquery", "<xml/>".into(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.body.len(),
+        MAX_BODY_BYTES + 1,
+        "reading stops just past the limit"
+    );
+    let err = v2_body(reply).unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::NotXml);
+    assert_eq!(err.detail, "the answer is larger than 65536 bytes");
+}
+
 #[test]
 fn identity_setup_mistakes_are_named() {
     let ca = Ca::new("Test merchant CA");
