@@ -256,6 +256,18 @@ struct World {
     server_leaf: Leaf,
 }
 
+impl World {
+    /// A WeChat-like server with this world's server certificate, trusting the merchant CA.
+    async fn server(&self, auth: ClientAuth, answer: fn(&[u8]) -> (u16, String)) -> Server {
+        start_server(&self.server_leaf, &self.merchant_ca.pem(), auth, answer).await
+    }
+
+    /// A valid merchant certificate from the CA the servers trust.
+    fn identity(&self) -> Option<ClientIdentity> {
+        Some(self.merchant_ca.leaf(&[], MCH_ID, 365).identity())
+    }
+}
+
 fn world() -> World {
     let server_ca = Ca::new("Test WeChat server CA");
     let server_leaf = server_ca.leaf(&["localhost", "127.0.0.1"], "localhost", 30);
@@ -285,13 +297,7 @@ fn transport_kind(result: Result<RefundResponse, Error>) -> TransportErrorKind {
 #[tokio::test]
 async fn refund_over_mutual_tls_with_a_pem_identity() {
     let w = world();
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::Required,
-        accept_refund,
-    )
-    .await;
+    let server = w.server(ClientAuth::Required, accept_refund).await;
     let identity = w.merchant_ca.leaf(&[], MCH_ID, 365).identity();
     let response = refund_with(server.settings(&w.server_ca, Some(identity)))
         .await
@@ -356,13 +362,7 @@ async fn modern_p12_round_trip_and_wrong_password() {
     std::fs::write(&path, &der).unwrap();
 
     let identity = ClientIdentity::from_pkcs12_file(&path, &CertPassword::new(MCH_ID)).unwrap();
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::Required,
-        accept_refund,
-    )
-    .await;
+    let server = w.server(ClientAuth::Required, accept_refund).await;
     assert!(
         refund_with(server.settings(&w.server_ca, Some(identity)))
             .await
@@ -380,13 +380,7 @@ async fn modern_p12_round_trip_and_wrong_password() {
 #[tokio::test]
 async fn without_a_certificate_a_refund_is_not_sent() {
     let w = world();
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::Required,
-        accept_refund,
-    )
-    .await;
+    let server = w.server(ClientAuth::Required, accept_refund).await;
     let result = refund_with(server.settings(&w.server_ca, None)).await;
     assert_eq!(
         transport_kind(result),
@@ -402,13 +396,7 @@ async fn without_a_certificate_a_refund_is_not_sent() {
 #[tokio::test]
 async fn a_server_that_gets_no_certificate_answers_like_wechat_nginx() {
     let w = world();
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::NginxOptional,
-        accept_refund,
-    )
-    .await;
+    let server = w.server(ClientAuth::NginxOptional, accept_refund).await;
     // Order query needs no certificate, so the client sends none; the server's 400 page is named.
     let transport =
         HttpsTransport::new(server.settings(&w.server_ca, None), SystemTime::now()).unwrap();
@@ -425,13 +413,7 @@ async fn a_server_that_gets_no_certificate_answers_like_wechat_nginx() {
 #[tokio::test]
 async fn a_certificate_from_another_ca_is_rejected_by_the_server() {
     let w = world();
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::Required,
-        accept_refund,
-    )
-    .await;
+    let server = w.server(ClientAuth::Required, accept_refund).await;
     let foreign = Ca::new("Someone else's CA")
         .leaf(&[], MCH_ID, 365)
         .identity();
@@ -445,17 +427,10 @@ async fn a_certificate_from_another_ca_is_rejected_by_the_server() {
 #[tokio::test]
 async fn server_certificate_problems_are_named() {
     let w = world();
-    let identity = || Some(w.merchant_ca.leaf(&[], MCH_ID, 365).identity());
 
     // A server whose CA we do not trust.
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::Required,
-        accept_refund,
-    )
-    .await;
-    let mut settings = server.settings(&w.server_ca, identity());
+    let server = w.server(ClientAuth::Required, accept_refund).await;
+    let mut settings = server.settings(&w.server_ca, w.identity());
     settings.extra_root_ca_pem = None;
     let result = refund_with(settings).await;
     assert_eq!(
@@ -473,7 +448,7 @@ async fn server_certificate_problems_are_named() {
         accept_refund,
     )
     .await;
-    let result = refund_with(server.settings(&w.server_ca, identity())).await;
+    let result = refund_with(server.settings(&w.server_ca, w.identity())).await;
     assert_eq!(
         transport_kind(result),
         TransportErrorKind::Tls(TlsProblem::ServerCertificateExpired)
@@ -490,7 +465,7 @@ async fn server_certificate_problems_are_named() {
         accept_refund,
     )
     .await;
-    let result = refund_with(server.settings(&w.server_ca, identity())).await;
+    let result = refund_with(server.settings(&w.server_ca, w.identity())).await;
     assert_eq!(
         transport_kind(result),
         TransportErrorKind::Tls(TlsProblem::ServerNameMismatch)
@@ -506,7 +481,7 @@ async fn unreachable_and_silent_servers() {
     let settings = HttpsSettings {
         base_url: format!("https://localhost:{port}"),
         extra_root_ca_pem: Some(w.server_ca.pem().into_bytes()),
-        identity: Some(w.merchant_ca.leaf(&[], MCH_ID, 365).identity()),
+        identity: w.identity(),
         ..HttpsSettings::default()
     };
     let err = refund_with(settings.clone()).await.unwrap_err();
@@ -542,20 +517,15 @@ async fn unreachable_and_silent_servers() {
 #[tokio::test]
 async fn server_errors_and_garbage_leave_the_outcome_unknown() {
     let w = world();
-    let identity = || Some(w.merchant_ca.leaf(&[], MCH_ID, 365).identity());
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::Required,
-        |_| {
+    let server = w
+        .server(ClientAuth::Required, |_| {
             (
                 503,
                 "<html><title>503 Service Unavailable</title></html>".into(),
             )
-        },
-    )
-    .await;
-    let err = refund_with(server.settings(&w.server_ca, identity()))
+        })
+        .await;
+    let err = refund_with(server.settings(&w.server_ca, w.identity()))
         .await
         .unwrap_err();
     assert!(
@@ -565,14 +535,12 @@ async fn server_errors_and_garbage_leave_the_outcome_unknown() {
     assert!(err.outcome_unknown());
     assert_eq!(err.retry(), Retry::SameRequest);
 
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::Required,
-        |_| (200, "<xml><return_code>SUC".into()),
-    )
-    .await;
-    let err = refund_with(server.settings(&w.server_ca, identity()))
+    let server = w
+        .server(ClientAuth::Required, |_| {
+            (200, "<xml><return_code>SUC".into())
+        })
+        .await;
+    let err = refund_with(server.settings(&w.server_ca, w.identity()))
         .await
         .unwrap_err();
     assert!(
@@ -585,19 +553,15 @@ async fn server_errors_and_garbage_leave_the_outcome_unknown() {
 #[tokio::test]
 async fn an_oversized_answer_is_cut_off_and_named() {
     let w = world();
-    let identity = Some(w.merchant_ca.leaf(&[], MCH_ID, 365).identity());
-    let server = start_server(
-        &w.server_leaf,
-        &w.merchant_ca.pem(),
-        ClientAuth::Required,
-        |_| {
+    let identity = w.identity();
+    let server = w
+        .server(ClientAuth::Required, |_| {
             (
                 200,
                 format!("<xml><a>{}</a></xml>", "x".repeat(8 * 1024 * 1024)),
             )
-        },
-    )
-    .await;
+        })
+        .await;
     let transport =
         HttpsTransport::new(server.settings(&w.server_ca, identity), SystemTime::now()).unwrap();
     let reply = transport
