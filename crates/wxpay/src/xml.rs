@@ -133,12 +133,10 @@ pub(crate) fn push_cdata(out: &mut String, value: &str) {
 
 /// Characters XML 1.0 cannot carry at all, even escaped.
 fn unencodable_reason(value: &str) -> Option<&'static str> {
-    value
-        .chars()
-        .any(|c| !is_xml_char(c))
-        .then_some("it contains a control character XML cannot carry")
+    first_forbidden_char(value).map(|_| "it contains a control character XML cannot carry")
 }
 
+/// Whether a character reference (`&#NN;`) names a character XML allows.
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
