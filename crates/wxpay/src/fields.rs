@@ -41,6 +41,16 @@ impl FieldError {
     }
 }
 
+/// The order fields are signed in (字典序): byte order of the names. The first byte usually
+/// decides, so it is compared before the rest.
+fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
+}
+
 /// An echoed field must equal what we sent.
 pub(crate) fn expect_same(field: &str, expected: &str, found: &str) -> Result<(), FieldError> {
     if expected == found {
@@ -132,7 +142,7 @@ impl<'a> Fields<'a> {
         mut entries: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     ) -> Result<Self, Cow<'a, str>> {
         // Byte order of the names is exactly the 字典序 WeChat signs in.
-        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        entries.sort_unstable_by(|a, b| name_order(&a.0, &b.0));
         if let Some(i) = (1..entries.len()).find(|&i| entries[i - 1].0 == entries[i].0) {
             return Err(entries.swap_remove(i).0);
         }
@@ -146,10 +156,7 @@ impl<'a> Fields<'a> {
         value: impl Into<Cow<'a, str>>,
     ) -> Result<(), FieldError> {
         let name = name.into();
-        match self
-            .entries
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(name.as_bytes()))
-        {
+        match self.entries.binary_search_by(|(k, _)| name_order(k, &name)) {
             Ok(_) => Err(FieldError::Duplicate(name.into_owned())),
             Err(at) => {
                 self.entries.insert(at, (name, value.into()));
@@ -174,7 +181,7 @@ impl<'a> Fields<'a> {
     /// The field's value as received, empty or not.
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.entries
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(name.as_bytes()))
+            .binary_search_by(|(k, _)| name_order(k, name))
             .ok()
             .map(|i| self.entries[i].1.as_ref())
     }
@@ -196,7 +203,8 @@ impl<'a> Fields<'a> {
         let mut entries = self.entries.iter().peekable();
         for (slot, name) in found.iter_mut().zip(names) {
             while let Some((key, value)) = entries.peek() {
-                match key.as_bytes().cmp(name.as_bytes()) {
+                let order = name_order(key, name);
+                match order {
                     std::cmp::Ordering::Less => {
                         entries.next();
                     }

@@ -222,6 +222,9 @@ impl<'a> Parser<'a> {
                         return Err(self.malformed("CDATA directly inside the root element"));
                     }
                     (Some(b'<'), Some(b'!' | b'?')) => self.skip_markup()?,
+                    (Some(b'<'), _) if let Some((name, value)) = self.simple_field() => {
+                        pairs.push((Cow::Borrowed(name), Cow::Borrowed(value)));
+                    }
                     (Some(b'<'), _) => match self.open_tag()? {
                         Tag::SelfClosing(name) => {
                             pairs.push((Cow::Borrowed(name), Cow::Borrowed("")))
@@ -258,6 +261,49 @@ impl<'a> Parser<'a> {
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// At `<`: reads the shape WeChat sends, `<name>text</name>` or
+    /// `<name><![CDATA[text]]></name>` with no entity, comment or whitespace, in a few compares.
+    /// For anything else it moves nothing and returns `None`; the general path then reads the
+    /// field and judges it, so both paths accept and refuse exactly the same documents.
+    fn simple_field(&mut self) -> Option<(&'a str, &'a str)> {
+        let bytes = self.src.as_bytes();
+        let name_start = self.pos + 1;
+        let name_len = bytes
+            .get(name_start..)?
+            .iter()
+            .position(|&b| !is_name_byte(b))?;
+        if name_len == 0 || name_len > MAX_NAME_LEN || !is_name_start(bytes[name_start]) {
+            return None;
+        }
+        let name_end = name_start + name_len;
+        if bytes[name_end] != b'>' {
+            return None;
+        }
+        let content = name_end + 1;
+        let (value_start, value_end, close) =
+            if bytes.get(content..).and_then(<[u8]>::first_chunk) == Some(CDATA_START) {
+                let value_start = content + CDATA_START.len();
+                let end = value_start + find_cdata_end(&bytes[value_start..])?;
+                (value_start, end, end + 3)
+            } else {
+                let end = content + memchr::memchr2(b'<', b'&', &bytes[content..])?;
+                (content, end, end)
+            };
+        let tag = bytes.get(close..close + name_len + 3)?;
+        if tag[..2] != *b"</"
+            || tag[2..2 + name_len] != bytes[name_start..name_end]
+            || tag[2 + name_len] != b'>'
+        {
+            return None;
+        }
+        self.pos = close + name_len + 3;
+        // Every index above sits on an ASCII delimiter, so these are character boundaries.
+        Some((
+            &self.src[name_start..name_end],
+            &self.src[value_start..value_end],
+        ))
     }
 
     /// At `<!` or `<?`: skips a comment; refuses declarations and processing instructions.
@@ -505,6 +551,18 @@ impl<'a> Parser<'a> {
             offset: self.offset(),
             reason,
         }
+    }
+}
+
+/// Position of `]]>` in `bytes`.
+fn find_cdata_end(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        at += memchr::memchr(b']', bytes.get(at..)?)?;
+        if bytes.get(at + 1) == Some(&b']') && bytes.get(at + 2) == Some(&b'>') {
+            return Some(at);
+        }
+        at += 1;
     }
 }
 
