@@ -1136,6 +1136,34 @@ proptest! {
     }
 
     #[test]
+    fn canonical_bare_and_pretty_forms_decode_alike(map in proptest::collection::btree_map(field_name(), xml_text(), 0..12)) {
+        // CDATA (canonical) and bare text without entities take the decoder's fast path; bare text
+        // with entities, and the pretty form (whitespace, comments, empty elements), take the
+        // general path. All must read the same fields.
+        let canonical = encode(&Fields::from_pairs(map.clone()).unwrap()).unwrap();
+        let escape = |v: &str| v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let mut bare = String::from("<xml>");
+        let mut pretty = String::from("<?xml version=\"1.0\"?>\n<xml>\n");
+        for (name, value) in &map {
+            bare.push_str(&format!("<{name}>{}</{name}>", escape(value)));
+            if value.is_empty() {
+                pretty.push_str(&format!("  <{name}/>\n"));
+            } else {
+                pretty.push_str(&format!("  <{name}><!-- v -->{}</{name} >\n", escape(value)));
+            }
+        }
+        bare.push_str("</xml>");
+        pretty.push_str("</xml>\n");
+        let read = |body: &str| -> Vec<(String, String)> {
+            decode(body.as_bytes()).unwrap().iter().map(|(k, v)| (k.into(), v.into())).collect()
+        };
+        let expected: Vec<(String, String)> = map.into_iter().collect();
+        prop_assert_eq!(read(&canonical), expected.clone());
+        prop_assert_eq!(read(&bare), expected.clone());
+        prop_assert_eq!(read(&pretty), expected);
+    }
+
+    #[test]
     fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = decode(&bytes);
     }
