@@ -88,13 +88,26 @@ pub fn decode(body: &[u8]) -> Result<Fields<'_>, XmlError> {
 /// Encodes fields as `<xml>…</xml>`, in name order. Numbers are written bare and text in CDATA,
 /// as WeChat does; a `]]>` inside a value is split across two CDATA sections.
 pub fn encode(fields: &Fields<'_>) -> Result<String, XmlError> {
+    encode_with_root(fields, "xml")
+}
+
+/// [`encode`] with another root element (`root` inside a refund notification's `req_info`).
+pub fn encode_with_root(fields: &Fields<'_>, root: &str) -> Result<String, XmlError> {
+    if !is_valid_name(root) {
+        return Err(XmlError::Unencodable {
+            name: root.to_owned(),
+            reason: "not a valid element name",
+        });
+    }
     let mut out = String::with_capacity(
         64 + fields
             .iter()
             .map(|(k, v)| 2 * k.len() + v.len() + 17)
             .sum::<usize>(),
     );
-    out.push_str("<xml>");
+    out.push('<');
+    out.push_str(root);
+    out.push('>');
     for (name, value) in fields.iter() {
         if !is_valid_name(name) {
             return Err(XmlError::Unencodable {
@@ -120,7 +133,9 @@ pub fn encode(fields: &Fields<'_>) -> Result<String, XmlError> {
         out.push_str(name);
         out.push('>');
     }
-    out.push_str("</xml>");
+    out.push_str("</");
+    out.push_str(root);
+    out.push('>');
     Ok(out)
 }
 
