@@ -46,3 +46,608 @@ async fn a_refund_is_accepted_processed_and_recorded_once() {
     );
     assert_eq!(ledger[1].out_refund_no.as_deref(), Some("R1"));
 }
+
+#[tokio::test]
+async fn credentials_survive_a_restart_of_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = wxpay_sim::start(wxpay_sim::SimConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let (mch_id, key) = (first.info().mch_id.clone(), first.info().api_key.clone());
+    let p12 = std::fs::read(&first.credentials().files.cert_p12).unwrap();
+    first.shutdown();
+    drop(first);
+    let second = wxpay_sim::start(wxpay_sim::SimConfig::new(dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(second.info().mch_id, mch_id);
+    assert_eq!(second.info().api_key, key);
+    assert_eq!(
+        std::fs::read(&second.credentials().files.cert_p12).unwrap(),
+        p12
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sim.json")).unwrap()).unwrap();
+    assert_eq!(written["base_url"], second.info().base_url.as_str());
+    assert_eq!(written["mch_id"], mch_id.as_str());
+    assert_eq!(key.len(), 32);
+    assert!(
+        mch_id.len() == 10 && mch_id.bytes().all(|b| b.is_ascii_digit()),
+        "{mch_id}"
+    );
+}
+
+#[tokio::test]
+async fn refunds_need_this_merchants_certificate() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    let refund = sim.refund(&order, "R1", 100);
+
+    // Our client refuses to send a refund without a certificate...
+    let no_cert = sim.client_for(sim.merchant.clone(), false);
+    let err = no_cert.execute(&refund).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport(t) if t.kind == TransportErrorKind::ClientCertificateMissing),
+        "{err}"
+    );
+    // ...and the simulator answers one that arrives without, as WeChat's nginx does.
+    let raw = transport(&sim.handle, false);
+    use wxpay_client::Transport;
+    let body = sim
+        .merchant
+        .encode_request(&refund, &Nonce::new("abc").unwrap())
+        .unwrap();
+    let reply = raw.post("/secapi/pay/refund", body, false).await.unwrap();
+    assert_eq!(reply.status, 400);
+    assert!(String::from_utf8_lossy(&reply.body).contains("No required SSL certificate was sent"));
+    let err = wxpay_client::v2_body(reply).unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::ClientCertificateRejected);
+
+    assert!(
+        sim.handle
+            .ledger()
+            .iter()
+            .all(|e| e.kind == LedgerKind::Payment),
+        "no refund moved money"
+    );
+    assert!(
+        sim.client.execute(&refund).await.is_ok(),
+        "with the certificate it works"
+    );
+}
+
+#[tokio::test]
+async fn another_merchants_certificate_does_not_match() {
+    let sim = Sandbox::start().await;
+    // A certificate from the simulator's own CA, for another merchant id.
+    let ca_key = rcgen::KeyPair::from_pem(
+        &std::fs::read_to_string(sim.dir.path().join("ca_key.pem")).unwrap(),
+    )
+    .unwrap();
+    let ca_pem = std::fs::read_to_string(sim.dir.path().join("ca.pem")).unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "1900000109");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let identity = wxpay_client::ClientIdentity::from_pem(
+        cert.pem().as_bytes(),
+        key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let settings = wxpay_client::HttpsSettings {
+        base_url: sim.handle.info().base_url.clone(),
+        identity: Some(identity),
+        ..Default::default()
+    }
+    .with_extra_root_ca_file(&sim.handle.credentials().files.ca_pem)
+    .unwrap();
+    let client = wxpay_client::WxPayClient::new(
+        sim.merchant.clone(),
+        wxpay_client::HttpsTransport::new(settings, std::time::SystemTime::now()).unwrap(),
+    );
+    let order = sim.paid_order(1000).await;
+    let err = client
+        .execute(&sim.refund(&order, "R1", 100))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Protocol { return_msg } if return_msg == "certificate not match"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn wechats_refund_rules_and_error_codes() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+
+    let mut unknown = sim.refund(&order, "R0", 100);
+    unknown.order = OrderRef::OutTradeNo(OutTradeNo::new("NO-SUCH-ORDER").unwrap());
+    assert_eq!(code(sim.client.execute(&unknown).await), "ORDERNOTEXIST");
+
+    let unpaid = sim
+        .handle
+        .create_order(NewOrder {
+            total_fee: 500,
+            ..Default::default()
+        })
+        .unwrap();
+    let mut refund_unpaid = sim.refund(&unpaid.out_trade_no, "R0", 100);
+    refund_unpaid.total_fee = Fen::new(500);
+    assert_eq!(
+        code(sim.client.execute(&refund_unpaid).await),
+        "TRADE_STATE_ERROR"
+    );
+
+    let mut wrong_total = sim.refund(&order, "R0", 100);
+    wrong_total.total_fee = Fen::new(999);
+    assert_eq!(
+        code(sim.client.execute(&wrong_total).await),
+        "INVALID_REQUEST"
+    );
+
+    // Partial refunds up to the amount paid, never beyond.
+    sim.client
+        .execute(&sim.refund(&order, "R1", 600))
+        .await
+        .unwrap();
+    let err = sim
+        .client
+        .execute(&sim.refund(&order, "R2", 401))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Business { code: ErrCode::Error, description } if description.contains("超过")),
+        "{err}"
+    );
+    sim.client
+        .execute(&sim.refund(&order, "R2", 400))
+        .await
+        .unwrap();
+    let err = sim
+        .client
+        .execute(&sim.refund(&order, "R3", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Business { code: ErrCode::Error, description } if description == "订单已全额退款"),
+        "{err}"
+    );
+
+    // By transaction_id too (it wins when both are known).
+    let other = sim.paid_order(300).await;
+    let transaction_id = sim.handle.order(&other).unwrap().transaction_id.unwrap();
+    let mut by_transaction = sim.refund(&other, "T1", 300);
+    by_transaction.order = OrderRef::TransactionId(TransactionId::new(transaction_id).unwrap());
+    sim.client.execute(&by_transaction).await.unwrap();
+
+    let refunded: i64 = sim
+        .handle
+        .ledger()
+        .iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .map(|e| -e.amount)
+        .sum();
+    assert_eq!(
+        refunded, 1300,
+        "600 + 400 + 300, nothing for the refused ones"
+    );
+}
+
+#[tokio::test]
+async fn the_same_refund_number_never_moves_money_twice() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    let first = sim
+        .client
+        .execute(&sim.refund(&order, "SAME", 250))
+        .await
+        .unwrap();
+    let again = sim
+        .client
+        .execute(&sim.refund(&order, "SAME", 250))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.refund_id, again.refund_id,
+        "a repeat returns the original refund"
+    );
+
+    let different = sim.refund(&order, "SAME", 300);
+    let err = sim.client.execute(&different).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Business { code: ErrCode::InvalidRequest, description } if description.contains("不一致")),
+        "{err}"
+    );
+
+    let other_order = sim.paid_order(1000).await;
+    assert_eq!(
+        code(
+            sim.client
+                .execute(&sim.refund(&other_order, "SAME", 250))
+                .await
+        ),
+        "INVALID_REQUEST"
+    );
+
+    let refunds: Vec<_> = sim
+        .handle
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .collect();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+}
+
+#[tokio::test]
+async fn at_most_fifty_refunds_per_order() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(10_000).await;
+    for n in 0..50 {
+        sim.client
+            .execute(&sim.refund(&order, &format!("R{n}"), 1))
+            .await
+            .unwrap();
+    }
+    let err = sim
+        .client
+        .execute(&sim.refund(&order, "R50", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Business { code: ErrCode::Error, description } if description.contains("50")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn orders_older_than_a_year_cannot_be_refunded() {
+    let sim = Sandbox::start().await;
+    let old = sim.paid_order_with(NewOrder {
+        total_fee: 1000,
+        days_ago: 366,
+        ..Default::default()
+    });
+    assert_eq!(
+        code(sim.client.execute(&sim.refund(&old, "R1", 100)).await),
+        "TRADE_OVERDUE"
+    );
+    let recent = sim.paid_order_with(NewOrder {
+        total_fee: 1000,
+        days_ago: 364,
+        ..Default::default()
+    });
+    assert!(
+        sim.client
+            .execute(&sim.refund(&recent, "R2", 100))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn not_enough_unsettled_funds_but_recharge_funds_work() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    sim.handle.set_balances(Balances {
+        unsettled: 50,
+        recharge: 0,
+    });
+    let err = sim
+        .client
+        .execute(&sim.refund(&order, "R1", 100))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Business {
+            code: ErrCode::NotEnough,
+            ..
+        }
+    ));
+    assert_eq!(err.retry(), Retry::LaterOrOtherFunds);
+
+    let mut from_recharge = sim.refund(&order, "R1", 100);
+    from_recharge.refund_account = Some(RefundAccount::RechargeFunds);
+    assert_eq!(
+        code(sim.client.execute(&from_recharge).await),
+        "NOTENOUGH",
+        "recharge balance is empty too"
+    );
+    sim.handle.set_balances(Balances {
+        unsettled: 50,
+        recharge: 500,
+    });
+    sim.client.execute(&from_recharge).await.unwrap();
+    assert_eq!(
+        sim.handle.balances(),
+        Balances {
+            unsettled: 50,
+            recharge: 400
+        }
+    );
+    let entry = sim
+        .handle
+        .ledger()
+        .into_iter()
+        .find(|e| e.kind == LedgerKind::Refund)
+        .unwrap();
+    assert_eq!(entry.funds, wxpay_sim::Funds::Recharge);
+}
+
+#[tokio::test]
+async fn signature_and_identity_errors() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    let query = OrderQueryRequest {
+        order: OrderRef::OutTradeNo(OutTradeNo::new(order.as_str()).unwrap()),
+    };
+
+    let wrong_key = Merchant {
+        api_key: ApiKey::new("0".repeat(32)).unwrap(),
+        ..sim.merchant.clone()
+    };
+    let err = sim
+        .client_for(wrong_key, true)
+        .execute(&query)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Protocol { return_msg } if return_msg.starts_with("签名错误")),
+        "{err}"
+    );
+
+    let other_mch = Merchant {
+        mch_id: MchId::new("1234567890").unwrap(),
+        ..sim.merchant.clone()
+    };
+    let err = sim
+        .client_for(other_mch, true)
+        .execute(&query)
+        .await
+        .unwrap_err();
+    // The simulator answers for its own merchant; our client refuses an answer for another.
+    assert!(
+        matches!(
+            err,
+            Error::MerchantMismatch {
+                field: "mch_id",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let other_app = Merchant {
+        appid: AppId::new("wx0000000000000000").unwrap(),
+        ..sim.merchant.clone()
+    };
+    let err = sim
+        .client_for(other_app, true)
+        .execute(&query)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::MerchantMismatch { field: "appid", .. }),
+        "{err}"
+    );
+
+    for sign_type in [SignType::Md5, SignType::HmacSha256] {
+        let client = sim.client_for(
+            Merchant {
+                sign_type,
+                ..sim.merchant.clone()
+            },
+            true,
+        );
+        let answer = client.execute(&query).await.unwrap();
+        assert_eq!(answer.trade_state, TradeState::Success, "{sign_type}");
+    }
+}
+
+#[tokio::test]
+async fn order_query_states() {
+    let sim = Sandbox::start().await;
+    let unpaid = sim
+        .handle
+        .create_order(NewOrder {
+            total_fee: 500,
+            ..Default::default()
+        })
+        .unwrap();
+    let query = |no: &str| OrderQueryRequest {
+        order: OrderRef::OutTradeNo(OutTradeNo::new(no).unwrap()),
+    };
+    let answer = sim
+        .client
+        .execute(&query(&unpaid.out_trade_no))
+        .await
+        .unwrap();
+    assert_eq!(answer.trade_state, TradeState::NotPay);
+    assert_eq!(answer.transaction_id, None);
+
+    sim.handle.pay(&unpaid.out_trade_no).unwrap();
+    let answer = sim
+        .client
+        .execute(&query(&unpaid.out_trade_no))
+        .await
+        .unwrap();
+    assert_eq!(answer.trade_state, TradeState::Success);
+    assert_eq!(answer.total_fee, Some(Fen::new(500)));
+
+    sim.client
+        .execute(&sim.refund(&unpaid.out_trade_no, "R1", 100))
+        .await
+        .unwrap();
+    let answer = sim
+        .client
+        .execute(&query(&unpaid.out_trade_no))
+        .await
+        .unwrap();
+    assert_eq!(answer.trade_state, TradeState::Refund);
+
+    assert_eq!(
+        code(sim.client.execute(&query("MISSING")).await),
+        "ORDERNOTEXIST"
+    );
+}
+
+#[tokio::test]
+async fn unified_order_creates_an_order_that_can_be_paid() {
+    let sim = Sandbox::start().await;
+    let request = UnifiedOrderRequest {
+        body: "测试商品".into(),
+        out_trade_no: OutTradeNo::new("UO-1").unwrap(),
+        total_fee: Fen::new(888),
+        spbill_create_ip: "127.0.0.1".into(),
+        notify_url: "http://127.0.0.1:9/notify".into(),
+        trade_type: TradeType::Jsapi,
+        openid: Some("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into()),
+        attach: None,
+    };
+    let answer = sim.client.execute(&request).await.unwrap();
+    assert!(answer.prepay_id.starts_with("wx"));
+    assert_eq!(sim.handle.order("UO-1").unwrap().total_fee, 888);
+    assert_eq!(
+        code(sim.client.execute(&request).await),
+        "INVALID_REQUEST",
+        "order numbers are unique"
+    );
+    sim.handle.pay("UO-1").unwrap();
+    assert_eq!(
+        sim.handle.order("UO-1").unwrap().state,
+        wxpay_sim::OrderState::Paid
+    );
+}
+
+#[tokio::test]
+async fn refund_query_pages_ten_records_at_a_time() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(10_000).await;
+    let by_order = |offset| RefundQueryRequest {
+        key: RefundQueryKey::OutTradeNo(OutTradeNo::new(order.as_str()).unwrap()),
+        offset,
+    };
+    assert_eq!(
+        code(sim.client.execute(&by_order(None)).await),
+        "REFUNDNOTEXIST"
+    );
+    for n in 0..13 {
+        sim.client
+            .execute(&sim.refund(&order, &format!("P{n:02}"), 10))
+            .await
+            .unwrap();
+    }
+    let first = sim.client.execute(&by_order(None)).await.unwrap();
+    assert_eq!(
+        (first.refunds.len(), first.total_refund_count),
+        (10, Some(13))
+    );
+    assert_eq!(first.refunds[0].out_refund_no.as_str(), "P00");
+    let rest = sim.client.execute(&by_order(Some(10))).await.unwrap();
+    assert_eq!(rest.refunds.len(), 3);
+    assert_eq!(rest.refunds[2].out_refund_no.as_str(), "P12");
+    assert_eq!(
+        code(sim.client.execute(&by_order(Some(13))).await),
+        "PARAM_ERROR"
+    );
+}
+
+#[tokio::test]
+async fn refunds_can_be_made_to_end_change_or_closed() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    sim.handle.add_refund_rule(RefundRule {
+        out_refund_no: Some("CARD-VOID".into()),
+        refund_fee: None,
+        outcome: SimStatus::Change,
+    });
+    sim.handle.add_refund_rule(RefundRule {
+        out_refund_no: None,
+        refund_fee: Some(7),
+        outcome: SimStatus::Refundclose,
+    });
+    sim.client
+        .execute(&sim.refund(&order, "CARD-VOID", 100))
+        .await
+        .unwrap();
+    sim.client
+        .execute(&sim.refund(&order, "CLOSED", 7))
+        .await
+        .unwrap();
+    tokio::time::sleep(REFUND_DELAY * 2).await;
+    let query = |no: &str| RefundQueryRequest {
+        key: RefundQueryKey::OutRefundNo(OutRefundNo::new(no).unwrap()),
+        offset: None,
+    };
+    let change = sim.client.execute(&query("CARD-VOID")).await.unwrap();
+    assert_eq!(change.refunds[0].refund_status, RefundStatus::Change);
+    let closed = sim.client.execute(&query("CLOSED")).await.unwrap();
+    assert_eq!(closed.refunds[0].refund_status, RefundStatus::RefundClose);
+
+    let ledger = sim.handle.ledger();
+    assert!(
+        ledger
+            .iter()
+            .any(|e| e.kind == LedgerKind::RefundReturned && e.amount == 7),
+        "a closed refund gives the money back"
+    );
+    // What a closed refund held is refundable again: 1000 - 100 (CHANGE keeps it) = 900.
+    sim.client
+        .execute(&sim.refund(&order, "REST", 900))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn downloadbill_lists_the_days_payments_and_refunds() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(12_345).await;
+    sim.client
+        .execute(&sim.refund(&order, "R1", 345))
+        .await
+        .unwrap();
+    let today = {
+        let now =
+            time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap());
+        format!(
+            "{:04}{:02}{:02}",
+            now.year(),
+            u8::from(now.month()),
+            now.day()
+        )
+    };
+    let bill = |date: &str| {
+        let fields = Fields::from_pairs([
+            ("appid", sim.merchant.appid.to_string()),
+            ("mch_id", sim.merchant.mch_id.to_string()),
+            ("nonce_str", "n1".to_owned()),
+            ("bill_date", date.to_owned()),
+            ("bill_type", "ALL".to_owned()),
+        ])
+        .unwrap();
+        wxpay::sign::sign_and_encode(fields, &sim.merchant.api_key, SignType::Md5).unwrap()
+    };
+    use wxpay_client::Transport;
+    let raw = transport(&sim.handle, false);
+    let reply = raw
+        .post("/pay/downloadbill", bill(&today), false)
+        .await
+        .unwrap();
+    let text = String::from_utf8(reply.body).unwrap();
+    assert!(text.starts_with("交易时间,公众账号ID,商户号"), "{text}");
+    assert!(text.contains(&format!("`{order}")), "{text}");
+    assert!(text.contains("`123.45"), "amounts in yuan: {text}");
+    assert!(text.contains("`R1,`3.45"), "{text}");
+    assert!(text.contains("总交易单数"), "{text}");
+
+    let reply = raw
+        .post("/pay/downloadbill", bill("20000101"), false)
+        .await
+        .unwrap();
+    let fields = wxpay::xml::decode(&reply.body).unwrap();
+    assert_eq!(fields.get("return_msg"), Some("No Bill Exist"));
+}
