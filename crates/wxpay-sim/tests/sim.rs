@@ -651,3 +651,329 @@ async fn downloadbill_lists_the_days_payments_and_refunds() {
     let fields = wxpay::xml::decode(&reply.body).unwrap();
     assert_eq!(fields.get("return_msg"), Some("No Bill Exist"));
 }
+
+fn fault(endpoint: Endpoint, fault: Fault) -> FaultPlan {
+    FaultPlan {
+        endpoint,
+        fault,
+        count: 1,
+    }
+}
+
+#[tokio::test]
+async fn business_error_faults_refuse_without_recording() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    let refund = sim.refund(&order, "R1", 100);
+    for (code, retry) in [
+        ("SYSTEMERROR", Retry::SameRequest),
+        ("BIZERR_NEED_RETRY", Retry::SameRequest),
+        (
+            "FREQUENCY_LIMITED",
+            Retry::AfterPause(Duration::from_secs(10)),
+        ),
+    ] {
+        sim.handle.inject(fault(
+            Endpoint::Refund,
+            Fault::Error {
+                err_code: code.into(),
+                after_record: false,
+            },
+        ));
+        let err = sim.client.execute(&refund).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Business { code: c, .. } if c.as_str() == code),
+            "{err}"
+        );
+        assert_eq!(err.retry(), retry, "{code}");
+    }
+    assert!(
+        sim.handle
+            .ledger()
+            .iter()
+            .all(|e| e.kind == LedgerKind::Payment),
+        "nothing was refunded"
+    );
+    sim.client.execute(&refund).await.unwrap();
+    assert_eq!(sim.handle.ledger().len(), 2);
+}
+
+#[tokio::test]
+async fn a_dropped_answer_after_recording_is_the_double_refund_trap() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    let refund = sim.refund(&order, "R1", 400);
+    sim.handle
+        .inject(fault(Endpoint::Refund, Fault::Drop { after_record: true }));
+    let err = sim.client.execute(&refund).await.unwrap_err();
+    assert!(err.outcome_unknown(), "the client cannot know: {err:?}");
+    assert_eq!(err.retry(), Retry::SameRequest);
+    assert_eq!(sim.handle.ledger().len(), 2, "but the refund was recorded");
+
+    // The safe recovery: query by the same number, or resend the same request.
+    let query = RefundQueryRequest {
+        key: RefundQueryKey::OutRefundNo(OutRefundNo::new("R1").unwrap()),
+        offset: None,
+    };
+    assert_eq!(
+        sim.client.execute(&query).await.unwrap().refunds[0].refund_fee,
+        Fen::new(400)
+    );
+    sim.client.execute(&refund).await.unwrap();
+    let refunds = sim
+        .handle
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .count();
+    assert_eq!(refunds, 1, "resending the same number did not refund twice");
+}
+
+#[tokio::test]
+async fn transport_faults() {
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    let query = OrderQueryRequest {
+        order: OrderRef::OutTradeNo(OutTradeNo::new(order.as_str()).unwrap()),
+    };
+
+    sim.handle.inject(fault(
+        Endpoint::OrderQuery,
+        Fault::HttpStatus {
+            status: 503,
+            after_record: false,
+        },
+    ));
+    let err = sim.client.execute(&query).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport(t) if t.kind == TransportErrorKind::HttpStatus(503)),
+        "{err}"
+    );
+
+    sim.handle.inject(fault(
+        Endpoint::OrderQuery,
+        Fault::Garbage {
+            after_record: false,
+        },
+    ));
+    let err = sim.client.execute(&query).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport(t) if t.kind == TransportErrorKind::NotXml),
+        "{err}"
+    );
+
+    sim.handle.inject(fault(
+        Endpoint::OrderQuery,
+        Fault::Drop {
+            after_record: false,
+        },
+    ));
+    let err = sim.client.execute(&query).await.unwrap_err();
+    assert!(matches!(&err, Error::Transport(_)), "{err}");
+
+    sim.handle
+        .inject(fault(Endpoint::OrderQuery, Fault::Delay { ms: 300 }));
+    let started = std::time::Instant::now();
+    assert!(sim.client.execute(&query).await.is_ok());
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    sim.handle.inject(FaultPlan {
+        endpoint: Endpoint::OrderQuery,
+        fault: Fault::HttpStatus {
+            status: 502,
+            after_record: false,
+        },
+        count: 2,
+    });
+    assert!(sim.client.execute(&query).await.is_err());
+    assert!(sim.client.execute(&query).await.is_err());
+    assert!(
+        sim.client.execute(&query).await.is_ok(),
+        "the fault applied to exactly two calls"
+    );
+}
+
+#[tokio::test]
+async fn payment_notifications_are_retried_until_acknowledged() {
+    let sim = Sandbox::start().await;
+    let receiver = receiver(2).await;
+    let order = sim.paid_order_with(NewOrder {
+        total_fee: 1234,
+        notify_url: Some(receiver.url.clone()),
+        ..Default::default()
+    });
+    eventually("three deliveries", || {
+        receiver.bodies.lock().unwrap().len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let bodies = receiver.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 3, "delivery stops at the first SUCCESS");
+
+    let notification = PaymentNotification::parse(bodies[0].as_bytes(), &sim.merchant).unwrap();
+    assert_eq!(notification.out_trade_no.as_str(), order);
+    assert_eq!(notification.total_fee, Fen::new(1234));
+    assert!(
+        !bodies[0].contains("sign_type"),
+        "WeChat leaves sign_type out of notifications"
+    );
+
+    let deliveries = sim.handle.deliveries();
+    let attempts: Vec<(usize, bool)> = deliveries
+        .iter()
+        .map(|d| (d.attempt, d.acknowledged))
+        .collect();
+    assert_eq!(attempts, [(0, false), (1, false), (2, true)]);
+}
+
+#[tokio::test]
+async fn refund_notifications_carry_the_outcome_encrypted() {
+    let sim = Sandbox::start().await;
+    let receiver = receiver(0).await;
+    let order = sim.paid_order(1000).await;
+    let mut refund = sim.refund(&order, "R1", 250);
+    refund.notify_url = Some(receiver.url.clone());
+    sim.client.execute(&refund).await.unwrap();
+    eventually("the refund notification", || {
+        !receiver.bodies.lock().unwrap().is_empty()
+    })
+    .await;
+    let body = receiver.bodies.lock().unwrap()[0].clone();
+    assert!(
+        body.contains("<req_info>") && !body.contains("<refund_fee>"),
+        "fields travel encrypted"
+    );
+    let notification = RefundNotification::parse(body.as_bytes(), &sim.merchant).unwrap();
+    assert_eq!(notification.out_refund_no.as_str(), "R1");
+    assert_eq!(notification.refund_fee, Fen::new(250));
+    assert_eq!(notification.refund_status, RefundStatus::Success);
+    assert!(notification.success_time.is_some());
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_gets_the_whole_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = wxpay_sim::SimConfig::new(dir.path());
+    config.notifier.time_scale = 0.0001; // a day of retries in about nine seconds
+    config.notifier.duplicate_probability = 0.0;
+    let sim = wxpay_sim::start(config).await.unwrap();
+    let order = sim
+        .create_order(NewOrder {
+            total_fee: 1,
+            notify_url: Some("http://127.0.0.1:9/closed".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    sim.pay(&order.out_trade_no).unwrap();
+    for _ in 0..600 {
+        if sim.deliveries().len() >= 16 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let deliveries = sim.deliveries();
+    assert_eq!(deliveries.len(), 16, "the first send and fifteen retries");
+    assert!(deliveries.iter().all(|d| !d.acknowledged));
+}
+
+#[tokio::test]
+async fn duplicates_are_sent_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = wxpay_sim::SimConfig::new(dir.path());
+    config.notifier.time_scale = 0.001;
+    config.notifier.duplicate_probability = 1.0;
+    let sim = wxpay_sim::start(config).await.unwrap();
+    let receiver = receiver(0).await;
+    let order = sim
+        .create_order(NewOrder {
+            total_fee: 1,
+            notify_url: Some(receiver.url.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    sim.pay(&order.out_trade_no).unwrap();
+    eventually("two copies", || receiver.bodies.lock().unwrap().len() >= 2).await;
+    let bodies = receiver.bodies.lock().unwrap().clone();
+    assert_eq!(bodies[0], bodies[1], "the duplicate is the same message");
+}
+
+#[tokio::test]
+async fn the_control_api_over_http() {
+    let sim = Sandbox::start().await;
+    let control = &sim.handle.info().control_url;
+    let http = reqwest::Client::new();
+    let order: serde_json::Value = http
+        .post(format!("{control}/v1/orders"))
+        .json(&serde_json::json!({ "total_fee": 2500, "out_trade_no": "CTRL-1" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["state"], "NOT_PAY");
+    let paid: serde_json::Value = http
+        .post(format!("{control}/v1/orders/CTRL-1/pay"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["state"], "PAID");
+    let again = http
+        .post(format!("{control}/v1/orders/CTRL-1/pay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409, "an order is paid once");
+    let missing = http
+        .post(format!("{control}/v1/orders/NOPE/pay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let fault = http
+        .post(format!("{control}/v1/faults"))
+        .json(&serde_json::json!({ "endpoint": "refund", "fault": { "kind": "error", "err_code": "SYSTEMERROR" } }))
+        .send().await.unwrap();
+    assert!(fault.status().is_success());
+    assert_eq!(
+        code(sim.client.execute(&sim.refund("CTRL-1", "R1", 100)).await),
+        "SYSTEMERROR"
+    );
+
+    let put = http
+        .put(format!("{control}/v1/balances"))
+        .json(&serde_json::json!({ "unsettled": 0, "recharge": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    assert_eq!(
+        code(sim.client.execute(&sim.refund("CTRL-1", "R1", 100)).await),
+        "NOTENOUGH"
+    );
+
+    let ledger: Vec<serde_json::Value> = http
+        .get(format!("{control}/v1/ledger"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0]["kind"], "payment");
+    assert_eq!(ledger[0]["amount"], 2500);
+    let merchant: serde_json::Value = http
+        .get(format!("{control}/v1/merchant"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(merchant["mch_id"], sim.merchant.mch_id.as_str());
+}

@@ -27,6 +27,8 @@ impl Sandbox {
     }
 
     pub async fn start_with(sign_type: SignType) -> Sandbox {
+        // For test code that builds a plain reqwest client (ours configures rustls explicitly).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let mut config = SimConfig::new(dir.path());
         config.refund_delay = REFUND_DELAY;
