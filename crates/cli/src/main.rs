@@ -1,7 +1,7 @@
 //! `merchant-desk-cli`: Merchant Desk without a window.
 //!
-//! Today: the tools of WeChat's online signature checker (`sign`, `verify`) and a refund
-//! notification decryptor. Later issues add the simulator and the headless desk.
+//! The tools of WeChat's online signature checker (`sign`, `verify`), a refund notification
+//! decryptor, and the WeChat Pay simulator (`sim`). Later issues add the headless desk.
 #![forbid(unsafe_code)]
 
 mod commands;
@@ -31,6 +31,8 @@ enum Command {
     /// Decrypt a refund notification (XML, or a bare req_info) read from standard input; print
     /// its fields as JSON.
     DecryptRefundNotify(commands::decrypt::DecryptArgs),
+    /// Run the local WeChat Pay v2 simulator until Ctrl-C (the sandbox).
+    Sim(commands::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::sign(args),
         Command::Verify(args) => commands::sign::verify(args),
         Command::DecryptRefundNotify(args) => commands::decrypt::decrypt(args),
+        Command::Sim(args) => commands::sim::sim(args),
     };
     match result.and_then(|text| write_stdout(&text)) {
         Ok(()) => ExitCode::SUCCESS,

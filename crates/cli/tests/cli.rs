@@ -191,3 +191,90 @@ fn decrypt_refund_notify_from_xml_or_bare_req_info() {
         "error: the XML has no req_info field: is it a refund notification?\n"
     );
 }
+
+#[test]
+fn sim_prints_where_it_runs_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_merchant-desk-cli"))
+        .args(["sim", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut json = String::new();
+    for line in stdout.by_ref().lines() {
+        let line = line.unwrap();
+        json.push_str(&line);
+        if line == "}" {
+            break;
+        }
+    }
+    let info: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        info["base_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:"),
+        "{info}"
+    );
+    assert_eq!(info["api_key"].as_str().unwrap().len(), 32);
+    for file in ["ca_pem", "cert_p12", "cert_pem", "key_pem"] {
+        assert!(
+            std::path::Path::new(info["files"][file].as_str().unwrap()).is_file(),
+            "{file}"
+        );
+    }
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sim.json")).unwrap()).unwrap();
+    assert_eq!(written, info, "sim.json holds what was printed");
+
+    // The control API answers over plain HTTP on loopback.
+    let control = info["control_url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&control).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"),
+        "{answer}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "Ctrl-C stops it cleanly: {exit:?}");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "simulator stopped\n");
+}
+
+#[test]
+fn sim_explains_a_taken_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_merchant-desk-cli"))
+        .args(["sim", "--port", &port, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        message.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && message.contains("--port"),
+        "{message}"
+    );
+}

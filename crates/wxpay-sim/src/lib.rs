@@ -19,6 +19,7 @@
 
 mod clock;
 mod control;
+mod demo;
 mod faults;
 mod notify;
 mod pki;
@@ -34,6 +35,9 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+pub use demo::{
+    DemoTraffic, IntakeTarget, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_intake_request,
+};
 pub use faults::{Endpoint, Fault, FaultPlan};
 pub use notify::{Delivery, NotifierSettings, RETRY_SCHEDULE};
 pub use pki::{CredentialFiles, SimCredentials};
@@ -86,6 +90,8 @@ pub struct SimConfig {
     /// How long a refund stays PROCESSING.
     pub refund_delay: Duration,
     pub notifier: NotifierSettings,
+    /// Orders (and refund requests) made up for the sandbox; `None` for tests.
+    pub demo: Option<DemoTraffic>,
 }
 
 impl SimConfig {
@@ -101,6 +107,7 @@ impl SimConfig {
                 duplicate_probability: 0.1,
                 timeout: Duration::from_secs(5),
             },
+            demo: None,
         }
     }
 }
@@ -349,6 +356,9 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         shared.deliveries.clone(),
         shutdown_rx.clone(),
     ));
+    if let Some(demo) = config.demo {
+        tokio::spawn(demo::run(shared.clone(), demo, shutdown_rx.clone()));
+    }
     tokio::spawn(tick(shared.clone(), config.refund_delay, shutdown_rx));
 
     Ok(SimHandle {

@@ -166,18 +166,23 @@ async fn send(client: &reqwest::Client, notification: &Outgoing) -> (bool, Strin
 
 /// Plain HTTP for a desk on loopback, HTTPS verified against the public roots otherwise.
 fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .http1_only()
+        .tls_backend_preconfigured(tls_config())
+        .build()
+}
+
+/// rustls with the public roots (ring, no process-wide provider needed).
+pub(crate) fn tls_config() -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|builder| builder.with_root_certificates(roots).with_no_client_auth());
-    let builder = reqwest::Client::builder().timeout(timeout).http1_only();
-    match tls {
-        Ok(tls) => builder.tls_backend_preconfigured(tls).build(),
-        Err(_) => builder.build(),
-    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_or_else(
+            |_| unreachable!("ring supports the default protocol versions"),
+            |builder| builder.with_root_certificates(roots).with_no_client_auth(),
+        )
 }
 
 #[cfg(test)]

@@ -25,9 +25,9 @@ fn step() -> impl Strategy<Value = Step> {
     let after = any::<bool>();
     prop_oneof![
         3 => (0..3usize, 0..6usize, 1..700i64).prop_map(|(order, number, fee)| Step::Refund { order, number, fee }),
-        1 => after.clone().prop_map(|after_record| Step::Fault(Fault::Error { err_code: "SYSTEMERROR".into(), after_record })),
-        1 => after.clone().prop_map(|after_record| Step::Fault(Fault::Drop { after_record })),
-        1 => after.clone().prop_map(|after_record| Step::Fault(Fault::Garbage { after_record })),
+        1 => after.prop_map(|after_record| Step::Fault(Fault::Error { err_code: "SYSTEMERROR".into(), after_record })),
+        1 => after.prop_map(|after_record| Step::Fault(Fault::Drop { after_record })),
+        1 => after.prop_map(|after_record| Step::Fault(Fault::Garbage { after_record })),
         1 => after.prop_map(|after_record| Step::Fault(Fault::HttpStatus { status: 503, after_record })),
     ]
 }

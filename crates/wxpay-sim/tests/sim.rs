@@ -977,3 +977,74 @@ async fn the_control_api_over_http() {
         .unwrap();
     assert_eq!(merchant["mch_id"], sim.merchant.mch_id.as_str());
 }
+
+#[tokio::test]
+async fn demo_traffic_pays_orders_and_posts_signed_refund_requests() {
+    use axum::http::HeaderMap;
+    let notifications = receiver(0).await;
+    let requests: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
+    let seen = requests.clone();
+    let intake = axum::Router::new().route(
+        "/api/v1/refund-requests",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let timestamp: u64 = headers[wxpay_sim::TIMESTAMP_HEADER]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let signature = headers[wxpay_sim::SIGNATURE_HEADER].to_str().unwrap();
+                assert_eq!(
+                    signature,
+                    wxpay_sim::sign_intake_request("s3cret", timestamp, &body)
+                );
+                seen.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap());
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let intake_url = format!(
+        "http://{}/api/v1/refund-requests",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, intake).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = wxpay_sim::SimConfig::new(dir.path());
+    config.notifier.duplicate_probability = 0.0;
+    config.demo = Some(wxpay_sim::DemoTraffic {
+        order_every: Duration::from_millis(40),
+        notify_url: Some(notifications.url.clone()),
+        refund_requests: Some(wxpay_sim::IntakeTarget {
+            url: intake_url,
+            secret: "s3cret".into(),
+        }),
+        refund_request_probability: 1.0,
+    });
+    let sim = wxpay_sim::start(config).await.unwrap();
+    eventually("three refund requests", || {
+        requests.lock().unwrap().len() >= 3
+    })
+    .await;
+    let merchant = Merchant {
+        appid: sim.credentials().appid.clone(),
+        mch_id: sim.credentials().mch_id.clone(),
+        api_key: sim.credentials().api_key.clone(),
+        sign_type: SignType::Md5,
+    };
+    for body in notifications.bodies.lock().unwrap().iter() {
+        PaymentNotification::parse(body.as_bytes(), &merchant).unwrap();
+    }
+    for request in requests.lock().unwrap().iter() {
+        let order = sim
+            .order(request["out_trade_no"].as_str().unwrap())
+            .unwrap();
+        let fee = request["refund_fee"].as_i64().unwrap();
+        assert!(fee > 0 && fee <= order.total_fee, "{request}");
+        assert!(!request["reason"].as_str().unwrap().is_empty());
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod decrypt;
 pub mod sign;
+pub mod sim;
 
 use std::io::Read;
 
@@ -34,6 +35,10 @@ pub enum CliError {
     Input(#[source] std::io::Error),
     #[error("cannot write the result: {0}")]
     Output(#[source] std::io::Error),
+    #[error("the simulator could not start: {0}")]
+    Sim(#[from] wxpay_sim::SimError),
+    #[error("{0}")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// Reads at most one message's worth of standard input.
