@@ -8,7 +8,7 @@
 //! API on loopback. Start it in-process with [`start`], or as `merchant-desk-cli sim`.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), wxpay_sim::SimError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let sim = wxpay_sim::start(wxpay_sim::SimConfig::new("/tmp/wxpay-sim")).await?;
 //! let order = sim.create_order(wxpay_sim::NewOrder { total_fee: 1000, ..Default::default() })?;
 //! sim.pay(&order.out_trade_no)?;
