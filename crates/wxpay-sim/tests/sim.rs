@@ -1048,3 +1048,113 @@ async fn demo_traffic_pays_orders_and_posts_signed_refund_requests() {
         assert!(!request["reason"].as_str().unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn malformed_requests_get_wechats_answers() {
+    use wxpay_client::Transport;
+    let sim = Sandbox::start().await;
+    let order = sim.paid_order(1000).await;
+    let raw = transport(&sim.handle, true);
+    let signed = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("appid", sim.merchant.appid.to_string()),
+            ("mch_id", sim.merchant.mch_id.to_string()),
+            ("nonce_str", "n1".to_owned()),
+        ];
+        pairs.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        wxpay::sign::sign_and_encode(
+            Fields::from_pairs(pairs).unwrap(),
+            &sim.merchant.api_key,
+            SignType::Md5,
+        )
+        .unwrap()
+    };
+    let answer = |body: Vec<u8>| wxpay::xml::decode(&body).unwrap().into_owned();
+
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[
+                ("out_trade_no", &order),
+                ("total_fee", "1000"),
+                ("refund_fee", "100"),
+            ],
+            "PARAM_ERROR",
+        ),
+        (
+            &[
+                ("out_trade_no", &order),
+                ("out_refund_no", "R1"),
+                ("total_fee", "1000"),
+                ("refund_fee", "1.5"),
+            ],
+            "PARAM_ERROR",
+        ),
+        (
+            &[
+                ("out_trade_no", &order),
+                ("out_refund_no", "R1"),
+                ("total_fee", "1000"),
+                ("refund_fee", "-5"),
+            ],
+            "PARAM_ERROR",
+        ),
+        (
+            &[
+                ("out_refund_no", "R1"),
+                ("total_fee", "1000"),
+                ("refund_fee", "5"),
+            ],
+            "PARAM_ERROR",
+        ),
+    ];
+    for (fields, code) in cases {
+        let reply = raw
+            .post("/secapi/pay/refund", signed(fields), true)
+            .await
+            .unwrap();
+        let fields_back = answer(reply.body);
+        assert_eq!(fields_back.get("result_code"), Some("FAIL"), "{fields:?}");
+        assert_eq!(fields_back.get("err_code"), Some(code), "{fields:?}");
+        assert!(
+            verify_signed(&fields_back, &sim.merchant.api_key),
+            "business failures are signed"
+        );
+    }
+
+    for body in [
+        "not xml at all",
+        "<xml><appid>x</appid>",
+        "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><xml>&e;</xml>",
+    ] {
+        let reply = raw
+            .post("/pay/orderquery", body.to_owned(), false)
+            .await
+            .unwrap();
+        let fields_back = answer(reply.body);
+        assert_eq!(fields_back.get("return_code"), Some("FAIL"));
+        assert_eq!(fields_back.get("return_msg"), Some("XML格式错误"), "{body}");
+        assert_eq!(
+            fields_back.get("sign"),
+            None,
+            "return_code=FAIL answers are unsigned"
+        );
+    }
+
+    let unsigned = "<xml><appid>a</appid><mch_id>m</mch_id><nonce_str>n</nonce_str></xml>";
+    let reply = raw
+        .post("/pay/orderquery", unsigned.to_owned(), false)
+        .await
+        .unwrap();
+    assert_eq!(answer(reply.body).get("return_msg"), Some("缺少参数sign"));
+    assert!(
+        sim.handle
+            .ledger()
+            .iter()
+            .all(|e| e.kind == LedgerKind::Payment),
+        "nothing was refunded"
+    );
+}
+
+fn verify_signed(fields: &Fields<'_>, key: &ApiKey) -> bool {
+    wxpay::sign::verify(fields, key, wxpay::sign::Expect::Detect).is_ok()
+}
