@@ -13,23 +13,18 @@ fn cst(at: OffsetDateTime) -> OffsetDateTime {
 
 /// `yyyyMMddHHmmss`, as in `time_end`.
 pub fn compact(at: OffsetDateTime) -> String {
-    let t = cst(at);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    layout(at, "", "", "")
 }
 
 /// `yyyy-MM-dd HH:mm:ss`, as in `refund_success_time` and bills.
 pub fn readable(at: OffsetDateTime) -> String {
+    layout(at, "-", " ", ":")
+}
+
+fn layout(at: OffsetDateTime, date_sep: &str, middle: &str, time_sep: &str) -> String {
     let t = cst(at);
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        "{:04}{date_sep}{:02}{date_sep}{:02}{middle}{:02}{time_sep}{:02}{time_sep}{:02}",
         t.year(),
         u8::from(t.month()),
         t.day(),

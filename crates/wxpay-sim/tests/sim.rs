@@ -190,31 +190,14 @@ async fn wechats_refund_rules_and_error_codes() {
     );
 
     // Partial refunds up to the amount paid, never beyond.
-    sim.client
-        .execute(&sim.refund(&order, "R1", 600))
-        .await
-        .unwrap();
-    let err = sim
-        .client
-        .execute(&sim.refund(&order, "R2", 401))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::Business { code: ErrCode::Error, description } if description.contains("超过")),
-        "{err}"
-    );
-    sim.client
-        .execute(&sim.refund(&order, "R2", 400))
-        .await
-        .unwrap();
-    let err = sim
-        .client
-        .execute(&sim.refund(&order, "R3", 1))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::Business { code: ErrCode::Error, description } if description == "订单已全额退款"),
-        "{err}"
+    sim.refund_now(&order, "R1", 600).await.unwrap();
+    let (code, description) = failure(sim.refund_now(&order, "R2", 401).await);
+    assert_eq!(code, "ERROR");
+    assert!(description.contains("超过"), "{description}");
+    sim.refund_now(&order, "R2", 400).await.unwrap();
+    assert_eq!(
+        failure(sim.refund_now(&order, "R3", 1).await),
+        ("ERROR".to_owned(), "订单已全额退款".to_owned())
     );
 
     // By transaction_id too (it wins when both are known).
@@ -241,16 +224,8 @@ async fn wechats_refund_rules_and_error_codes() {
 async fn the_same_refund_number_never_moves_money_twice() {
     let sim = Sandbox::start().await;
     let order = sim.paid_order(1000).await;
-    let first = sim
-        .client
-        .execute(&sim.refund(&order, "SAME", 250))
-        .await
-        .unwrap();
-    let again = sim
-        .client
-        .execute(&sim.refund(&order, "SAME", 250))
-        .await
-        .unwrap();
+    let first = sim.refund_now(&order, "SAME", 250).await.unwrap();
+    let again = sim.refund_now(&order, "SAME", 250).await.unwrap();
     assert_eq!(
         first.refund_id, again.refund_id,
         "a repeat returns the original refund"
@@ -265,11 +240,7 @@ async fn the_same_refund_number_never_moves_money_twice() {
 
     let other_order = sim.paid_order(1000).await;
     assert_eq!(
-        code(
-            sim.client
-                .execute(&sim.refund(&other_order, "SAME", 250))
-                .await
-        ),
+        code(sim.refund_now(&other_order, "SAME", 250).await),
         "INVALID_REQUEST"
     );
 
@@ -287,20 +258,11 @@ async fn at_most_fifty_refunds_per_order() {
     let sim = Sandbox::start().await;
     let order = sim.paid_order(10_000).await;
     for n in 0..50 {
-        sim.client
-            .execute(&sim.refund(&order, &format!("R{n}"), 1))
-            .await
-            .unwrap();
+        sim.refund_now(&order, &format!("R{n}"), 1).await.unwrap();
     }
-    let err = sim
-        .client
-        .execute(&sim.refund(&order, "R50", 1))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::Business { code: ErrCode::Error, description } if description.contains("50")),
-        "{err}"
-    );
+    let (code, description) = failure(sim.refund_now(&order, "R50", 1).await);
+    assert_eq!(code, "ERROR");
+    assert!(description.contains("50"), "{description}");
 }
 
 #[tokio::test]
@@ -311,21 +273,13 @@ async fn orders_older_than_a_year_cannot_be_refunded() {
         days_ago: 366,
         ..Default::default()
     });
-    assert_eq!(
-        code(sim.client.execute(&sim.refund(&old, "R1", 100)).await),
-        "TRADE_OVERDUE"
-    );
+    assert_eq!(code(sim.refund_now(&old, "R1", 100).await), "TRADE_OVERDUE");
     let recent = sim.paid_order_with(NewOrder {
         total_fee: 1000,
         days_ago: 364,
         ..Default::default()
     });
-    assert!(
-        sim.client
-            .execute(&sim.refund(&recent, "R2", 100))
-            .await
-            .is_ok()
-    );
+    assert!(sim.refund_now(&recent, "R2", 100).await.is_ok());
 }
 
 #[tokio::test]
@@ -336,11 +290,7 @@ async fn not_enough_unsettled_funds_but_recharge_funds_work() {
         unsettled: 50,
         recharge: 0,
     });
-    let err = sim
-        .client
-        .execute(&sim.refund(&order, "R1", 100))
-        .await
-        .unwrap_err();
+    let err = sim.refund_now(&order, "R1", 100).await.unwrap_err();
     assert!(matches!(
         err,
         Error::Business {
@@ -478,8 +428,7 @@ async fn order_query_states() {
     assert_eq!(answer.trade_state, TradeState::Success);
     assert_eq!(answer.total_fee, Some(Fen::new(500)));
 
-    sim.client
-        .execute(&sim.refund(&unpaid.out_trade_no, "R1", 100))
+    sim.refund_now(&unpaid.out_trade_no, "R1", 100)
         .await
         .unwrap();
     let answer = sim
@@ -536,8 +485,7 @@ async fn refund_query_pages_ten_records_at_a_time() {
         "REFUNDNOTEXIST"
     );
     for n in 0..13 {
-        sim.client
-            .execute(&sim.refund(&order, &format!("P{n:02}"), 10))
+        sim.refund_now(&order, &format!("P{n:02}"), 10)
             .await
             .unwrap();
     }
@@ -570,14 +518,8 @@ async fn refunds_can_be_made_to_end_change_or_closed() {
         refund_fee: Some(7),
         outcome: SimStatus::Refundclose,
     });
-    sim.client
-        .execute(&sim.refund(&order, "CARD-VOID", 100))
-        .await
-        .unwrap();
-    sim.client
-        .execute(&sim.refund(&order, "CLOSED", 7))
-        .await
-        .unwrap();
+    sim.refund_now(&order, "CARD-VOID", 100).await.unwrap();
+    sim.refund_now(&order, "CLOSED", 7).await.unwrap();
     tokio::time::sleep(REFUND_DELAY * 2).await;
     let query = |no: &str| RefundQueryRequest {
         key: RefundQueryKey::OutRefundNo(OutRefundNo::new(no).unwrap()),
@@ -596,20 +538,14 @@ async fn refunds_can_be_made_to_end_change_or_closed() {
         "a closed refund gives the money back"
     );
     // What a closed refund held is refundable again: 1000 - 100 (CHANGE keeps it) = 900.
-    sim.client
-        .execute(&sim.refund(&order, "REST", 900))
-        .await
-        .unwrap();
+    sim.refund_now(&order, "REST", 900).await.unwrap();
 }
 
 #[tokio::test]
 async fn downloadbill_lists_the_days_payments_and_refunds() {
     let sim = Sandbox::start().await;
     let order = sim.paid_order(12_345).await;
-    sim.client
-        .execute(&sim.refund(&order, "R1", 345))
-        .await
-        .unwrap();
+    sim.refund_now(&order, "R1", 345).await.unwrap();
     let today = {
         let now =
             time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap());
@@ -940,7 +876,7 @@ async fn the_control_api_over_http() {
         .send().await.unwrap();
     assert!(fault.status().is_success());
     assert_eq!(
-        code(sim.client.execute(&sim.refund("CTRL-1", "R1", 100)).await),
+        code(sim.refund_now("CTRL-1", "R1", 100).await),
         "SYSTEMERROR"
     );
 
@@ -951,10 +887,7 @@ async fn the_control_api_over_http() {
         .await
         .unwrap();
     assert!(put.status().is_success());
-    assert_eq!(
-        code(sim.client.execute(&sim.refund("CTRL-1", "R1", 100)).await),
-        "NOTENOUGH"
-    );
+    assert_eq!(code(sim.refund_now("CTRL-1", "R1", 100).await), "NOTENOUGH");
 
     let ledger: Vec<serde_json::Value> = http
         .get(format!("{control}/v1/ledger"))

@@ -75,6 +75,18 @@ impl Sandbox {
         order.out_trade_no
     }
 
+    /// Sends a refund of `refund_fee` for the order, as the app would.
+    pub async fn refund_now(
+        &self,
+        out_trade_no: &str,
+        out_refund_no: &str,
+        refund_fee: i64,
+    ) -> Result<RefundResponse, Error> {
+        self.client
+            .execute(&self.refund(out_trade_no, out_refund_no, refund_fee))
+            .await
+    }
+
     pub fn refund(
         &self,
         out_trade_no: &str,
@@ -117,8 +129,13 @@ pub fn transport(handle: &SimHandle, with_certificate: bool) -> HttpsTransport {
 
 /// The business error code of a failed call.
 pub fn code<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
+    failure(result).0
+}
+
+/// The business error code and description of a failed call.
+pub fn failure<T: std::fmt::Debug>(result: Result<T, Error>) -> (String, String) {
     match result {
-        Err(Error::Business { code, .. }) => code.as_str().to_owned(),
+        Err(Error::Business { code, description }) => (code.as_str().to_owned(), description),
         other => panic!("expected a business error, got {other:?}"),
     }
 }
