@@ -1,0 +1,22 @@
+//! Merchant Desk's core: the SQLite refund queue and every rule about money, in a crate that
+//! builds and tests without a window.
+//!
+//! - [`Store`]: the database file (WAL, foreign keys, migrations with a snapshot first, refusal of
+//!   a database from a newer app).
+//! - Orders are recorded once from verified payments ([`Store::record_payment`]).
+//! - Refund requests wait as pending; [`Store::approve`] turns one into a refund with its own
+//!   `out_refund_no` in the same transaction as every guard: never past the amount paid, at most
+//!   50 per order, within a year, within the approver's limit.
+#![forbid(unsafe_code)]
+
+mod error;
+mod orders;
+mod refunds;
+mod store;
+
+pub use error::CoreError;
+pub use orders::{Order, Payment, PaymentSource, Recorded};
+pub use refunds::{
+    ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,
+};
+pub use store::{MIGRATIONS, Store, StoreError};

@@ -1,0 +1,139 @@
+//! Paid orders, learned from verified payment notifications or from order queries.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use wxpay::{Fen, OutTradeNo, TransactionId};
+
+use crate::error::CoreError;
+use crate::store::Store;
+
+/// How the desk learned of a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentSource {
+    Notification,
+    OrderQuery,
+}
+
+impl PaymentSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            PaymentSource::Notification => "notification",
+            PaymentSource::OrderQuery => "order_query",
+        }
+    }
+}
+
+/// A payment WeChat has confirmed (the caller verified the signature and the merchant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub out_trade_no: OutTradeNo,
+    pub transaction_id: TransactionId,
+    pub total_fee: Fen,
+    /// Unix seconds.
+    pub paid_at: i64,
+    pub openid: Option<String>,
+    pub trade_type: Option<String>,
+    pub attach: Option<String>,
+    pub source: PaymentSource,
+}
+
+/// Whether a report of a payment was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    /// Already stored (WeChat resends notifications for a day, sometimes several at once).
+    Duplicate,
+}
+
+/// An order as the queue shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Order {
+    pub out_trade_no: String,
+    pub transaction_id: String,
+    pub total_fee: Fen,
+    pub paid_at: i64,
+    /// Refunds that moved or may still move money (everything but closed and failed).
+    pub committed: Fen,
+    pub refundable: Fen,
+    pub refund_count: i64,
+}
+
+impl Store {
+    /// Stores a payment once. A repeat with the same details is a duplicate; a report that
+    /// contradicts the stored one (another amount or transaction) is refused.
+    pub fn record_payment(&self, payment: &Payment, now: i64) -> Result<Recorded, CoreError> {
+        if !payment.total_fee.is_positive() {
+            return Err(CoreError::AmountNotPositive);
+        }
+        self.write(|tx| {
+            let existing: Option<(String, String, i64)> = tx
+                .query_row(
+                    "SELECT out_trade_no, transaction_id, total_fee FROM orders
+                     WHERE out_trade_no = ?1 OR transaction_id = ?2",
+                    params![payment.out_trade_no.as_str(), payment.transaction_id.as_str()],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            if let Some((out_trade_no, transaction_id, total_fee)) = existing {
+                let detail = if out_trade_no != payment.out_trade_no.as_str() {
+                    "the transaction belongs to another order"
+                } else if transaction_id != payment.transaction_id.as_str() {
+                    "another transaction id"
+                } else if total_fee != payment.total_fee.get() {
+                    "another amount"
+                } else {
+                    return Ok(Recorded::Duplicate);
+                };
+                return Err(CoreError::PaymentConflict {
+                    out_trade_no: payment.out_trade_no.to_string(),
+                    detail,
+                });
+            }
+            tx.execute(
+                "INSERT INTO orders (out_trade_no, transaction_id, total_fee, paid_at, openid, trade_type, attach, source, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    payment.out_trade_no.as_str(),
+                    payment.transaction_id.as_str(),
+                    payment.total_fee.get(),
+                    payment.paid_at,
+                    payment.openid,
+                    payment.trade_type,
+                    payment.attach,
+                    payment.source.as_str(),
+                    now
+                ],
+            )?;
+            Ok(Recorded::New)
+        })
+    }
+
+    pub fn order(&self, out_trade_no: &str) -> Result<Option<Order>, CoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT o.out_trade_no, o.transaction_id, o.total_fee, o.paid_at,
+                        COALESCE((SELECT SUM(refund_fee) FROM refunds r
+                                  WHERE r.out_trade_no = o.out_trade_no AND r.state NOT IN ('closed', 'failed')), 0),
+                        (SELECT COUNT(*) FROM refunds r WHERE r.out_trade_no = o.out_trade_no)
+                 FROM orders o WHERE o.out_trade_no = ?1",
+                [out_trade_no],
+                |row| {
+                    let total_fee = Fen::new(row.get(2)?);
+                    let committed = Fen::new(row.get(4)?);
+                    Ok(Order {
+                        out_trade_no: row.get(0)?,
+                        transaction_id: row.get(1)?,
+                        total_fee,
+                        paid_at: row.get(3)?,
+                        committed,
+                        refundable: total_fee.checked_sub(committed).map_or(Fen::ZERO, |r| r.max(Fen::ZERO)),
+                        refund_count: row.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(CoreError::from)
+        })
+    }
+}

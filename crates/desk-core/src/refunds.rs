@@ -1,0 +1,329 @@
+//! Refund requests and refunds: the states, and the one transaction that turns an approval into
+//! a refund with its own `out_refund_no`.
+//!
+//! Request: pending → approved | rejected | withdrawn.
+//! Refund: approved → submitting → processing → succeeded | closed (REFUNDCLOSE) |
+//! needs_manual (CHANGE); submitting → failed (a final business error). Every change is a
+//! conditional UPDATE whose row count is checked.
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use wxpay::{Fen, OutRefundNo, OutTradeNo};
+
+use crate::error::CoreError;
+use crate::store::Store;
+
+/// WeChat refuses refunds of orders paid more than a year ago.
+pub const REFUND_WINDOW_SECS: i64 = 365 * 24 * 3600;
+/// WeChat allows 50 refunds per order.
+pub const MAX_REFUNDS_PER_ORDER: i64 = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    /// Approved; not yet sent.
+    Approved,
+    /// Being sent. After a crash, looked up before anything is resent.
+    Submitting,
+    /// Accepted by WeChat; its outcome is being followed.
+    Processing,
+    Succeeded,
+    /// REFUNDCLOSE: WeChat gave up; the money stayed with the merchant.
+    Closed,
+    /// CHANGE: the customer's card failed; finish in the merchant platform.
+    NeedsManual,
+    /// A final business error: WeChat did not accept the refund.
+    Failed,
+}
+
+impl RefundState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundState::Approved => "approved",
+            RefundState::Submitting => "submitting",
+            RefundState::Processing => "processing",
+            RefundState::Succeeded => "succeeded",
+            RefundState::Closed => "closed",
+            RefundState::NeedsManual => "needs_manual",
+            RefundState::Failed => "failed",
+        }
+    }
+
+    /// Whether `self → to` is a step of the state machine.
+    pub fn may_become(self, to: RefundState) -> bool {
+        use RefundState::*;
+        matches!(
+            (self, to),
+            (Approved, Submitting)
+                | (Submitting, Processing | Failed | Approved)
+                | (Processing, Succeeded | Closed | NeedsManual)
+        )
+    }
+}
+
+/// A customer's refund request, from the shop's backend or typed in by the owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRequest {
+    /// The backend's idempotency key; `None` for one made in the app.
+    pub request_id: Option<String>,
+    pub out_trade_no: OutTradeNo,
+    pub refund_fee: Fen,
+    pub reason: String,
+    pub customer: Option<String>,
+}
+
+/// Who approves, and up to how much without the owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approver {
+    pub name: String,
+    pub limit: Option<Fen>,
+}
+
+/// An approval turned into a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovedRefund {
+    pub refund: i64,
+    pub out_refund_no: OutRefundNo,
+    pub refund_fee: Fen,
+}
+
+impl Store {
+    /// Queues a request. A repeat of the same `request_id` returns the first (`false`: not new);
+    /// the same id with other details is refused. Amounts beyond what is refundable are refused
+    /// now, so the owner never sees an impossible request.
+    pub fn add_request(&self, request: &NewRequest, now: i64) -> Result<(i64, bool), CoreError> {
+        if !request.refund_fee.is_positive() {
+            return Err(CoreError::AmountNotPositive);
+        }
+        self.write(|tx| {
+            if let Some(id) = &request.request_id {
+                let existing: Option<(i64, String, i64)> = tx
+                    .query_row(
+                        "SELECT id, out_trade_no, requested_fee FROM refund_requests WHERE request_id = ?1",
+                        [id],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )
+                    .optional()?;
+                if let Some((existing, out_trade_no, fee)) = existing {
+                    if out_trade_no == request.out_trade_no.as_str() && fee == request.refund_fee.get() {
+                        return Ok((existing, false));
+                    }
+                    return Err(CoreError::RequestIdConflict(id.clone()));
+                }
+            }
+            check_refundable(tx, request.out_trade_no.as_str(), request.refund_fee, now)?;
+            tx.execute(
+                "INSERT INTO refund_requests (request_id, out_trade_no, requested_fee, reason, customer, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+                params![
+                    request.request_id,
+                    request.out_trade_no.as_str(),
+                    request.refund_fee.get(),
+                    request.reason,
+                    request.customer,
+                    now
+                ],
+            )?;
+            Ok((tx.last_insert_rowid(), true))
+        })
+    }
+
+    /// Approves a pending request for `amount` (default: what was asked) and creates its refund,
+    /// with its `out_refund_no`, in the same transaction as every guard.
+    pub fn approve(
+        &self,
+        request: i64,
+        amount: Option<Fen>,
+        approver: &Approver,
+        now: i64,
+    ) -> Result<ApprovedRefund, CoreError> {
+        self.write(|tx| {
+            let (out_trade_no, requested, state) = request_row(tx, request)?;
+            if state != "pending" {
+                return Err(CoreError::NotPending { id: request, state });
+            }
+            let amount = amount.unwrap_or(requested);
+            if !amount.is_positive() {
+                return Err(CoreError::AmountNotPositive);
+            }
+            if amount > requested {
+                return Err(CoreError::AboveRequested { amount, requested });
+            }
+            if let Some(limit) = approver.limit.filter(|limit| amount > *limit) {
+                return Err(CoreError::OverApprovalLimit {
+                    approver: approver.name.clone(),
+                    amount,
+                    limit,
+                });
+            }
+            check_refundable(tx, &out_trade_no, amount, now)?;
+            let changed = tx.execute(
+                "UPDATE refund_requests SET state = 'approved', decided_by = ?2, decided_at = ?3
+                 WHERE id = ?1 AND state = 'pending'",
+                params![request, approver.name, now],
+            )?;
+            if changed != 1 {
+                return Err(CoreError::NotPending { id: request, state: "changed meanwhile".into() });
+            }
+            let out_refund_no = new_out_refund_no(request)?;
+            tx.execute(
+                "INSERT INTO refunds (request, out_trade_no, out_refund_no, refund_fee, state, approved_by, approved_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'approved', ?5, ?6, ?6)",
+                params![request, out_trade_no, out_refund_no.as_str(), amount.get(), approver.name, now],
+            )?;
+            let refund = tx.last_insert_rowid();
+            audit(tx, now, &approver.name, "approve", &out_trade_no, request, Some(amount), None)?;
+            Ok(ApprovedRefund {
+                refund,
+                out_refund_no,
+                refund_fee: amount,
+            })
+        })
+    }
+
+    pub fn reject(&self, request: i64, reason: &str, by: &str, now: i64) -> Result<(), CoreError> {
+        if reason.trim().is_empty() {
+            return Err(CoreError::Invalid(
+                "a rejection needs a reason the customer will see".into(),
+            ));
+        }
+        self.decide(request, "rejected", by, Some(reason), now)
+    }
+
+    /// The customer or the backend took the request back.
+    pub fn withdraw(&self, request: i64, by: &str, now: i64) -> Result<(), CoreError> {
+        self.decide(request, "withdrawn", by, None, now)
+    }
+
+    fn decide(
+        &self,
+        request: i64,
+        to: &'static str,
+        by: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        self.write(|tx| {
+            let (out_trade_no, requested, state) = request_row(tx, request)?;
+            let changed = tx.execute(
+                "UPDATE refund_requests SET state = ?2, decided_by = ?3, decided_at = ?4, reject_reason = ?5
+                 WHERE id = ?1 AND state = 'pending'",
+                params![request, to, by, now, reason],
+            )?;
+            if changed != 1 {
+                return Err(CoreError::NotPending { id: request, state });
+            }
+            let action = if to == "rejected" { "reject" } else { "withdraw" };
+            audit(tx, now, by, action, &out_trade_no, request, Some(requested), reason)
+        })
+    }
+
+    /// Moves a refund one step, only if it is still in `from`.
+    pub fn transition(
+        &self,
+        refund: i64,
+        from: RefundState,
+        to: RefundState,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        if !from.may_become(to) {
+            return Err(CoreError::Invalid(format!(
+                "a refund cannot go from {} to {}",
+                from.as_str(),
+                to.as_str()
+            )));
+        }
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE refunds SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2",
+                params![refund, from.as_str(), to.as_str(), now],
+            )?;
+            if changed != 1 {
+                return Err(CoreError::TransitionLost {
+                    refund,
+                    expected: from.as_str(),
+                });
+            }
+            Ok(())
+        })
+    }
+}
+
+fn request_row(tx: &Transaction<'_>, request: i64) -> Result<(String, Fen, String), CoreError> {
+    tx.query_row(
+        "SELECT out_trade_no, requested_fee, state FROM refund_requests WHERE id = ?1",
+        [request],
+        |row| Ok((row.get(0)?, Fen::new(row.get(1)?), row.get(2)?)),
+    )
+    .optional()?
+    .ok_or(CoreError::RequestNotFound(request))
+}
+
+/// The one place that says whether `amount` may still be refunded on an order: within a year of
+/// payment, under 50 refunds, and never past the amount paid counting every refund that moved
+/// or may still move money (all but closed and failed).
+fn check_refundable(
+    tx: &Transaction<'_>,
+    out_trade_no: &str,
+    amount: Fen,
+    now: i64,
+) -> Result<(), CoreError> {
+    let order: Option<(i64, i64, i64, i64)> = tx
+        .query_row(
+            "SELECT o.total_fee, o.paid_at,
+                    COALESCE((SELECT SUM(refund_fee) FROM refunds r
+                              WHERE r.out_trade_no = o.out_trade_no AND r.state NOT IN ('closed', 'failed')), 0),
+                    (SELECT COUNT(*) FROM refunds r WHERE r.out_trade_no = o.out_trade_no)
+             FROM orders o WHERE o.out_trade_no = ?1",
+            [out_trade_no],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .optional()?;
+    let Some((total_fee, paid_at, committed, count)) = order else {
+        return Err(CoreError::OrderUnknown(out_trade_no.to_owned()));
+    };
+    if now - paid_at > REFUND_WINDOW_SECS {
+        return Err(CoreError::OrderTooOld);
+    }
+    if count >= MAX_REFUNDS_PER_ORDER {
+        return Err(CoreError::TooManyRefunds);
+    }
+    let remaining = Fen::new(total_fee)
+        .checked_sub(Fen::new(committed))
+        .map_or(Fen::ZERO, |r| r.max(Fen::ZERO));
+    if amount > remaining {
+        return Err(CoreError::ExceedsRefundable { amount, remaining });
+    }
+    Ok(())
+}
+
+/// `MD<request>-<8 random characters>`: unique per approval and never reused across databases
+/// (a sandbox and the real merchant may share WeChat's number space).
+fn new_out_refund_no(request: i64) -> Result<OutRefundNo, CoreError> {
+    let suffix: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(8)
+        .map(char::from)
+        .collect();
+    OutRefundNo::new(format!("MD{request}-{suffix}")).map_err(|e| CoreError::Invalid(e.to_string()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit(
+    tx: &Transaction<'_>,
+    now: i64,
+    actor: &str,
+    action: &str,
+    out_trade_no: &str,
+    request: i64,
+    amount: Option<Fen>,
+    detail: Option<&str>,
+) -> Result<(), CoreError> {
+    tx.execute(
+        "INSERT INTO audit_log (at, actor, action, out_trade_no, request, amount, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![now, actor, action, out_trade_no, request, amount.map(Fen::get), detail],
+    )?;
+    Ok(())
+}

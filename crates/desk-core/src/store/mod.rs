@@ -1,0 +1,234 @@
+//! The desk's SQLite file: opened with the PRAGMAs every connection needs, migrated forward (with
+//! a snapshot first), and refused when a newer app has written it.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, TransactionBehavior};
+
+pub use migrations::MIGRATIONS;
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database {path} was written by a newer Merchant Desk (schema {found}; this version knows {known}): install the newer version"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("could not save a copy of the database before upgrading it (to {path}): {source}")]
+    Snapshot {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("upgrading the database to schema {version} failed: {source}")]
+    Migration {
+        version: usize,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The open database. One connection behind a lock: the desk's writes are small and serial,
+/// and WAL keeps readers of other processes (a CLI `list`) out of their way.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_error)?;
+        configure(&conn).map_err(open_error)?;
+        migrate(&mut conn, path, MIGRATIONS)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction (the write lock is taken at once, so two writers
+    /// never deadlock upgrading a read lock) and commits when it returns `Ok`.
+    pub(crate) fn write<T, E>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<rusqlite::Error>,
+    {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    pub(crate) fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
+        f(&self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock left no open transaction behind (it rolled back on
+        // drop), so the connection is still sound.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Per-connection settings: WAL, enforced foreign keys, a busy timeout, and full sync so a
+/// committed payment or approval survives a power cut.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Applies the migrations `conn` has not seen, each in its own transaction with its
+/// `user_version` bump. An existing database is copied aside first.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    migrations: &[&str],
+) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = migrations.len();
+    if found > known as i64 || found < 0 {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    let found = found as usize;
+    if found == known {
+        return Ok(());
+    }
+    if found > 0 {
+        let snapshot = snapshot_path(path, found);
+        conn.execute("VACUUM INTO ?1", [snapshot.to_string_lossy()])
+            .map_err(|source| StoreError::Snapshot {
+                path: snapshot,
+                source,
+            })?;
+    }
+    for (index, sql) in migrations.iter().enumerate().skip(found) {
+        let version = index + 1;
+        let failed = |source| StoreError::Migration { version, source };
+        let tx = conn.transaction().map_err(failed)?;
+        tx.execute_batch(sql).map_err(failed)?;
+        tx.pragma_update(None, "user_version", version as i64)
+            .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// `desk.sqlite3` at schema 3 is saved as `desk.sqlite3.schema-3.bak` (not overwritten).
+fn snapshot_path(path: &Path, version: usize) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".schema-{version}.bak"));
+    let candidate = path.with_file_name(&name);
+    if !candidate.exists() {
+        return candidate;
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    name.push(format!(".{stamp}"));
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_copies_the_old_database_aside_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.sqlite3");
+        let v1: &[&str] = &["CREATE TABLE t (x INTEGER) STRICT; INSERT INTO t VALUES (7);"];
+        let v2: &[&str] = &[v1[0], "ALTER TABLE t ADD COLUMN y TEXT;"];
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path, v1).unwrap();
+        migrate(&mut conn, &path, v2).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+
+        let snapshot = dir.path().join("desk.sqlite3.schema-1.bak");
+        let old = Connection::open(&snapshot).unwrap();
+        let old_version: i64 = old
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            old_version, 1,
+            "the snapshot is the database as it was before the upgrade"
+        );
+        let x: i64 = old.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 7);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_database_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.sqlite3");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path, &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        let broken: &[&str] = &[
+            "CREATE TABLE t (x INTEGER);",
+            "CREATE TABLE u (y); THIS IS NOT SQL;",
+        ];
+        let err = migrate(&mut conn, &path, broken).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Migration { version: 2, .. }),
+            "{err}"
+        );
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+        let u: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'u'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(u, 0, "the half-applied migration rolled back");
+    }
+}

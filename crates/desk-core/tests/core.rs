@@ -1,0 +1,500 @@
+//! The core against a real SQLite file: the store, payments, requests, approvals and the money
+//! invariant.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use desk_core::*;
+use proptest::prelude::*;
+use wxpay::{Fen, OutTradeNo, TransactionId};
+
+const NOW: i64 = 1_795_000_000;
+const DAY: i64 = 24 * 3600;
+
+fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Store::open(&dir.path().join("desk.sqlite3")).unwrap(), dir)
+}
+
+fn payment(no: &str, fee: i64) -> Payment {
+    Payment {
+        out_trade_no: OutTradeNo::new(no).unwrap(),
+        transaction_id: TransactionId::new(
+            format!(
+                "4200{}",
+                no.bytes().map(|b| format!("{:03}", b)).collect::<String>()
+            )
+            .chars()
+            .take(32)
+            .collect::<String>(),
+        )
+        .unwrap(),
+        total_fee: Fen::new(fee),
+        paid_at: NOW - DAY,
+        openid: Some("oUser".into()),
+        trade_type: Some("JSAPI".into()),
+        attach: None,
+        source: PaymentSource::Notification,
+    }
+}
+
+fn request(no: &str, fee: i64) -> NewRequest {
+    NewRequest {
+        request_id: None,
+        out_trade_no: OutTradeNo::new(no).unwrap(),
+        refund_fee: Fen::new(fee),
+        reason: "尺码不合适".into(),
+        customer: Some("张三".into()),
+    }
+}
+
+fn owner() -> Approver {
+    Approver {
+        name: "owner".into(),
+        limit: None,
+    }
+}
+
+// ------------------------------------------------------------------ store
+
+#[test]
+fn the_database_is_configured_and_migrated() {
+    let (store, dir) = store();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    drop(store);
+    // Reopening migrates nothing and copies nothing aside.
+    Store::open(&dir.path().join("desk.sqlite3")).unwrap();
+    let backups = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".bak")
+        })
+        .count();
+    assert_eq!(backups, 0);
+}
+
+#[test]
+fn a_database_from_a_newer_app_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.sqlite3");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1)
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    assert!(
+        err.to_string().contains("install the newer version"),
+        "{err}"
+    );
+}
+
+#[test]
+fn released_migrations_are_never_edited() {
+    // Append-only: a released migration keeps its text. To change the schema, add one.
+    const RELEASED: &[u64] = &[MIGRATION_1_HASH];
+    assert!(MIGRATIONS.len() >= RELEASED.len());
+    for (n, (sql, hash)) in MIGRATIONS.iter().zip(RELEASED).enumerate() {
+        assert_eq!(
+            fnv1a(sql),
+            *hash,
+            "migration {} was edited after release",
+            n + 1
+        );
+    }
+    // And the whole list builds a sound schema.
+    let (store, _dir) = store();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+const MIGRATION_1_HASH: u64 = 10_736_891_025_547_044_502;
+
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+// ------------------------------------------------------------------ payments
+
+#[test]
+fn a_payment_is_stored_once() {
+    let (store, _dir) = store();
+    assert_eq!(
+        store.record_payment(&payment("A1", 1000), NOW).unwrap(),
+        Recorded::New
+    );
+    assert_eq!(
+        store.record_payment(&payment("A1", 1000), NOW).unwrap(),
+        Recorded::Duplicate
+    );
+    let order = store.order("A1").unwrap().unwrap();
+    assert_eq!(
+        (order.total_fee, order.refundable, order.refund_count),
+        (Fen::new(1000), Fen::new(1000), 0)
+    );
+
+    let mut other_amount = payment("A1", 1000);
+    other_amount.total_fee = Fen::new(1);
+    let err = store.record_payment(&other_amount, NOW).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoreError::PaymentConflict {
+                detail: "another amount",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let mut stolen_transaction = payment("B2", 1000);
+    stolen_transaction.transaction_id = payment("A1", 1000).transaction_id;
+    assert!(matches!(
+        store.record_payment(&stolen_transaction, NOW),
+        Err(CoreError::PaymentConflict { .. })
+    ));
+    assert_eq!(
+        store.order("A1").unwrap().unwrap().total_fee,
+        Fen::new(1000),
+        "nothing changed"
+    );
+}
+
+#[test]
+fn concurrent_duplicates_store_one_order() {
+    let (store, _dir) = store();
+    let store = Arc::new(store);
+    let outcomes: Vec<Recorded> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| store.record_payment(&payment("C1", 500), NOW).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Recorded::New).count(),
+        1,
+        "{outcomes:?}"
+    );
+}
+
+// ------------------------------------------------------------------ requests and approvals
+
+#[test]
+fn requests_are_checked_when_they_arrive() {
+    let (store, _dir) = store();
+    assert!(matches!(
+        store.add_request(&request("NOPE", 100), NOW),
+        Err(CoreError::OrderUnknown(_))
+    ));
+    store.record_payment(&payment("A1", 1000), NOW).unwrap();
+    assert!(matches!(
+        store.add_request(&request("A1", 1001), NOW),
+        Err(CoreError::ExceedsRefundable { .. })
+    ));
+    assert!(matches!(
+        store.add_request(&request("A1", 0), NOW),
+        Err(CoreError::AmountNotPositive)
+    ));
+
+    let keyed = NewRequest {
+        request_id: Some("shop-42".into()),
+        ..request("A1", 300)
+    };
+    let (id, new) = store.add_request(&keyed, NOW).unwrap();
+    assert!(new);
+    assert_eq!(
+        store.add_request(&keyed, NOW).unwrap(),
+        (id, false),
+        "a retried request is the same request"
+    );
+    let changed = NewRequest {
+        refund_fee: Fen::new(301),
+        ..keyed
+    };
+    assert!(matches!(
+        store.add_request(&changed, NOW),
+        Err(CoreError::RequestIdConflict(_))
+    ));
+}
+
+#[test]
+fn approval_commits_one_refund_number_and_every_guard() {
+    let (store, _dir) = store();
+    store.record_payment(&payment("A1", 1000), NOW).unwrap();
+    let (r1, _) = store.add_request(&request("A1", 600), NOW).unwrap();
+    let (r2, _) = store.add_request(&request("A1", 600), NOW).unwrap();
+
+    assert!(matches!(
+        store.approve(r1, Some(Fen::new(601)), &owner(), NOW),
+        Err(CoreError::AboveRequested { .. })
+    ));
+    let clerk = Approver {
+        name: "clerk".into(),
+        limit: Some(Fen::new(500)),
+    };
+    let err = store.approve(r1, None, &clerk, NOW).unwrap_err();
+    assert_eq!(err.code(), "needs_owner");
+    assert!(
+        err.to_string().contains("clerk's approval limit of 500"),
+        "{err}"
+    );
+
+    let first = store.approve(r1, None, &owner(), NOW).unwrap();
+    assert_eq!(first.refund_fee, Fen::new(600));
+    assert!(
+        first
+            .out_refund_no
+            .as_str()
+            .starts_with(&format!("MD{r1}-"))
+    );
+    let again = store.approve(r1, None, &owner(), NOW).unwrap_err();
+    assert!(
+        matches!(again, CoreError::NotPending { .. }),
+        "a second click approves nothing: {again}"
+    );
+
+    // 600 is committed; the second request can only get the remaining 400.
+    let err = store.approve(r2, None, &owner(), NOW).unwrap_err();
+    assert!(
+        matches!(err, CoreError::ExceedsRefundable { remaining, .. } if remaining == Fen::new(400)),
+        "{err}"
+    );
+    let partial = store
+        .approve(r2, Some(Fen::new(400)), &owner(), NOW)
+        .unwrap();
+    assert_ne!(partial.out_refund_no, first.out_refund_no);
+    let order = store.order("A1").unwrap().unwrap();
+    assert_eq!(
+        (order.committed, order.refundable, order.refund_count),
+        (Fen::new(1000), Fen::ZERO, 2)
+    );
+}
+
+#[test]
+fn closed_and_failed_refunds_give_the_amount_back() {
+    let (store, _dir) = store();
+    store.record_payment(&payment("A1", 1000), NOW).unwrap();
+    let (r1, _) = store.add_request(&request("A1", 1000), NOW).unwrap();
+    let refund = store.approve(r1, None, &owner(), NOW).unwrap().refund;
+    use RefundState::*;
+    store.transition(refund, Approved, Submitting, NOW).unwrap();
+    assert!(matches!(
+        store.transition(refund, Approved, Submitting, NOW),
+        Err(CoreError::TransitionLost { .. })
+    ));
+    store
+        .transition(refund, Submitting, Processing, NOW)
+        .unwrap();
+    assert_eq!(
+        store.order("A1").unwrap().unwrap().refundable,
+        Fen::ZERO,
+        "processing still holds the money"
+    );
+    store.transition(refund, Processing, Closed, NOW).unwrap();
+    assert_eq!(
+        store.order("A1").unwrap().unwrap().refundable,
+        Fen::new(1000),
+        "REFUNDCLOSE returned it"
+    );
+    assert!(matches!(
+        store.transition(refund, Closed, Succeeded, NOW),
+        Err(CoreError::Invalid(_))
+    ));
+}
+
+#[test]
+fn wechats_limits_are_enforced_before_sending() {
+    let (store, _dir) = store();
+    let mut old = payment("OLD", 1000);
+    old.paid_at = NOW - REFUND_WINDOW_SECS - 1;
+    store.record_payment(&old, NOW).unwrap();
+    assert!(matches!(
+        store.add_request(&request("OLD", 100), NOW),
+        Err(CoreError::OrderTooOld)
+    ));
+
+    store.record_payment(&payment("MANY", 100), NOW).unwrap();
+    for _ in 0..MAX_REFUNDS_PER_ORDER {
+        let (id, _) = store.add_request(&request("MANY", 1), NOW).unwrap();
+        store.approve(id, None, &owner(), NOW).unwrap();
+    }
+    assert!(matches!(
+        store.add_request(&request("MANY", 1), NOW),
+        Err(CoreError::TooManyRefunds)
+    ));
+}
+
+#[test]
+fn reject_and_withdraw() {
+    let (store, _dir) = store();
+    store.record_payment(&payment("A1", 1000), NOW).unwrap();
+    let (r1, _) = store.add_request(&request("A1", 100), NOW).unwrap();
+    assert!(matches!(
+        store.reject(r1, "  ", "owner", NOW),
+        Err(CoreError::Invalid(_))
+    ));
+    store.reject(r1, "商品已使用", "owner", NOW).unwrap();
+    assert!(matches!(
+        store.approve(r1, None, &owner(), NOW),
+        Err(CoreError::NotPending { .. })
+    ));
+    let (r2, _) = store.add_request(&request("A1", 100), NOW).unwrap();
+    store.withdraw(r2, "shop-backend", NOW).unwrap();
+    assert!(matches!(
+        store.withdraw(r2, "shop-backend", NOW),
+        Err(CoreError::NotPending { .. })
+    ));
+    assert!(matches!(
+        store.approve(999, None, &owner(), NOW),
+        Err(CoreError::RequestNotFound(999))
+    ));
+
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let actions: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT actor, action, detail FROM audit_log ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("owner".into(), "reject".into(), Some("商品已使用".into())),
+            ("shop-backend".into(), "withdraw".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn two_apps_clicking_approve_at_once_make_one_refund() {
+    let (store, dir) = store();
+    store.record_payment(&payment("A1", 1000), NOW).unwrap();
+    let (id, _) = store.add_request(&request("A1", 1000), NOW).unwrap();
+    drop(store);
+    let path = dir.path().join("desk.sqlite3");
+    let results: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                s.spawn(move || {
+                    Store::open(&path)
+                        .unwrap()
+                        .approve(id, None, &owner(), NOW)
+                        .is_ok()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let refunds: i64 = conn
+        .query_row("SELECT COUNT(*) FROM refunds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(refunds, 1);
+}
+
+// ------------------------------------------------------------------ the invariant
+
+#[derive(Debug, Clone)]
+enum Op {
+    Request { order: usize, fee: i64 },
+    Approve { request: usize, fee: Option<i64> },
+    Reject { request: usize },
+    Move { refund: usize, to: RefundState },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    use RefundState::*;
+    prop_oneof![
+        (0..3usize, 1..800i64).prop_map(|(order, fee)| Op::Request { order, fee }),
+        (0..12usize, proptest::option::of(1..800i64))
+            .prop_map(|(request, fee)| Op::Approve { request, fee }),
+        (0..12usize).prop_map(|request| Op::Reject { request }),
+        (
+            0..12usize,
+            prop_oneof![
+                Just(Submitting),
+                Just(Processing),
+                Just(Succeeded),
+                Just(Closed),
+                Just(NeedsManual),
+                Just(Failed),
+                Just(Approved)
+            ]
+        )
+            .prop_map(|(refund, to)| Op::Move { refund, to }),
+    ]
+}
+
+const TOTALS: [i64; 3] = [1000, 300, 1];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn refunds_never_exceed_what_was_paid(ops in proptest::collection::vec(op(), 1..40)) {
+        let (store, _dir) = store();
+        for (n, total) in TOTALS.iter().enumerate() {
+            store.record_payment(&payment(&format!("P{n}"), *total), NOW).unwrap();
+        }
+        let mut requests = Vec::new();
+        let mut refunds: Vec<(i64, RefundState)> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Request { order, fee } => {
+                    if let Ok((id, _)) = store.add_request(&request(&format!("P{order}"), fee), NOW) {
+                        requests.push(id);
+                    }
+                }
+                Op::Approve { request, fee } => {
+                    if let Some(&id) = requests.get(request)
+                        && let Ok(approved) = store.approve(id, fee.map(Fen::new), &owner(), NOW)
+                    {
+                        refunds.push((approved.refund, RefundState::Approved));
+                    }
+                }
+                Op::Reject { request } => {
+                    if let Some(&id) = requests.get(request) {
+                        let _ = store.reject(id, "no", "owner", NOW);
+                    }
+                }
+                Op::Move { refund, to } => {
+                    if let Some((id, state)) = refunds.get_mut(refund)
+                        && store.transition(*id, *state, to, NOW).is_ok()
+                    {
+                        *state = to;
+                    }
+                }
+            }
+            for (n, total) in TOTALS.iter().enumerate() {
+                let order = store.order(&format!("P{n}")).unwrap().unwrap();
+                prop_assert!(order.committed <= Fen::new(*total), "order P{n}: {order:?}");
+            }
+        }
+        let conn = rusqlite::Connection::open(store.path()).unwrap();
+        let approved: i64 = conn.query_row("SELECT COUNT(*) FROM refund_requests WHERE state = 'approved'", [], |r| r.get(0)).unwrap();
+        let (count, distinct): (i64, i64) = conn.query_row("SELECT COUNT(*), COUNT(DISTINCT out_refund_no) FROM refunds", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        prop_assert_eq!(approved, count, "one refund per approval");
+        prop_assert_eq!(count, distinct, "refund numbers are unique");
+    }
+}
