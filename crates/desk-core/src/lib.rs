@@ -9,14 +9,18 @@
 //!   50 per order, within a year, within the approver's limit.
 #![forbid(unsafe_code)]
 
+mod engine;
 mod error;
 mod orders;
 mod refunds;
 mod store;
+mod work;
 
+pub use engine::{Engine, EngineSettings, Pass};
 pub use error::CoreError;
 pub use orders::{Order, Payment, PaymentSource, Recorded};
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,
 };
 pub use store::{MIGRATIONS, Store, StoreError};
+pub use work::DueRefund;

@@ -51,6 +51,21 @@ impl RefundState {
         }
     }
 
+    pub fn parse(text: &str) -> Option<RefundState> {
+        use RefundState::*;
+        [
+            Approved,
+            Submitting,
+            Processing,
+            Succeeded,
+            Closed,
+            NeedsManual,
+            Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+
     /// Whether `self → to` is a step of the state machine.
     pub fn may_become(self, to: RefundState) -> bool {
         use RefundState::*;
@@ -228,26 +243,7 @@ impl Store {
         to: RefundState,
         now: i64,
     ) -> Result<(), CoreError> {
-        if !from.may_become(to) {
-            return Err(CoreError::Invalid(format!(
-                "a refund cannot go from {} to {}",
-                from.as_str(),
-                to.as_str()
-            )));
-        }
-        self.write(|tx| {
-            let changed = tx.execute(
-                "UPDATE refunds SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2",
-                params![refund, from.as_str(), to.as_str(), now],
-            )?;
-            if changed != 1 {
-                return Err(CoreError::TransitionLost {
-                    refund,
-                    expected: from.as_str(),
-                });
-            }
-            Ok(())
-        })
+        self.step(refund, from, to, now, |_| Ok(()))
     }
 }
 

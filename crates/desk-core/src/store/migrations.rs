@@ -46,6 +46,8 @@ pub const MIGRATIONS: &[&str] = &[
         state          TEXT NOT NULL CHECK (state IN
                            ('approved', 'submitting', 'processing', 'succeeded', 'closed', 'needs_manual', 'failed')),
         refund_id      TEXT,
+        -- After NOTENOUGH, when the merchant allows it: send from 可用余额 instead.
+        from_recharge  INTEGER NOT NULL DEFAULT 0 CHECK (from_recharge IN (0, 1)),
         attempts       INTEGER NOT NULL DEFAULT 0,
         next_attempt_at INTEGER,
         last_error     TEXT,

@@ -1,0 +1,322 @@
+//! The refund engine: sends approved refunds and follows them until WeChat says how they ended.
+//!
+//! Never twice: a refund's `out_refund_no` is fixed at approval and every send reuses it, which
+//! WeChat treats as the same refund. The claim (approved → submitting) is committed before the
+//! send; a refund found in `submitting` afterwards (the app died mid-call) is looked up with
+//! refundquery first and sent again only if WeChat has no record of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wxpay::{
+    ErrCode, Error, Lang, OrderRef, RefundAccount, RefundNotification, RefundQueryKey,
+    RefundQueryRequest, RefundRequest, RefundStatus, Retry,
+};
+use wxpay_client::{Transport, WxPayClient};
+
+use crate::error::CoreError;
+use crate::refunds::RefundState;
+use crate::store::Store;
+use crate::work::DueRefund;
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// First refundquery after WeChat accepted a refund (WeChat suggests about a minute).
+    pub first_check_after: Duration,
+    /// Follow-ups slow down to at most this interval.
+    pub max_check_interval: Duration,
+    /// Backoff after a retryable failure doubles from this...
+    pub retry_base: Duration,
+    /// ...up to this.
+    pub retry_max: Duration,
+    /// Wait after NOTENOUGH when recharge funds may not be used.
+    pub not_enough_wait: Duration,
+    /// After NOTENOUGH, send again from recharge funds (可用余额).
+    pub recharge_fallback: bool,
+    /// Where WeChat posts refund notifications (the intake's public URL), if reachable.
+    pub notify_url: Option<String>,
+    /// Refunds handled per pass.
+    pub batch: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            first_check_after: Duration::from_secs(60),
+            max_check_interval: Duration::from_secs(30 * 60),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(5 * 60),
+            not_enough_wait: Duration::from_secs(10 * 60),
+            recharge_fallback: false,
+            notify_url: None,
+            batch: 32,
+        }
+    }
+}
+
+/// What one pass did, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub sent: usize,
+    pub checked: usize,
+}
+
+pub struct Engine<T> {
+    store: Arc<Store>,
+    client: WxPayClient<T>,
+    settings: EngineSettings,
+}
+
+impl<T> std::fmt::Debug for Engine<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Transport> Engine<T> {
+    pub fn new(store: Arc<Store>, client: WxPayClient<T>, settings: EngineSettings) -> Self {
+        Engine {
+            store,
+            client,
+            settings,
+        }
+    }
+
+    /// Acts on every refund that is due at `now` (Unix seconds).
+    pub async fn run_once(&self, now: i64) -> Result<Pass, CoreError> {
+        let mut pass = Pass::default();
+        for due in self.store.due_refunds(now, self.settings.batch)? {
+            let outcome = match due.state {
+                RefundState::Approved => {
+                    pass.sent += 1;
+                    self.submit(&due, now).await
+                }
+                RefundState::Submitting => {
+                    pass.checked += 1;
+                    self.recover(&due, now).await
+                }
+                RefundState::Processing => {
+                    pass.checked += 1;
+                    self.follow(&due, now).await
+                }
+                _ => Ok(()),
+            };
+            match outcome {
+                // Another worker moved it first: nothing to do.
+                Err(CoreError::TransitionLost { .. }) | Ok(()) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn submit(&self, due: &DueRefund, now: i64) -> Result<(), CoreError> {
+        self.store.claim_for_submit(due.id, now)?;
+        let request = RefundRequest {
+            order: OrderRef::TransactionId(due.transaction_id.clone()),
+            out_refund_no: due.out_refund_no.clone(),
+            total_fee: due.total_fee,
+            refund_fee: due.refund_fee,
+            refund_fee_type: None,
+            refund_desc: None,
+            refund_account: due.from_recharge.then_some(RefundAccount::RechargeFunds),
+            notify_url: self.settings.notify_url.clone(),
+        };
+        let result = self.client.execute(&request).await;
+        self.log("refund", due.id, &format!("{request:?}"), &result, now)?;
+        match result {
+            Ok(accepted) => {
+                let check_at = now + secs(self.settings.first_check_after);
+                self.store
+                    .mark_accepted(due.id, accepted.refund_id.as_str(), check_at, now)
+            }
+            Err(error) => self.after_failed_send(due, &error, now),
+        }
+    }
+
+    fn after_failed_send(&self, due: &DueRefund, error: &Error, now: i64) -> Result<(), CoreError> {
+        let message = error.user_message(Lang::ZhCn);
+        let backoff = self.backoff(due.attempts + 1);
+        match error.retry() {
+            Retry::SameRequest => {
+                self.store
+                    .retry_later(due.id, now + secs(backoff), &message, now)
+            }
+            Retry::AfterPause(pause) => {
+                self.store
+                    .retry_later(due.id, now + secs(pause.max(backoff)), &message, now)
+            }
+            Retry::LaterOrOtherFunds if self.settings.recharge_fallback && !due.from_recharge => {
+                self.store.retry_from_recharge(due.id, &message, now)
+            }
+            Retry::LaterOrOtherFunds => self.store.retry_later(
+                due.id,
+                now + secs(self.settings.not_enough_wait),
+                &message,
+                now,
+            ),
+            Retry::Never => self.store.mark_failed(due.id, &message, now),
+        }
+    }
+
+    /// A refund left in `submitting` by a crash: ask WeChat before sending anything.
+    async fn recover(&self, due: &DueRefund, now: i64) -> Result<(), CoreError> {
+        match self.query(due, now).await? {
+            Lookup::Found { refund_id, status } => {
+                self.store.mark_accepted(due.id, &refund_id, now, now)?;
+                self.settle(due.id, &status, now)
+            }
+            // WeChat never got it: send again, with the same number.
+            Lookup::NotFound => self.store.retry_later(
+                due.id,
+                now,
+                "重启后未在微信支付找到该退款，将用同一退款单号重新发送",
+                now,
+            ),
+            Lookup::Failed(message) => self.store.check_again(
+                due.id,
+                RefundState::Submitting,
+                now + secs(self.backoff(1)),
+                Some(&message),
+            ),
+        }
+    }
+
+    /// A refund WeChat accepted: has it ended?
+    async fn follow(&self, due: &DueRefund, now: i64) -> Result<(), CoreError> {
+        let waited = Duration::from_secs(u64::try_from(now - due.since).unwrap_or(0));
+        let next = now
+            + secs(
+                (waited / 2).clamp(
+                    self.settings.first_check_after,
+                    self.settings
+                        .max_check_interval
+                        .max(self.settings.first_check_after),
+                ),
+            );
+        match self.query(due, now).await? {
+            Lookup::Found { status, .. } if status.is_final() => self.settle(due.id, &status, now),
+            Lookup::Found { .. } => {
+                self.store
+                    .check_again(due.id, RefundState::Processing, next, None)
+            }
+            Lookup::NotFound => self.store.check_again(
+                due.id,
+                RefundState::Processing,
+                next,
+                Some("微信支付暂时查不到这笔已受理的退款，稍后再查"),
+            ),
+            Lookup::Failed(message) => {
+                self.store
+                    .check_again(due.id, RefundState::Processing, next, Some(&message))
+            }
+        }
+    }
+
+    /// A refund notification (already decrypted and checked): the same facts as a query.
+    pub fn apply_notification(
+        &self,
+        notification: &RefundNotification,
+        now: i64,
+    ) -> Result<bool, CoreError> {
+        let Some((id, state)) = self
+            .store
+            .refund_by_number(notification.out_refund_no.as_str())?
+        else {
+            return Ok(false);
+        };
+        if state == RefundState::Submitting {
+            self.store
+                .mark_accepted(id, notification.refund_id.as_str(), now, now)?;
+        } else if state != RefundState::Processing {
+            return Ok(false);
+        }
+        if notification.refund_status.is_final() {
+            self.settle(id, &notification.refund_status, now)?;
+        }
+        Ok(true)
+    }
+
+    /// processing → the state WeChat reports, when it is final.
+    fn settle(&self, refund: i64, status: &RefundStatus, now: i64) -> Result<(), CoreError> {
+        let to = match status {
+            RefundStatus::Success => RefundState::Succeeded,
+            RefundStatus::RefundClose => RefundState::Closed,
+            RefundStatus::Change => RefundState::NeedsManual,
+            RefundStatus::Processing | RefundStatus::Other(_) => return Ok(()),
+        };
+        self.store.mark_final(refund, to, now)
+    }
+
+    async fn query(&self, due: &DueRefund, now: i64) -> Result<Lookup, CoreError> {
+        let request = RefundQueryRequest {
+            key: RefundQueryKey::OutRefundNo(due.out_refund_no.clone()),
+            offset: None,
+        };
+        let result = self.client.execute(&request).await;
+        self.log("refundquery", due.id, &format!("{request:?}"), &result, now)?;
+        Ok(match result {
+            Ok(answer) => match answer.find(&due.out_refund_no) {
+                Some(record) => Lookup::Found {
+                    refund_id: record.refund_id.to_string(),
+                    status: record.refund_status.clone(),
+                },
+                None => Lookup::NotFound,
+            },
+            Err(Error::Business {
+                code: ErrCode::RefundNotExist,
+                ..
+            }) => Lookup::NotFound,
+            Err(error) => Lookup::Failed(error.user_message(Lang::ZhCn)),
+        })
+    }
+
+    fn log<R: std::fmt::Debug>(
+        &self,
+        endpoint: &str,
+        refund: i64,
+        request: &str,
+        result: &Result<R, Error>,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        // Typed values carry neither the sign nor any secret, so their Debug form is the
+        // redacted exchange.
+        let (response, outcome) = match result {
+            Ok(answer) => (format!("{answer:?}"), "ok".to_owned()),
+            Err(error) => (String::new(), error.to_string()),
+        };
+        self.store.log_exchange(
+            endpoint,
+            Some(refund),
+            request,
+            Some(&response)
+                .filter(|r| !r.is_empty())
+                .map(String::as_str),
+            &outcome,
+            now,
+        )
+    }
+
+    fn backoff(&self, attempt: i64) -> Duration {
+        let exponent = u32::try_from(attempt.clamp(1, 16) - 1).unwrap_or(0);
+        self.settings
+            .retry_base
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(self.settings.retry_max)
+    }
+}
+
+enum Lookup {
+    Found {
+        refund_id: String,
+        status: RefundStatus,
+    },
+    NotFound,
+    Failed(String),
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,456 @@
+//! The refund engine against the simulator over mutual TLS, with a real SQLite file. After every
+//! fault the simulator can inject, its ledger shows the refund paid exactly once.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use desk_core::*;
+use wxpay::*;
+use wxpay_client::{ClientIdentity, HttpsSettings, HttpsTransport, WxPayClient, default_password};
+use wxpay_sim::{
+    Balances, Endpoint, Fault, FaultPlan, LedgerKind, NewOrder, RefundRule, SimConfig, SimHandle,
+};
+
+struct World {
+    sim: SimHandle,
+    store: Arc<Store>,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn fast() -> EngineSettings {
+    EngineSettings {
+        first_check_after: Duration::ZERO,
+        retry_base: Duration::ZERO,
+        ..EngineSettings::default()
+    }
+}
+
+impl World {
+    async fn new() -> World {
+        let sim_dir = tempfile::tempdir().unwrap();
+        let mut config = SimConfig::new(sim_dir.path());
+        config.refund_delay = Duration::from_millis(100);
+        config.notifier.duplicate_probability = 0.0;
+        let sim = wxpay_sim::start(config).await.unwrap();
+        let desk_dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&desk_dir.path().join("desk.sqlite3")).unwrap());
+        World {
+            sim,
+            store,
+            _dirs: (sim_dir, desk_dir),
+        }
+    }
+
+    fn client(&self) -> WxPayClient<HttpsTransport> {
+        let credentials = self.sim.credentials();
+        let identity = ClientIdentity::from_pkcs12_file(
+            &credentials.files.cert_p12,
+            &default_password(&credentials.mch_id),
+        )
+        .unwrap();
+        let settings = HttpsSettings {
+            base_url: self.sim.info().base_url.clone(),
+            identity: Some(identity),
+            request_timeout: Duration::from_secs(3),
+            ..HttpsSettings::default()
+        }
+        .with_extra_root_ca_file(&credentials.files.ca_pem)
+        .unwrap();
+        let merchant = Merchant {
+            appid: credentials.appid.clone(),
+            mch_id: credentials.mch_id.clone(),
+            api_key: credentials.api_key.clone(),
+            sign_type: SignType::HmacSha256,
+        };
+        WxPayClient::new(
+            merchant,
+            HttpsTransport::new(settings, SystemTime::now()).unwrap(),
+        )
+    }
+
+    fn engine(&self, settings: EngineSettings) -> Engine<HttpsTransport> {
+        Engine::new(self.store.clone(), self.client(), settings)
+    }
+
+    /// A paid order in the simulator, known to the desk, with an approved refund.
+    fn approved(&self, total: i64, refund: i64) -> ApprovedRefund {
+        let order = self
+            .sim
+            .create_order(NewOrder {
+                total_fee: total,
+                ..Default::default()
+            })
+            .unwrap();
+        let paid = self.sim.pay(&order.out_trade_no).unwrap();
+        self.store
+            .record_payment(
+                &Payment {
+                    out_trade_no: OutTradeNo::new(paid.out_trade_no.clone()).unwrap(),
+                    transaction_id: TransactionId::new(paid.transaction_id.clone().unwrap())
+                        .unwrap(),
+                    total_fee: Fen::new(total),
+                    paid_at: now(),
+                    openid: None,
+                    trade_type: None,
+                    attach: None,
+                    source: PaymentSource::Notification,
+                },
+                now(),
+            )
+            .unwrap();
+        let request = NewRequest {
+            request_id: None,
+            out_trade_no: OutTradeNo::new(paid.out_trade_no).unwrap(),
+            refund_fee: Fen::new(refund),
+            reason: "test".into(),
+            customer: None,
+        };
+        let (id, _) = self.store.add_request(&request, now()).unwrap();
+        self.store
+            .approve(
+                id,
+                None,
+                &Approver {
+                    name: "owner".into(),
+                    limit: None,
+                },
+                now(),
+            )
+            .unwrap()
+    }
+
+    fn state(&self, refund: &ApprovedRefund) -> RefundState {
+        self.store
+            .refund_by_number(refund.out_refund_no.as_str())
+            .unwrap()
+            .unwrap()
+            .1
+    }
+
+    /// Runs passes (with the engine's clock `skew` seconds ahead) until the refund is final.
+    async fn drive(
+        &self,
+        engine: &Engine<HttpsTransport>,
+        refund: &ApprovedRefund,
+        skew: i64,
+    ) -> RefundState {
+        for _ in 0..200 {
+            engine.run_once(now() + skew).await.unwrap();
+            let state = self.state(refund);
+            if matches!(
+                state,
+                RefundState::Succeeded
+                    | RefundState::Closed
+                    | RefundState::NeedsManual
+                    | RefundState::Failed
+            ) {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "refund {} did not finish: {:?}",
+            refund.out_refund_no,
+            self.state(refund)
+        );
+    }
+
+    /// How many times the simulator moved money out for this refund number.
+    fn paid_out(&self, refund: &ApprovedRefund) -> usize {
+        self.sim
+            .ledger()
+            .iter()
+            .filter(|e| {
+                e.kind == LedgerKind::Refund
+                    && e.out_refund_no.as_deref() == Some(refund.out_refund_no.as_str())
+            })
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn an_approved_refund_reaches_succeeded_and_is_paid_once() {
+    let w = World::new().await;
+    let refund = w.approved(1000, 400);
+    let engine = w.engine(fast());
+    assert_eq!(w.drive(&engine, &refund, 0).await, RefundState::Succeeded);
+    assert_eq!(w.paid_out(&refund), 1);
+    let order = w
+        .store
+        .order(&w.sim.ledger()[0].out_trade_no)
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.refundable, Fen::new(600));
+    let exchanges: i64 = rusqlite::Connection::open(w.store.path())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM exchanges WHERE endpoint = 'refund' AND outcome = 'ok'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(exchanges, 1);
+}
+
+#[tokio::test]
+async fn every_injected_fault_ends_with_the_refund_paid_exactly_once() {
+    let faults = [
+        Fault::Error {
+            err_code: "SYSTEMERROR".into(),
+            after_record: false,
+        },
+        Fault::Error {
+            err_code: "SYSTEMERROR".into(),
+            after_record: true,
+        },
+        Fault::Error {
+            err_code: "BIZERR_NEED_RETRY".into(),
+            after_record: false,
+        },
+        Fault::Drop { after_record: true },
+        Fault::Drop {
+            after_record: false,
+        },
+        Fault::Garbage { after_record: true },
+        Fault::HttpStatus {
+            status: 503,
+            after_record: true,
+        },
+        Fault::HttpStatus {
+            status: 502,
+            after_record: false,
+        },
+        Fault::Delay { ms: 200 },
+    ];
+    let w = World::new().await;
+    let engine = w.engine(fast());
+    for fault in faults {
+        let refund = w.approved(1000, 250);
+        w.sim.inject(FaultPlan {
+            endpoint: Endpoint::Refund,
+            fault: fault.clone(),
+            count: 2,
+        });
+        assert_eq!(
+            w.drive(&engine, &refund, 0).await,
+            RefundState::Succeeded,
+            "{fault:?}"
+        );
+        assert_eq!(w.paid_out(&refund), 1, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_pause_is_respected_before_resending() {
+    let w = World::new().await;
+    let engine = w.engine(fast());
+    let refund = w.approved(1000, 100);
+    w.sim.inject(FaultPlan {
+        endpoint: Endpoint::Refund,
+        fault: Fault::Error {
+            err_code: "FREQUENCY_LIMITED".into(),
+            after_record: false,
+        },
+        count: 1,
+    });
+    engine.run_once(now()).await.unwrap();
+    assert_eq!(w.state(&refund), RefundState::Approved);
+    assert_eq!(
+        engine.run_once(now() + 5).await.unwrap().sent,
+        0,
+        "not before the pause is over"
+    );
+    assert_eq!(w.drive(&engine, &refund, 11).await, RefundState::Succeeded);
+    assert_eq!(w.paid_out(&refund), 1);
+}
+
+#[tokio::test]
+async fn a_crash_while_submitting_is_recovered_by_a_query_first() {
+    let w = World::new().await;
+    // The app claimed the refund, sent it, and died before recording the answer.
+    let sent = w.approved(1000, 300);
+    w.store.claim_for_submit(sent.refund, now()).unwrap();
+    let order = w.sim.ledger()[0].transaction_id.clone();
+    w.client()
+        .execute(&RefundRequest {
+            order: OrderRef::TransactionId(TransactionId::new(order).unwrap()),
+            out_refund_no: sent.out_refund_no.clone(),
+            total_fee: Fen::new(1000),
+            refund_fee: Fen::new(300),
+            refund_fee_type: None,
+            refund_desc: None,
+            refund_account: None,
+            notify_url: None,
+        })
+        .await
+        .unwrap();
+    // The app claimed another refund and died before sending it.
+    let unsent = w.approved(500, 500);
+    w.store.claim_for_submit(unsent.refund, now()).unwrap();
+
+    // A new process starts.
+    let engine = w.engine(fast());
+    assert_eq!(w.drive(&engine, &sent, 0).await, RefundState::Succeeded);
+    assert_eq!(w.drive(&engine, &unsent, 0).await, RefundState::Succeeded);
+    assert_eq!(w.paid_out(&sent), 1, "found by the query, not sent again");
+    assert_eq!(
+        w.paid_out(&unsent),
+        1,
+        "not found, so sent with the same number"
+    );
+    let queried: i64 = rusqlite::Connection::open(w.store.path())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM exchanges WHERE endpoint = 'refund' AND refund = ?1",
+            [sent.refund],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(queried, 0, "the sent refund was never resent");
+}
+
+#[tokio::test]
+async fn not_enough_funds_waits_or_uses_recharge_funds() {
+    let w = World::new().await;
+    let refund = w.approved(1000, 800);
+    w.sim.set_balances(Balances {
+        unsettled: 100,
+        recharge: 5000,
+    });
+    let waiting = w.engine(fast());
+    waiting.run_once(now()).await.unwrap();
+    assert_eq!(
+        w.state(&refund),
+        RefundState::Approved,
+        "waits for the balance"
+    );
+    assert_eq!(waiting.run_once(now() + 60).await.unwrap().sent, 0);
+
+    let fallback = w.engine(EngineSettings {
+        recharge_fallback: true,
+        ..fast()
+    });
+    assert_eq!(
+        w.drive(&fallback, &refund, 601).await,
+        RefundState::Succeeded
+    );
+    let entry = w
+        .sim
+        .ledger()
+        .into_iter()
+        .find(|e| e.kind == LedgerKind::Refund)
+        .unwrap();
+    assert_eq!(entry.funds, wxpay_sim::Funds::Recharge);
+    assert_eq!(w.paid_out(&refund), 1);
+}
+
+#[tokio::test]
+async fn a_final_refusal_fails_with_a_reason() {
+    let w = World::new().await;
+    let refund = w.approved(1000, 100);
+    w.sim.inject(FaultPlan {
+        endpoint: Endpoint::Refund,
+        fault: Fault::Error {
+            err_code: "USER_ACCOUNT_ABNORMAL".into(),
+            after_record: false,
+        },
+        count: 1,
+    });
+    assert_eq!(
+        w.drive(&w.engine(fast()), &refund, 0).await,
+        RefundState::Failed
+    );
+    let reason: String = rusqlite::Connection::open(w.store.path())
+        .unwrap()
+        .query_row(
+            "SELECT failure_reason FROM refunds WHERE id = ?1",
+            [refund.refund],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(reason.contains("其他方式"), "{reason}");
+    assert_eq!(w.paid_out(&refund), 0);
+    let order = w
+        .store
+        .order(&w.sim.ledger()[0].out_trade_no)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        order.refundable,
+        Fen::new(1000),
+        "a failed refund holds nothing"
+    );
+}
+
+#[tokio::test]
+async fn change_and_refundclose_outcomes() {
+    let w = World::new().await;
+    let engine = w.engine(fast());
+    let change = w.approved(1000, 100);
+    let closed = w.approved(1000, 200);
+    w.sim.add_refund_rule(RefundRule {
+        out_refund_no: Some(change.out_refund_no.to_string()),
+        refund_fee: None,
+        outcome: wxpay_sim::RefundStatus::Change,
+    });
+    w.sim.add_refund_rule(RefundRule {
+        out_refund_no: Some(closed.out_refund_no.to_string()),
+        refund_fee: None,
+        outcome: wxpay_sim::RefundStatus::Refundclose,
+    });
+    assert_eq!(w.drive(&engine, &change, 0).await, RefundState::NeedsManual);
+    assert_eq!(w.drive(&engine, &closed, 0).await, RefundState::Closed);
+}
+
+#[tokio::test]
+async fn a_refund_notification_settles_without_a_query() {
+    let w = World::new().await;
+    let refund = w.approved(1000, 100);
+    let slow = EngineSettings {
+        first_check_after: Duration::from_secs(3600),
+        retry_base: Duration::ZERO,
+        ..EngineSettings::default()
+    };
+    let engine = w.engine(slow);
+    engine.run_once(now()).await.unwrap();
+    assert_eq!(w.state(&refund), RefundState::Processing);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // What the intake would hand over after decrypting WeChat's notification.
+    let status = w
+        .sim
+        .refunds()
+        .into_iter()
+        .find(|r| r.out_refund_no == refund.out_refund_no.as_str())
+        .unwrap();
+    assert_eq!(status.status, wxpay_sim::RefundStatus::Success);
+    let notification = RefundNotification {
+        transaction_id: TransactionId::new(status.transaction_id).unwrap(),
+        out_trade_no: OutTradeNo::new(status.out_trade_no).unwrap(),
+        refund_id: RefundId::new(status.refund_id).unwrap(),
+        out_refund_no: refund.out_refund_no.clone(),
+        total_fee: Fen::new(1000),
+        settlement_total_fee: None,
+        refund_fee: Fen::new(100),
+        settlement_refund_fee: None,
+        refund_status: RefundStatus::Success,
+        success_time: None,
+        refund_recv_account: None,
+        refund_account: None,
+        refund_request_source: None,
+    };
+    assert!(engine.apply_notification(&notification, now()).unwrap());
+    assert_eq!(w.state(&refund), RefundState::Succeeded);
+    assert!(
+        engine.apply_notification(&notification, now()).is_ok(),
+        "a repeated notification is harmless"
+    );
+}
