@@ -221,33 +221,11 @@ impl<T: Transport> Engine<T> {
         notification: &RefundNotification,
         now: i64,
     ) -> Result<bool, CoreError> {
-        let Some((id, state)) = self
-            .store
-            .refund_by_number(notification.out_refund_no.as_str())?
-        else {
-            return Ok(false);
-        };
-        if state == RefundState::Submitting {
-            self.store
-                .mark_accepted(id, notification.refund_id.as_str(), now, now)?;
-        } else if state != RefundState::Processing {
-            return Ok(false);
-        }
-        if notification.refund_status.is_final() {
-            self.settle(id, &notification.refund_status, now)?;
-        }
-        Ok(true)
+        self.store.apply_refund_notification(notification, now)
     }
 
-    /// processing → the state WeChat reports, when it is final.
     fn settle(&self, refund: i64, status: &RefundStatus, now: i64) -> Result<(), CoreError> {
-        let to = match status {
-            RefundStatus::Success => RefundState::Succeeded,
-            RefundStatus::RefundClose => RefundState::Closed,
-            RefundStatus::Change => RefundState::NeedsManual,
-            RefundStatus::Processing | RefundStatus::Other(_) => return Ok(()),
-        };
-        self.store.mark_final(refund, to, now)
+        self.store.settle(refund, status, now)
     }
 
     async fn query(&self, due: &DueRefund, now: i64) -> Result<Lookup, CoreError> {

@@ -11,6 +11,8 @@
 
 mod engine;
 mod error;
+mod events;
+pub mod intake;
 mod orders;
 mod refunds;
 mod store;
@@ -18,6 +20,7 @@ mod work;
 
 pub use engine::{Engine, EngineSettings, Pass};
 pub use error::CoreError;
+pub use events::{DeskEvent, EventSender, channel as event_channel};
 pub use orders::{Order, Payment, PaymentSource, Recorded};
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,

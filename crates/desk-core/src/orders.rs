@@ -109,6 +109,19 @@ impl Store {
         })
     }
 
+    /// The order number of a transaction the desk knows.
+    pub fn order_by_transaction(&self, transaction_id: &str) -> Result<Option<String>, CoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT out_trade_no FROM orders WHERE transaction_id = ?1",
+                [transaction_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(CoreError::from)
+        })
+    }
+
     pub fn order(&self, out_trade_no: &str) -> Result<Option<Order>, CoreError> {
         self.read(|conn| {
             conn.query_row(

@@ -66,6 +66,16 @@ impl RefundState {
         .find(|state| state.as_str() == text)
     }
 
+    /// The final state WeChat's `refund_status` names, if it is final.
+    pub fn from_wire(status: &wxpay::RefundStatus) -> Option<RefundState> {
+        match status {
+            wxpay::RefundStatus::Success => Some(RefundState::Succeeded),
+            wxpay::RefundStatus::RefundClose => Some(RefundState::Closed),
+            wxpay::RefundStatus::Change => Some(RefundState::NeedsManual),
+            _ => None,
+        }
+    }
+
     /// Whether `self → to` is a step of the state machine.
     pub fn may_become(self, to: RefundState) -> bool {
         use RefundState::*;

@@ -1,7 +1,7 @@
 //! The refunds table as the engine sees it: what is due, and each step as a conditional update.
 
 use rusqlite::{OptionalExtension, params};
-use wxpay::{Fen, OutRefundNo, OutTradeNo, TransactionId};
+use wxpay::{Fen, OutRefundNo, OutTradeNo, RefundNotification, RefundStatus, TransactionId};
 
 use crate::error::CoreError;
 use crate::refunds::RefundState;
@@ -191,6 +191,61 @@ impl Store {
                 });
             }
             Ok(())
+        })
+    }
+
+    /// processing → the state WeChat reports, when it is final.
+    pub fn settle(&self, refund: i64, status: &RefundStatus, now: i64) -> Result<(), CoreError> {
+        match RefundState::from_wire(status) {
+            Some(to) => self.mark_final(refund, to, now),
+            None => Ok(()),
+        }
+    }
+
+    /// A refund notification (decrypted and checked by the caller) settles the refund it names.
+    /// Returns false when there is nothing to change (not ours, or already final).
+    pub fn apply_refund_notification(
+        &self,
+        notification: &RefundNotification,
+        now: i64,
+    ) -> Result<bool, CoreError> {
+        let Some((id, state, fee)) =
+            self.refund_fee_by_number(notification.out_refund_no.as_str())?
+        else {
+            return Ok(false);
+        };
+        if fee != notification.refund_fee {
+            return Err(CoreError::Invalid(format!(
+                "the refund notification for {} says {} fen, the desk approved {} fen; not applied",
+                notification.out_refund_no, notification.refund_fee, fee
+            )));
+        }
+        match state {
+            RefundState::Submitting => {
+                self.mark_accepted(id, notification.refund_id.as_str(), now, now)?
+            }
+            RefundState::Processing => {}
+            _ => return Ok(false),
+        }
+        self.settle(id, &notification.refund_status, now)?;
+        Ok(true)
+    }
+
+    fn refund_fee_by_number(
+        &self,
+        out_refund_no: &str,
+    ) -> Result<Option<(i64, RefundState, Fen)>, CoreError> {
+        self.read(|conn| {
+            let row: Option<(i64, String, i64)> = conn
+                .query_row(
+                    "SELECT id, state, refund_fee FROM refunds WHERE out_refund_no = ?1",
+                    [out_refund_no],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            Ok(row.and_then(|(id, state, fee)| {
+                RefundState::parse(&state).map(|state| (id, state, Fen::new(fee)))
+            }))
         })
     }
 

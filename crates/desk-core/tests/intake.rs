@@ -1,0 +1,454 @@
+//! The intake on a real socket, with the simulator as WeChat and a real SQLite file.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use desk_core::intake::{IntakeState, SIGNATURE_HEADER, TIMESTAMP_HEADER, router};
+use desk_core::*;
+use wxpay::*;
+use wxpay_client::{ClientIdentity, HttpsSettings, HttpsTransport, WxPayClient, default_password};
+use wxpay_sim::{NewOrder, SimConfig, SimHandle};
+
+const SECRET: &str = "intake-shared-secret";
+
+struct Desk {
+    sim: SimHandle,
+    store: Arc<Store>,
+    url: String,
+    events: tokio::sync::broadcast::Receiver<DeskEvent>,
+    http: reqwest::Client,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn client_for(sim: &SimHandle) -> WxPayClient<HttpsTransport> {
+    let c = sim.credentials();
+    let settings = HttpsSettings {
+        base_url: sim.info().base_url.clone(),
+        identity: Some(
+            ClientIdentity::from_pkcs12_file(&c.files.cert_p12, &default_password(&c.mch_id))
+                .unwrap(),
+        ),
+        ..HttpsSettings::default()
+    }
+    .with_extra_root_ca_file(&c.files.ca_pem)
+    .unwrap();
+    let merchant = Merchant {
+        appid: c.appid.clone(),
+        mch_id: c.mch_id.clone(),
+        api_key: c.api_key.clone(),
+        sign_type: SignType::Md5,
+    };
+    WxPayClient::new(
+        merchant,
+        HttpsTransport::new(settings, SystemTime::now()).unwrap(),
+    )
+}
+
+impl Desk {
+    async fn start(duplicates: f64) -> Desk {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim_dir = tempfile::tempdir().unwrap();
+        let mut config = SimConfig::new(sim_dir.path());
+        config.refund_delay = Duration::from_millis(100);
+        config.notifier.time_scale = 0.001;
+        config.notifier.duplicate_probability = duplicates;
+        let sim = wxpay_sim::start(config).await.unwrap();
+        let desk_dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&desk_dir.path().join("desk.sqlite3")).unwrap());
+        let (events, receiver) = event_channel();
+        let state = Arc::new(IntakeState::new(
+            store.clone(),
+            client_for(&sim),
+            SECRET.into(),
+            events,
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+        Desk {
+            sim,
+            store,
+            url,
+            events: receiver,
+            http: reqwest::Client::new(),
+            _dirs: (sim_dir, desk_dir),
+        }
+    }
+
+    fn merchant(&self) -> Merchant {
+        client_for(&self.sim).merchant().clone()
+    }
+
+    fn paid_order(&self, total: i64) -> String {
+        let order = self
+            .sim
+            .create_order(NewOrder {
+                total_fee: total,
+                notify_url: Some(format!("{}/wxpay/notify", self.url)),
+                ..Default::default()
+            })
+            .unwrap();
+        self.sim.pay(&order.out_trade_no).unwrap();
+        order.out_trade_no
+    }
+
+    async fn wait_for_order(&self, out_trade_no: &str) {
+        for _ in 0..200 {
+            if self.store.order(out_trade_no).unwrap().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("order {out_trade_no} never arrived");
+    }
+
+    fn drain_events(&mut self) -> Vec<DeskEvent> {
+        std::iter::from_fn(|| self.events.try_recv().ok()).collect()
+    }
+
+    async fn post_request(
+        &self,
+        body: &serde_json::Value,
+        timestamp: i64,
+        secret: &str,
+    ) -> (u16, serde_json::Value) {
+        let body = body.to_string();
+        let signature = wxpay_sim::sign_intake_request(secret, timestamp as u64, &body);
+        let response = self
+            .http
+            .post(format!("{}/api/v1/refund-requests", self.url))
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(SIGNATURE_HEADER, signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+}
+
+fn notification_body(
+    merchant: &Merchant,
+    out_trade_no: &str,
+    transaction_id: &str,
+    total: i64,
+) -> String {
+    let fields = Fields::from_pairs([
+        ("return_code", "SUCCESS".to_owned()),
+        ("result_code", "SUCCESS".to_owned()),
+        ("appid", merchant.appid.to_string()),
+        ("mch_id", merchant.mch_id.to_string()),
+        ("nonce_str", "abc".to_owned()),
+        ("out_trade_no", out_trade_no.to_owned()),
+        ("transaction_id", transaction_id.to_owned()),
+        ("total_fee", total.to_string()),
+        ("time_end", "20261123162533".to_owned()),
+        ("trade_type", "JSAPI".to_owned()),
+    ])
+    .unwrap();
+    wxpay::sign::sign_and_encode(fields, &merchant.api_key, SignType::HmacSha256).unwrap()
+}
+
+#[tokio::test]
+async fn a_payment_notification_becomes_one_order_and_one_event() {
+    let mut desk = Desk::start(1.0).await; // every notification is also sent a second time
+    let order = desk.paid_order(1234);
+    desk.wait_for_order(&order).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored = desk.store.order(&order).unwrap().unwrap();
+    assert_eq!(stored.total_fee, Fen::new(1234));
+    let events = desk.drain_events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        matches!(&events[0], DeskEvent::OrderPaid { out_trade_no, .. } if *out_trade_no == order)
+    );
+    let acknowledged = desk
+        .sim
+        .deliveries()
+        .iter()
+        .filter(|d| d.acknowledged)
+        .count();
+    assert!(
+        acknowledged >= 1,
+        "WeChat got SUCCESS: {:?}",
+        desk.sim.deliveries()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicates_store_one_order() {
+    let mut desk = Desk::start(0.0).await;
+    let body = notification_body(
+        &desk.merchant(),
+        "DUP-1",
+        "4200000000000000000000000001",
+        500,
+    );
+    // Sixteen copies in flight at once, released together.
+    let start = Arc::new(tokio::sync::Barrier::new(16));
+    let sends: Vec<_> = (0..16)
+        .map(|_| {
+            let (http, url, body, start) = (
+                desk.http.clone(),
+                format!("{}/wxpay/notify", desk.url),
+                body.clone(),
+                start.clone(),
+            );
+            tokio::spawn(async move {
+                start.wait().await;
+                http.post(url)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for send in sends {
+        assert_eq!(
+            send.await.unwrap(),
+            SUCCESS_REPLY,
+            "every copy is acknowledged"
+        );
+    }
+    assert_eq!(desk.drain_events().len(), 1, "one order, one alert");
+    assert!(desk.store.order("DUP-1").unwrap().is_some());
+}
+
+#[tokio::test]
+async fn forged_and_foreign_notifications_change_nothing() {
+    let mut desk = Desk::start(0.0).await;
+    let genuine = notification_body(&desk.merchant(), "F-1", "4200000000000000000000000002", 500);
+    let tampered = genuine.replace("<total_fee>500</total_fee>", "<total_fee>50000</total_fee>");
+    let foreign_key = Merchant {
+        api_key: ApiKey::new("x".repeat(32)).unwrap(),
+        ..desk.merchant()
+    };
+    let foreign = notification_body(&foreign_key, "F-2", "4200000000000000000000000003", 500);
+    let xxe = "<!DOCTYPE xml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><xml><a>&x;</a></xml>"
+        .to_owned();
+    for body in [
+        tampered,
+        foreign,
+        xxe,
+        "garbage".to_owned(),
+        "x".repeat(100_000),
+    ] {
+        let response = desk
+            .http
+            .post(format!("{}/wxpay/notify", desk.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert!(
+            status == 413 || text.contains("<return_code><![CDATA[FAIL]]></return_code>"),
+            "{status} {text}"
+        );
+    }
+    assert!(
+        desk.store.order("F-1").unwrap().is_none() && desk.store.order("F-2").unwrap().is_none()
+    );
+    assert!(desk.drain_events().is_empty());
+}
+
+#[tokio::test]
+async fn signed_refund_requests_are_queued_once() {
+    let mut desk = Desk::start(0.0).await;
+    let order = desk.paid_order(1000);
+    desk.wait_for_order(&order).await;
+    desk.drain_events();
+    let body = serde_json::json!({ "request_id": "shop-1", "out_trade_no": order, "refund_fee": 300, "reason": "尺码不合适", "customer": "张三" });
+    let t = now();
+    let (status, answer) = desk.post_request(&body, t, SECRET).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["state"], "pending");
+    assert!(
+        matches!(desk.drain_events().as_slice(), [DeskEvent::RefundRequested { refund_fee, .. }] if *refund_fee == Fen::new(300))
+    );
+
+    let (status, answer) = desk.post_request(&body, t, SECRET).await;
+    assert_eq!((status, answer["code"].as_str()), (409, Some("replayed")));
+    let (status, answer) = desk.post_request(&body, t + 1, SECRET).await;
+    assert_eq!(
+        (status, answer["created"].as_bool()),
+        (200, Some(false)),
+        "a retry with the same request_id is the same request"
+    );
+    assert!(desk.drain_events().is_empty(), "no second event");
+}
+
+#[tokio::test]
+async fn refund_requests_are_authenticated_and_checked() {
+    let desk = Desk::start(0.0).await;
+    let order = desk.paid_order(1000);
+    desk.wait_for_order(&order).await;
+    let body = |fee: i64| serde_json::json!({ "request_id": format!("r{fee}"), "out_trade_no": order, "refund_fee": fee, "reason": "质量问题" });
+    let cases = [
+        (desk.post_request(&body(1), now(), "wrong-secret").await, 401, "bad_signature"),
+        (desk.post_request(&body(2), now() - 301, SECRET).await, 401, "stale_request"),
+        (desk.post_request(&body(1001), now(), SECRET).await, 422, "invalid_amount"),
+        (desk.post_request(&body(-5), now(), SECRET).await, 400, "invalid_request"),
+        (desk.post_request(&serde_json::json!({ "request_id": "x", "out_trade_no": order, "transaction_id": "4200", "refund_fee": 1, "reason": "r" }), now(), SECRET).await, 400, "invalid_request"),
+        (desk.post_request(&serde_json::json!({ "request_id": "x", "out_trade_no": "NOPE", "refund_fee": 1, "reason": "r" }), now(), SECRET).await, 404, "order_unknown"),
+    ];
+    for ((status, answer), expected_status, expected_code) in cases {
+        assert_eq!(
+            (status, answer["code"].as_str().unwrap()),
+            (expected_status, expected_code),
+            "{answer}"
+        );
+    }
+    let unsigned = desk
+        .http
+        .post(format!("{}/api/v1/refund-requests", desk.url))
+        .body(body(3).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let conn = rusqlite::Connection::open(desk.store.path()).unwrap();
+    let queued: i64 = conn
+        .query_row("SELECT COUNT(*) FROM refund_requests", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(queued, 0, "nothing refused was stored");
+}
+
+#[tokio::test]
+async fn an_order_the_desk_has_not_seen_is_asked_of_wechat_first() {
+    let desk = Desk::start(0.0).await;
+    // Paid in WeChat, but its notification never reached the desk.
+    let order = desk
+        .sim
+        .create_order(NewOrder {
+            total_fee: 800,
+            ..Default::default()
+        })
+        .unwrap();
+    let paid = desk.sim.pay(&order.out_trade_no).unwrap();
+    let by_transaction = serde_json::json!({ "request_id": "t1", "transaction_id": paid.transaction_id, "refund_fee": 800, "reason": "不想要了" });
+    let (status, answer) = desk.post_request(&by_transaction, now(), SECRET).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        desk.store
+            .order(&order.out_trade_no)
+            .unwrap()
+            .unwrap()
+            .total_fee,
+        Fen::new(800)
+    );
+
+    let unpaid = desk
+        .sim
+        .create_order(NewOrder {
+            total_fee: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    let (status, answer) = desk.post_request(&serde_json::json!({ "request_id": "u1", "out_trade_no": unpaid.out_trade_no, "refund_fee": 100, "reason": "r" }), now(), SECRET).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (422, Some("order_not_paid")),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_refund_notification_through_the_intake_settles_the_refund() {
+    let mut desk = Desk::start(0.0).await;
+    let order = desk.paid_order(1000);
+    desk.wait_for_order(&order).await;
+    let (request, _) = desk
+        .store
+        .add_request(
+            &NewRequest {
+                request_id: None,
+                out_trade_no: OutTradeNo::new(order.as_str()).unwrap(),
+                refund_fee: Fen::new(250),
+                reason: "r".into(),
+                customer: None,
+            },
+            now(),
+        )
+        .unwrap();
+    let approved = desk
+        .store
+        .approve(
+            request,
+            None,
+            &Approver {
+                name: "owner".into(),
+                limit: None,
+            },
+            now(),
+        )
+        .unwrap();
+    let settings = EngineSettings {
+        first_check_after: Duration::from_secs(3600), // only the notification can settle it
+        notify_url: Some(format!("{}/wxpay/refund-notify", desk.url)),
+        ..EngineSettings::default()
+    };
+    let engine = Engine::new(desk.store.clone(), client_for(&desk.sim), settings);
+    desk.drain_events();
+    engine.run_once(now()).await.unwrap();
+    for _ in 0..200 {
+        if desk
+            .store
+            .refund_by_number(approved.out_refund_no.as_str())
+            .unwrap()
+            .unwrap()
+            .1
+            == RefundState::Succeeded
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        desk.store
+            .refund_by_number(approved.out_refund_no.as_str())
+            .unwrap()
+            .unwrap()
+            .1,
+        RefundState::Succeeded
+    );
+    let expected = DeskEvent::RefundChanged {
+        out_refund_no: approved.out_refund_no.to_string(),
+        state: RefundState::Succeeded,
+    };
+    // The handler commits, then publishes: wait for the event rather than race it.
+    let published = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if desk.events.recv().await.unwrap() == expected {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(published.is_ok(), "no {expected:?} event");
+    let health = desk
+        .http
+        .get(format!("{}/healthz", desk.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(health, "ok");
+}
