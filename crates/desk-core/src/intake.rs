@@ -144,19 +144,28 @@ async fn payment_notify<T: Transport + 'static>(
         attach: notification.attach.clone(),
         source: PaymentSource::Notification,
     };
-    let store = state.store.clone();
-    match blocking(move || store.record_payment(&payment, unix_now())).await {
-        Ok(Recorded::New) => {
-            let _ = state.events.send(DeskEvent::OrderPaid {
-                out_trade_no: notification.out_trade_no.to_string(),
-                total_fee: notification.total_fee,
-                paid_at,
-            });
-            xml(NotifyReply::Success)
-        }
-        Ok(Recorded::Duplicate) => xml(NotifyReply::Success),
+    match record_and_announce(&state, payment).await {
+        Ok(_) => xml(NotifyReply::Success),
         Err(_) => xml(NotifyReply::Fail("处理失败，请重试".into())),
     }
+}
+
+/// Stores a payment and, the first time only, announces it.
+async fn record_and_announce<T>(
+    state: &IntakeState<T>,
+    payment: Payment,
+) -> Result<Recorded, CoreError> {
+    let store = state.store.clone();
+    let event = DeskEvent::OrderPaid {
+        out_trade_no: payment.out_trade_no.to_string(),
+        total_fee: payment.total_fee,
+        paid_at: payment.paid_at,
+    };
+    let recorded = blocking(move || store.record_payment(&payment, unix_now())).await?;
+    if recorded == Recorded::New {
+        let _ = state.events.send(event);
+    }
+    Ok(recorded)
 }
 
 /// `yyyyMMddHHmmss` in China time (UTC+8) as Unix seconds.
@@ -436,19 +445,7 @@ async fn known_order<T: Transport + 'static>(
         attach: answer.attach.clone(),
         source: PaymentSource::OrderQuery,
     };
-    let store = state.store.clone();
-    let recorded = blocking(move || store.record_payment(&payment, unix_now())).await?;
-    if recorded == Recorded::New {
-        let _ = state.events.send(DeskEvent::OrderPaid {
-            out_trade_no: answer.out_trade_no.to_string(),
-            total_fee,
-            paid_at: answer
-                .time_end
-                .as_deref()
-                .and_then(china_time)
-                .unwrap_or_else(unix_now),
-        });
-    }
+    record_and_announce(state, payment).await?;
     Ok(answer.out_trade_no)
 }
 

@@ -341,7 +341,7 @@ fn answer(
         Endpoint::DownloadBill => {
             return match bill(state, &fields) {
                 Ok(text) => Response::new(Full::new(Bytes::from(text))),
-                Err(message) => xml(fail_reply(&message)),
+                Err(message) => xml(fail_reply(message)),
             };
         }
     };
@@ -426,18 +426,17 @@ fn unified_order(
     Ok(pairs)
 }
 
-fn bill(state: &SimState, fields: &Fields<'_>) -> Result<String, String> {
+/// The bill, or the `return_msg` WeChat answers instead.
+fn bill(state: &SimState, fields: &Fields<'_>) -> Result<String, &'static str> {
     let date = fields.get("bill_date").unwrap_or("");
     if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("invalid bill_date".to_owned());
+        return Err("invalid bill_date");
     }
     let bill_type = fields.get("bill_type").unwrap_or("ALL");
     if !matches!(bill_type, "ALL" | "SUCCESS" | "REFUND") {
-        return Err("invalid bill_type".to_owned());
+        return Err("invalid bill_type");
     }
-    state
-        .bill(date, bill_type)
-        .ok_or_else(|| "No Bill Exist".to_owned())
+    state.bill(date, bill_type).ok_or("No Bill Exist")
 }
 
 fn success_reply(state: &SimState, pairs: Vec<(String, String)>, sign_type: SignType) -> String {

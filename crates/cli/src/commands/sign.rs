@@ -12,7 +12,7 @@ pub struct SignArgs {
     #[arg(long, env = "WXPAY_API_KEY", hide_env_values = true)]
     key: String,
     /// MD5 or HMAC-SHA256; defaults to the sign_type parameter, else MD5.
-    #[arg(long, value_parser = parse_sign_type)]
+    #[arg(long)]
     sign_type: Option<SignType>,
     /// Also print the string that was signed (without the key) to standard error.
     #[arg(long)]
@@ -27,11 +27,6 @@ pub struct VerifyArgs {
     /// The API v2 key (or set WXPAY_API_KEY).
     #[arg(long, env = "WXPAY_API_KEY", hide_env_values = true)]
     key: String,
-}
-
-fn parse_sign_type(text: &str) -> Result<SignType, String> {
-    text.parse()
-        .map_err(|_| "expected MD5 or HMAC-SHA256".to_owned())
 }
 
 pub fn sign(args: SignArgs) -> Result<String, CliError> {
