@@ -166,7 +166,7 @@ impl<T: Transport> Engine<T> {
         match self.query(due, now).await? {
             Lookup::Found { refund_id, status } => {
                 self.store.mark_accepted(due.id, &refund_id, now, now)?;
-                self.settle(due.id, &status, now)
+                self.store.settle(due.id, &status, now)
             }
             // WeChat never got it: send again, with the same number.
             Lookup::NotFound => self.store.retry_later(
@@ -197,7 +197,9 @@ impl<T: Transport> Engine<T> {
                 ),
             );
         match self.query(due, now).await? {
-            Lookup::Found { status, .. } if status.is_final() => self.settle(due.id, &status, now),
+            Lookup::Found { status, .. } if status.is_final() => {
+                self.store.settle(due.id, &status, now)
+            }
             Lookup::Found { .. } => {
                 self.store
                     .check_again(due.id, RefundState::Processing, next, None)
@@ -222,10 +224,6 @@ impl<T: Transport> Engine<T> {
         now: i64,
     ) -> Result<bool, CoreError> {
         self.store.apply_refund_notification(notification, now)
-    }
-
-    fn settle(&self, refund: i64, status: &RefundStatus, now: i64) -> Result<(), CoreError> {
-        self.store.settle(refund, status, now)
     }
 
     async fn query(&self, due: &DueRefund, now: i64) -> Result<Lookup, CoreError> {

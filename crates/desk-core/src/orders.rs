@@ -1,6 +1,6 @@
 //! Paid orders, learned from verified payment notifications or from order queries.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use wxpay::{Fen, OutTradeNo, TransactionId};
 
@@ -123,30 +123,34 @@ impl Store {
     }
 
     pub fn order(&self, out_trade_no: &str) -> Result<Option<Order>, CoreError> {
-        self.read(|conn| {
-            conn.query_row(
-                "SELECT o.out_trade_no, o.transaction_id, o.total_fee, o.paid_at,
-                        COALESCE((SELECT SUM(refund_fee) FROM refunds r
-                                  WHERE r.out_trade_no = o.out_trade_no AND r.state NOT IN ('closed', 'failed')), 0),
-                        (SELECT COUNT(*) FROM refunds r WHERE r.out_trade_no = o.out_trade_no)
-                 FROM orders o WHERE o.out_trade_no = ?1",
-                [out_trade_no],
-                |row| {
-                    let total_fee = Fen::new(row.get(2)?);
-                    let committed = Fen::new(row.get(4)?);
-                    Ok(Order {
-                        out_trade_no: row.get(0)?,
-                        transaction_id: row.get(1)?,
-                        total_fee,
-                        paid_at: row.get(3)?,
-                        committed,
-                        refundable: total_fee.checked_sub(committed).map_or(Fen::ZERO, |r| r.max(Fen::ZERO)),
-                        refund_count: row.get(5)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(CoreError::from)
-        })
+        self.read(|conn| load_order(conn, out_trade_no).map_err(CoreError::from))
     }
+}
+
+/// An order with what its refunds hold. The one definition of "committed": every refund that
+/// moved or may still move money, which is all of them but closed and failed ones. The approval
+/// guard reads the same row inside its transaction.
+pub(crate) fn load_order(conn: &Connection, out_trade_no: &str) -> rusqlite::Result<Option<Order>> {
+    conn.query_row(
+        "SELECT o.out_trade_no, o.transaction_id, o.total_fee, o.paid_at,
+                COALESCE((SELECT SUM(refund_fee) FROM refunds r
+                          WHERE r.out_trade_no = o.out_trade_no AND r.state NOT IN ('closed', 'failed')), 0),
+                (SELECT COUNT(*) FROM refunds r WHERE r.out_trade_no = o.out_trade_no)
+         FROM orders o WHERE o.out_trade_no = ?1",
+        [out_trade_no],
+        |row| {
+            let total_fee = Fen::new(row.get(2)?);
+            let committed = Fen::new(row.get(4)?);
+            Ok(Order {
+                out_trade_no: row.get(0)?,
+                transaction_id: row.get(1)?,
+                total_fee,
+                paid_at: row.get(3)?,
+                committed,
+                refundable: total_fee.checked_sub(committed).map_or(Fen::ZERO, |r| r.max(Fen::ZERO)),
+                refund_count: row.get(5)?,
+            })
+        },
+    )
+    .optional()
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use wxpay::{Fen, OutRefundNo, OutTradeNo};
 
 use crate::error::CoreError;
+use crate::orders::load_order;
 use crate::store::Store;
 
 /// WeChat refuses refunds of orders paid more than a year ago.
@@ -276,31 +277,19 @@ fn check_refundable(
     amount: Fen,
     now: i64,
 ) -> Result<(), CoreError> {
-    let order: Option<(i64, i64, i64, i64)> = tx
-        .query_row(
-            "SELECT o.total_fee, o.paid_at,
-                    COALESCE((SELECT SUM(refund_fee) FROM refunds r
-                              WHERE r.out_trade_no = o.out_trade_no AND r.state NOT IN ('closed', 'failed')), 0),
-                    (SELECT COUNT(*) FROM refunds r WHERE r.out_trade_no = o.out_trade_no)
-             FROM orders o WHERE o.out_trade_no = ?1",
-            [out_trade_no],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
-        .optional()?;
-    let Some((total_fee, paid_at, committed, count)) = order else {
-        return Err(CoreError::OrderUnknown(out_trade_no.to_owned()));
-    };
-    if now - paid_at > REFUND_WINDOW_SECS {
+    let order = load_order(tx, out_trade_no)?
+        .ok_or_else(|| CoreError::OrderUnknown(out_trade_no.to_owned()))?;
+    if now - order.paid_at > REFUND_WINDOW_SECS {
         return Err(CoreError::OrderTooOld);
     }
-    if count >= MAX_REFUNDS_PER_ORDER {
+    if order.refund_count >= MAX_REFUNDS_PER_ORDER {
         return Err(CoreError::TooManyRefunds);
     }
-    let remaining = Fen::new(total_fee)
-        .checked_sub(Fen::new(committed))
-        .map_or(Fen::ZERO, |r| r.max(Fen::ZERO));
-    if amount > remaining {
-        return Err(CoreError::ExceedsRefundable { amount, remaining });
+    if amount > order.refundable {
+        return Err(CoreError::ExceedsRefundable {
+            amount,
+            remaining: order.refundable,
+        });
     }
     Ok(())
 }

@@ -209,8 +209,7 @@ impl Store {
         notification: &RefundNotification,
         now: i64,
     ) -> Result<bool, CoreError> {
-        let Some((id, state, fee)) =
-            self.refund_fee_by_number(notification.out_refund_no.as_str())?
+        let Some((id, state, fee)) = self.refund_by_number(notification.out_refund_no.as_str())?
         else {
             return Ok(false);
         };
@@ -231,7 +230,8 @@ impl Store {
         Ok(true)
     }
 
-    fn refund_fee_by_number(
+    /// The refund with this number, if the desk made it.
+    pub fn refund_by_number(
         &self,
         out_refund_no: &str,
     ) -> Result<Option<(i64, RefundState, Fen)>, CoreError> {
@@ -246,23 +246,6 @@ impl Store {
             Ok(row.and_then(|(id, state, fee)| {
                 RefundState::parse(&state).map(|state| (id, state, Fen::new(fee)))
             }))
-        })
-    }
-
-    /// The refund with this number, if the desk made it.
-    pub fn refund_by_number(
-        &self,
-        out_refund_no: &str,
-    ) -> Result<Option<(i64, RefundState)>, CoreError> {
-        self.read(|conn| {
-            let row: Option<(i64, String)> = conn
-                .query_row(
-                    "SELECT id, state FROM refunds WHERE out_refund_no = ?1",
-                    [out_refund_no],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            Ok(row.and_then(|(id, state)| RefundState::parse(&state).map(|state| (id, state))))
         })
     }
 
