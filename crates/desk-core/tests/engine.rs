@@ -6,9 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod support;
+
 use desk_core::*;
 use wxpay::*;
-use wxpay_client::{ClientIdentity, HttpsSettings, HttpsTransport, WxPayClient, default_password};
+use wxpay_client::{HttpsTransport, WxPayClient};
 use wxpay_sim::{
     Balances, Endpoint, Fault, FaultPlan, LedgerKind, NewOrder, RefundRule, SimConfig, SimHandle,
 };
@@ -51,30 +53,7 @@ impl World {
     }
 
     fn client(&self) -> WxPayClient<HttpsTransport> {
-        let credentials = self.sim.credentials();
-        let identity = ClientIdentity::from_pkcs12_file(
-            &credentials.files.cert_p12,
-            &default_password(&credentials.mch_id),
-        )
-        .unwrap();
-        let settings = HttpsSettings {
-            base_url: self.sim.info().base_url.clone(),
-            identity: Some(identity),
-            request_timeout: Duration::from_secs(3),
-            ..HttpsSettings::default()
-        }
-        .with_extra_root_ca_file(&credentials.files.ca_pem)
-        .unwrap();
-        let merchant = Merchant {
-            appid: credentials.appid.clone(),
-            mch_id: credentials.mch_id.clone(),
-            api_key: credentials.api_key.clone(),
-            sign_type: SignType::HmacSha256,
-        };
-        WxPayClient::new(
-            merchant,
-            HttpsTransport::new(settings, SystemTime::now()).unwrap(),
-        )
+        support::client_for(&self.sim, SignType::HmacSha256)
     }
 
     fn engine(&self, settings: EngineSettings) -> Engine<HttpsTransport> {

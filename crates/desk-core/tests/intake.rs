@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod support;
+
 use desk_core::intake::{IntakeState, SIGNATURE_HEADER, TIMESTAMP_HEADER, router};
 use desk_core::*;
 use wxpay::*;
-use wxpay_client::{ClientIdentity, HttpsSettings, HttpsTransport, WxPayClient, default_password};
+use wxpay_client::{HttpsTransport, WxPayClient};
 use wxpay_sim::{NewOrder, SimConfig, SimHandle};
 
 const SECRET: &str = "intake-shared-secret";
@@ -30,27 +32,7 @@ fn now() -> i64 {
 }
 
 fn client_for(sim: &SimHandle) -> WxPayClient<HttpsTransport> {
-    let c = sim.credentials();
-    let settings = HttpsSettings {
-        base_url: sim.info().base_url.clone(),
-        identity: Some(
-            ClientIdentity::from_pkcs12_file(&c.files.cert_p12, &default_password(&c.mch_id))
-                .unwrap(),
-        ),
-        ..HttpsSettings::default()
-    }
-    .with_extra_root_ca_file(&c.files.ca_pem)
-    .unwrap();
-    let merchant = Merchant {
-        appid: c.appid.clone(),
-        mch_id: c.mch_id.clone(),
-        api_key: c.api_key.clone(),
-        sign_type: SignType::Md5,
-    };
-    WxPayClient::new(
-        merchant,
-        HttpsTransport::new(settings, SystemTime::now()).unwrap(),
-    )
+    support::client_for(sim, SignType::Md5)
 }
 
 impl Desk {

@@ -1,0 +1,34 @@
+//! Shared by the desk-core integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::{Duration, SystemTime};
+
+use wxpay::{Merchant, SignType};
+use wxpay_client::{ClientIdentity, HttpsSettings, HttpsTransport, WxPayClient, default_password};
+use wxpay_sim::SimHandle;
+
+/// A client set up as the app sets it up for the sandbox: the simulator's CA as an extra root,
+/// the merchant's `.p12` with the default password.
+pub fn client_for(sim: &SimHandle, sign_type: SignType) -> WxPayClient<HttpsTransport> {
+    let c = sim.credentials();
+    let identity =
+        ClientIdentity::from_pkcs12_file(&c.files.cert_p12, &default_password(&c.mch_id)).unwrap();
+    let settings = HttpsSettings {
+        base_url: sim.info().base_url.clone(),
+        identity: Some(identity),
+        request_timeout: Duration::from_secs(3),
+        ..HttpsSettings::default()
+    }
+    .with_extra_root_ca_file(&c.files.ca_pem)
+    .unwrap();
+    let merchant = Merchant {
+        appid: c.appid.clone(),
+        mch_id: c.mch_id.clone(),
+        api_key: c.api_key.clone(),
+        sign_type,
+    };
+    WxPayClient::new(
+        merchant,
+        HttpsTransport::new(settings, SystemTime::now()).unwrap(),
+    )
+}
