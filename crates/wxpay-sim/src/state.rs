@@ -920,8 +920,8 @@ pub(crate) fn nonce() -> String {
 }
 
 /// Signs and encodes an answer or notification.
-pub(crate) fn signed_xml(
-    pairs: Vec<(&str, String)>,
+pub(crate) fn signed_xml<'a, K: Into<std::borrow::Cow<'a, str>>>(
+    pairs: impl IntoIterator<Item = (K, String)>,
     key: &wxpay::ApiKey,
     sign_type: SignType,
 ) -> String {

@@ -443,11 +443,7 @@ fn success_reply(state: &SimState, pairs: Vec<(String, String)>, sign_type: Sign
     let mut all: Vec<(String, String)> = common(state);
     all.push(("result_code".into(), "SUCCESS".into()));
     all.extend(pairs);
-    crate::state::signed_xml(
-        all.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
-        &state.api_key,
-        sign_type,
-    )
+    crate::state::signed_xml(all, &state.api_key, sign_type)
 }
 
 fn business_reply(state: &SimState, code: &str, description: &str, sign_type: SignType) -> String {
@@ -457,11 +453,7 @@ fn business_reply(state: &SimState, code: &str, description: &str, sign_type: Si
         ("err_code".into(), code.to_owned()),
         ("err_code_des".into(), description.to_owned()),
     ]);
-    crate::state::signed_xml(
-        all.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
-        &state.api_key,
-        sign_type,
-    )
+    crate::state::signed_xml(all, &state.api_key, sign_type)
 }
 
 fn common(state: &SimState) -> Vec<(String, String)> {

@@ -35,6 +35,8 @@ pub enum CliError {
     Input(#[source] std::io::Error),
     #[error("cannot write the result: {0}")]
     Output(#[source] std::io::Error),
+    #[error("{0} must be a non-negative number of seconds")]
+    NotSeconds(String),
     #[error("the simulator could not start: {0}")]
     Sim(#[from] wxpay_sim::SimError),
     #[error("{0}")]

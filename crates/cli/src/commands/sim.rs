@@ -40,12 +40,8 @@ pub struct SimArgs {
     demo_intake_secret: Option<String>,
 }
 
-fn seconds(value: f64, flag: &str) -> Result<Duration, CliError> {
-    Duration::try_from_secs_f64(value).map_err(|_| {
-        CliError::Runtime(std::io::Error::other(format!(
-            "{flag} must be a non-negative number of seconds"
-        )))
-    })
+fn seconds(value: f64, flag: &'static str) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(value).map_err(|_| CliError::NotSeconds(flag.to_owned()))
 }
 
 pub fn sim(args: SimArgs) -> Result<String, CliError> {
