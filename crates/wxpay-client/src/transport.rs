@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rustls::client::ResolvesClientCert;
-use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 use rustls::{AlertDescription, CertificateError, RootCertStore, SignatureScheme};
 use wxpay::{MAX_BODY_BYTES, TlsProblem, TransportError, TransportErrorKind};
@@ -281,11 +280,4 @@ fn chain_text(error: &(dyn StdError + 'static)) -> String {
         current = e.source();
     }
     text
-}
-
-/// Certificates from a PEM buffer (for callers that check a CA file before saving it).
-pub fn parse_pem_certificates(pem: &[u8]) -> Vec<CertificateDer<'static>> {
-    rustls_pemfile::certs(&mut &pem[..])
-        .filter_map(Result::ok)
-        .collect()
 }

@@ -131,7 +131,7 @@ async fn start_server(
 ) -> Server {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
-    for cert in parse_pem_certificates(client_ca_pem.as_bytes()) {
+    for cert in rustls_pemfile::certs(&mut client_ca_pem.as_bytes()).map(Result::unwrap) {
         roots.add(cert).unwrap();
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
