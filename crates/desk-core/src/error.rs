@@ -49,6 +49,17 @@ pub enum CoreError {
         "refund {refund} was not {expected} any more (another worker moved it); nothing was changed"
     )]
     TransitionLost { refund: i64, expected: &'static str },
+    #[error("WeChat Pay has no order with {0}: check the number")]
+    NotOnWeChat(String),
+    #[error(
+        "WeChat Pay says order {out_trade_no} is {trade_state}, not paid: there is nothing to refund"
+    )]
+    OrderNotPaid {
+        out_trade_no: String,
+        trade_state: String,
+    },
+    #[error("could not ask WeChat Pay: {}", .0.user_message(wxpay::Lang::En))]
+    WeChat(#[source] wxpay::Error),
     #[error("{0}")]
     Invalid(String),
 }
@@ -64,7 +75,9 @@ impl CoreError {
     pub fn code(&self) -> &'static str {
         match self {
             CoreError::Store(_) => "storage",
-            CoreError::OrderUnknown(_) => "order_unknown",
+            CoreError::OrderUnknown(_) | CoreError::NotOnWeChat(_) => "order_unknown",
+            CoreError::OrderNotPaid { .. } => "order_not_paid",
+            CoreError::WeChat(_) => "wechat_unavailable",
             CoreError::PaymentConflict { .. } => "payment_conflict",
             CoreError::RequestNotFound(_) => "not_found",
             CoreError::NotPending { .. } | CoreError::TransitionLost { .. } => "conflict",

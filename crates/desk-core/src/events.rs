@@ -1,4 +1,7 @@
 //! What happened, for the desktop shell (alerts, live queue) and `serve` on the terminal.
+//!
+//! The store publishes every event itself, after the transaction that made it true committed:
+//! no event for a change that rolled back, and exactly one for each change that did.
 
 use serde::Serialize;
 use wxpay::Fen;
@@ -14,22 +17,36 @@ pub enum DeskEvent {
         total_fee: Fen,
         paid_at: i64,
     },
-    /// A customer asked for a refund.
+    /// A customer (or the owner, by hand) asked for a refund.
     RefundRequested {
         request: i64,
         out_trade_no: String,
         refund_fee: Fen,
     },
-    /// A refund moved to another state.
+    /// A pending request was rejected or withdrawn.
+    RequestClosed {
+        request: i64,
+        out_trade_no: String,
+        /// `rejected` or `withdrawn`.
+        state: &'static str,
+    },
+    /// A refund was approved or moved to another state. `failed` (WeChat refused it for good),
+    /// `needs_manual` and `closed` carry the reason in `detail`.
     RefundChanged {
+        refund: i64,
+        request: i64,
+        out_trade_no: String,
         out_refund_no: String,
+        refund_fee: Fen,
         state: RefundState,
+        detail: Option<String>,
     },
 }
 
 /// The channel events go out on; receivers that lag lose the oldest events, never block the desk.
 pub type EventSender = tokio::sync::broadcast::Sender<DeskEvent>;
+pub type EventReceiver = tokio::sync::broadcast::Receiver<DeskEvent>;
 
-pub fn channel() -> (EventSender, tokio::sync::broadcast::Receiver<DeskEvent>) {
-    tokio::sync::broadcast::channel(1024)
+pub(crate) fn sender() -> EventSender {
+    tokio::sync::broadcast::channel(1024).0
 }

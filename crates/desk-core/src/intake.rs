@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -27,15 +27,15 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use wxpay::{
-    Fen, NotifyReply, OrderQueryRequest, OrderRef, OutTradeNo, PaymentNotification, PaymentResult,
-    RefundNotification, TransactionId,
+    Fen, NotifyReply, OrderRef, OutTradeNo, PaymentNotification, PaymentResult, RefundNotification,
+    TransactionId,
 };
 use wxpay_client::{Transport, WxPayClient};
 
 use crate::error::CoreError;
-use crate::events::{DeskEvent, EventSender};
-use crate::orders::{Payment, PaymentSource, Recorded};
+use crate::orders::{Payment, PaymentSource};
 use crate::refunds::NewRequest;
+use crate::remote::{Confirm, blocking, china_time, confirm_order, unix_now};
 use crate::store::Store;
 
 pub const TIMESTAMP_HEADER: &str = "X-Merchant-Desk-Timestamp";
@@ -52,22 +52,15 @@ pub struct IntakeState<T> {
     pub client: WxPayClient<T>,
     /// The shared secret of the shop backend.
     pub secret: String,
-    pub events: EventSender,
     seen: Mutex<HashMap<String, i64>>,
 }
 
 impl<T> IntakeState<T> {
-    pub fn new(
-        store: Arc<Store>,
-        client: WxPayClient<T>,
-        secret: String,
-        events: EventSender,
-    ) -> Self {
+    pub fn new(store: Arc<Store>, client: WxPayClient<T>, secret: String) -> Self {
         IntakeState {
             store,
             client,
             secret,
-            events,
             seen: Mutex::new(HashMap::new()),
         }
     }
@@ -91,21 +84,6 @@ pub fn router<T: Transport + 'static>(state: Arc<IntakeState<T>>) -> Router {
             Duration::from_secs(30),
         ))
         .with_state(state)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// Runs blocking SQLite work off the async workers.
-async fn blocking<R: Send + 'static>(
-    f: impl FnOnce() -> Result<R, CoreError> + Send + 'static,
-) -> Result<R, CoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|_| Err(CoreError::Invalid("the storage task stopped".into())))
 }
 
 fn xml(reply: NotifyReply) -> Response {
@@ -144,50 +122,11 @@ async fn payment_notify<T: Transport + 'static>(
         attach: notification.attach.clone(),
         source: PaymentSource::Notification,
     };
-    match record_and_announce(&state, payment).await {
+    let store = state.store.clone();
+    match blocking(move || store.record_payment(&payment, unix_now())).await {
         Ok(_) => xml(NotifyReply::Success),
         Err(_) => xml(NotifyReply::Fail("处理失败，请重试".into())),
     }
-}
-
-/// Stores a payment and, the first time only, announces it.
-async fn record_and_announce<T>(
-    state: &IntakeState<T>,
-    payment: Payment,
-) -> Result<Recorded, CoreError> {
-    let store = state.store.clone();
-    let event = DeskEvent::OrderPaid {
-        out_trade_no: payment.out_trade_no.to_string(),
-        total_fee: payment.total_fee,
-        paid_at: payment.paid_at,
-    };
-    let recorded = blocking(move || store.record_payment(&payment, unix_now())).await?;
-    if recorded == Recorded::New {
-        let _ = state.events.send(event);
-    }
-    Ok(recorded)
-}
-
-/// `yyyyMMddHHmmss` in China time (UTC+8) as Unix seconds.
-fn china_time(text: &str) -> Option<i64> {
-    if text.len() != 14 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| text[range].parse::<u8>().ok();
-    let year: i32 = text[..4].parse().ok()?;
-    let date = time::Date::from_calendar_date(
-        year,
-        time::Month::try_from(number(4..6)?).ok()?,
-        number(6..8)?,
-    )
-    .ok()?;
-    let clock = time::Time::from_hms(number(8..10)?, number(10..12)?, number(12..14)?).ok()?;
-    let offset = time::UtcOffset::from_hms(8, 0, 0).ok()?;
-    Some(
-        time::PrimitiveDateTime::new(date, clock)
-            .assume_offset(offset)
-            .unix_timestamp(),
-    )
 }
 
 // ------------------------------------------------------------------ refund notifications
@@ -201,20 +140,8 @@ async fn refund_notify<T: Transport + 'static>(
         Err(_) => return xml(NotifyReply::Fail("解密或参数错误".into())),
     };
     let store = state.store.clone();
-    let applied = notification.clone();
-    match blocking(move || store.apply_refund_notification(&applied, unix_now())).await {
-        Ok(changed) => {
-            if changed
-                && let Some(final_state) =
-                    crate::refunds::RefundState::from_wire(&notification.refund_status)
-            {
-                let _ = state.events.send(DeskEvent::RefundChanged {
-                    out_refund_no: notification.out_refund_no.to_string(),
-                    state: final_state,
-                });
-            }
-            xml(NotifyReply::Success)
-        }
+    match blocking(move || store.apply_refund_notification(&notification, unix_now())).await {
+        Ok(_) => xml(NotifyReply::Success),
         Err(_) => xml(NotifyReply::Fail("处理失败".into())),
     }
 }
@@ -244,6 +171,7 @@ impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
         let status = match error.code() {
             "order_unknown" | "not_found" => StatusCode::NOT_FOUND,
+            "wechat_unavailable" => StatusCode::BAD_GATEWAY,
             "request_id_conflict" | "conflict" | "payment_conflict" => StatusCode::CONFLICT,
             "storage" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -301,7 +229,8 @@ async fn refund_request<T: Transport + 'static>(
             ));
         }
     };
-    let out_trade_no = known_order(&state, &order).await?;
+    let out_trade_no =
+        confirm_order(&state.store, &state.client, &order, Confirm::IfUnknown).await?;
     let new = NewRequest {
         request_id: Some(request.request_id),
         out_trade_no,
@@ -310,15 +239,7 @@ async fn refund_request<T: Transport + 'static>(
         customer: request.customer,
     };
     let store = state.store.clone();
-    let queued = new.clone();
-    let (id, created) = blocking(move || store.add_request(&queued, now)).await?;
-    if created {
-        let _ = state.events.send(DeskEvent::RefundRequested {
-            request: id,
-            out_trade_no: new.out_trade_no.to_string(),
-            refund_fee: new.refund_fee,
-        });
-    }
+    let (id, created) = blocking(move || store.add_request(&new, now)).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -382,82 +303,4 @@ fn authenticate<T>(
         ));
     }
     Ok(())
-}
-
-/// The order's number, asking WeChat (orderquery) about an order the desk has not seen.
-async fn known_order<T: Transport + 'static>(
-    state: &IntakeState<T>,
-    order: &OrderRef,
-) -> Result<OutTradeNo, ApiError> {
-    let store = state.store.clone();
-    let key = order.clone();
-    let known = blocking(move || match &key {
-        OrderRef::OutTradeNo(no) => Ok(store.order(no.as_str())?.map(|o| o.out_trade_no)),
-        OrderRef::TransactionId(id) => store.order_by_transaction(id.as_str()),
-    })
-    .await?;
-    if let Some(no) = known {
-        return OutTradeNo::new(no).map_err(|e| ApiError::from(CoreError::Invalid(e.to_string())));
-    }
-    let answer = state
-        .client
-        .execute(&OrderQueryRequest {
-            order: order.clone(),
-        })
-        .await
-        .map_err(|e| match e {
-            wxpay::Error::Business {
-                code: wxpay::ErrCode::OrderNotExist,
-                ..
-            } => ApiError(
-                StatusCode::NOT_FOUND,
-                "order_unknown",
-                "WeChat Pay has no such order".to_owned(),
-            ),
-            other => ApiError(
-                StatusCode::BAD_GATEWAY,
-                "wechat_unavailable",
-                other.user_message(wxpay::Lang::En),
-            ),
-        })?;
-    let (Some(transaction_id), Some(total_fee), true) = (
-        answer.transaction_id.clone(),
-        answer.total_fee,
-        answer.trade_state.is_paid(),
-    ) else {
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "order_not_paid",
-            format!("the order is {}", answer.trade_state),
-        ));
-    };
-    let payment = Payment {
-        out_trade_no: answer.out_trade_no.clone(),
-        transaction_id,
-        total_fee,
-        paid_at: answer
-            .time_end
-            .as_deref()
-            .and_then(china_time)
-            .unwrap_or_else(unix_now),
-        openid: answer.openid.clone(),
-        trade_type: answer.trade_type.clone(),
-        attach: answer.attach.clone(),
-        source: PaymentSource::OrderQuery,
-    };
-    record_and_announce(state, payment).await?;
-    Ok(answer.out_trade_no)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn china_time_is_utc_plus_eight() {
-        // 2026-11-24 00:25:33 in Beijing is 2026-11-23 16:25:33 UTC.
-        assert_eq!(china_time("20261124002533"), Some(1_795_451_133));
-        assert_eq!(china_time("20261324002533"), None);
-        assert_eq!(china_time("2026112400253"), None);
-    }
 }

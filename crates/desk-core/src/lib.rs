@@ -14,16 +14,20 @@ mod error;
 mod events;
 pub mod intake;
 mod orders;
+mod queue;
 mod refunds;
+mod remote;
 mod store;
 mod work;
 
 pub use engine::{Engine, EngineSettings, Pass};
 pub use error::CoreError;
-pub use events::{DeskEvent, EventSender, channel as event_channel};
+pub use events::{DeskEvent, EventReceiver, EventSender};
 pub use orders::{Order, Payment, PaymentSource, Recorded};
+pub use queue::{QueueItem, QueueState, RefundView};
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,
 };
+pub use remote::{Confirm, ManualRefund, confirm_order, create_manual_request};
 pub use store::{MIGRATIONS, Store, StoreError};
 pub use work::DueRefund;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use wxpay::{Fen, OutTradeNo, TransactionId};
 
 use crate::error::CoreError;
+use crate::events::DeskEvent;
 use crate::store::Store;
 
 /// How the desk learned of a payment.
@@ -107,6 +108,15 @@ impl Store {
             )?;
             Ok(Recorded::New)
         })
+        .inspect(|recorded| {
+            if *recorded == Recorded::New {
+                self.publish(DeskEvent::OrderPaid {
+                    out_trade_no: payment.out_trade_no.to_string(),
+                    total_fee: payment.total_fee,
+                    paid_at: payment.paid_at,
+                });
+            }
+        })
     }
 
     /// The order number of a transaction the desk knows.
@@ -130,27 +140,59 @@ impl Store {
 /// An order with what its refunds hold. The one definition of "committed": every refund that
 /// moved or may still move money, which is all of them but closed and failed ones. The approval
 /// guard reads the same row inside its transaction.
+const ORDER_SELECT: &str = "SELECT o.out_trade_no, o.transaction_id, o.total_fee, o.paid_at,
+        COALESCE((SELECT SUM(refund_fee) FROM refunds r
+                  WHERE r.out_trade_no = o.out_trade_no AND r.state NOT IN ('closed', 'failed')), 0),
+        (SELECT COUNT(*) FROM refunds r WHERE r.out_trade_no = o.out_trade_no)
+ FROM orders o";
+
 pub(crate) fn load_order(conn: &Connection, out_trade_no: &str) -> rusqlite::Result<Option<Order>> {
     conn.query_row(
-        "SELECT o.out_trade_no, o.transaction_id, o.total_fee, o.paid_at,
-                COALESCE((SELECT SUM(refund_fee) FROM refunds r
-                          WHERE r.out_trade_no = o.out_trade_no AND r.state NOT IN ('closed', 'failed')), 0),
-                (SELECT COUNT(*) FROM refunds r WHERE r.out_trade_no = o.out_trade_no)
-         FROM orders o WHERE o.out_trade_no = ?1",
+        &format!("{ORDER_SELECT} WHERE o.out_trade_no = ?1"),
         [out_trade_no],
-        |row| {
-            let total_fee = Fen::new(row.get(2)?);
-            let committed = Fen::new(row.get(4)?);
-            Ok(Order {
-                out_trade_no: row.get(0)?,
-                transaction_id: row.get(1)?,
-                total_fee,
-                paid_at: row.get(3)?,
-                committed,
-                refundable: total_fee.checked_sub(committed).map_or(Fen::ZERO, |r| r.max(Fen::ZERO)),
-                refund_count: row.get(5)?,
-            })
-        },
+        order_row,
     )
     .optional()
+}
+
+fn order_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Order> {
+    let total_fee = Fen::new(row.get(2)?);
+    let committed = Fen::new(row.get(4)?);
+    Ok(Order {
+        out_trade_no: row.get(0)?,
+        transaction_id: row.get(1)?,
+        total_fee,
+        paid_at: row.get(3)?,
+        committed,
+        refundable: total_fee
+            .checked_sub(committed)
+            .map_or(Fen::ZERO, |r| r.max(Fen::ZERO)),
+        refund_count: row.get(5)?,
+    })
+}
+
+impl Store {
+    /// The most recently paid orders first; `search` keeps those whose order number or
+    /// transaction id starts with it.
+    pub fn orders(&self, search: Option<&str>, limit: usize) -> Result<Vec<Order>, CoreError> {
+        self.read(|conn| {
+            // Prefix ranges use the primary key and the unique index; a LIKE would scan.
+            let (from, to) = match search {
+                Some(prefix) => (prefix.to_owned(), format!("{prefix}\u{10FFFF}")),
+                None => (String::new(), "\u{10FFFF}".to_owned()),
+            };
+            let mut statement = conn.prepare(&format!(
+                "{ORDER_SELECT}
+                 WHERE o.out_trade_no IN (
+                     SELECT out_trade_no FROM orders WHERE out_trade_no >= ?1 AND out_trade_no < ?2
+                     UNION
+                     SELECT out_trade_no FROM orders WHERE transaction_id >= ?1 AND transaction_id < ?2)
+                 ORDER BY o.paid_at DESC, o.out_trade_no
+                 LIMIT ?3"
+            ))?;
+            let rows = statement.query_map(params![from, to, limit as i64], order_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(CoreError::from)
+        })
+    }
 }

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use wxpay::{Fen, OutRefundNo, OutTradeNo};
 
 use crate::error::CoreError;
+use crate::events::DeskEvent;
 use crate::orders::load_order;
 use crate::store::Store;
+use crate::work::refund_event;
 
 /// WeChat refuses refunds of orders paid more than a year ago.
 pub const REFUND_WINDOW_SECS: i64 = 365 * 24 * 3600;
@@ -154,6 +156,15 @@ impl Store {
             )?;
             Ok((tx.last_insert_rowid(), true))
         })
+        .inspect(|&(id, created)| {
+            if created {
+                self.publish(DeskEvent::RefundRequested {
+                    request: id,
+                    out_trade_no: request.out_trade_no.to_string(),
+                    refund_fee: request.refund_fee,
+                });
+            }
+        })
     }
 
     /// Approves a pending request for `amount` (default: what was asked) and creates its refund,
@@ -201,11 +212,16 @@ impl Store {
             )?;
             let refund = tx.last_insert_rowid();
             audit(tx, now, &approver.name, "approve", &out_trade_no, request, Some(amount), None)?;
-            Ok(ApprovedRefund {
+            let approved = ApprovedRefund {
                 refund,
                 out_refund_no,
                 refund_fee: amount,
-            })
+            };
+            Ok((approved, refund_event(tx, refund)?))
+        })
+        .map(|(approved, event)| {
+            self.publish(event);
+            approved
         })
     }
 
@@ -242,7 +258,15 @@ impl Store {
                 return Err(CoreError::NotPending { id: request, state });
             }
             let action = if to == "rejected" { "reject" } else { "withdraw" };
-            audit(tx, now, by, action, &out_trade_no, request, Some(requested), reason)
+            audit(tx, now, by, action, &out_trade_no, request, Some(requested), reason)?;
+            Ok(out_trade_no)
+        })
+        .map(|out_trade_no| {
+            self.publish(DeskEvent::RequestClosed {
+                request,
+                out_trade_no,
+                state: to,
+            })
         })
     }
 

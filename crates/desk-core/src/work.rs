@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 use wxpay::{Fen, OutRefundNo, OutTradeNo, RefundNotification, RefundStatus, TransactionId};
 
 use crate::error::CoreError;
+use crate::events::DeskEvent;
 use crate::refunds::RefundState;
 use crate::store::Store;
 
@@ -284,7 +285,7 @@ impl Store {
                 to.as_str()
             )));
         }
-        self.write(|tx| {
+        let event = self.write(|tx| {
             let changed = tx.execute(
                 "UPDATE refunds SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2",
                 params![refund, from.as_str(), to.as_str(), now],
@@ -295,7 +296,57 @@ impl Store {
                     expected: from.as_str(),
                 });
             }
-            also(tx)
-        })
+            also(tx)?;
+            refund_event(tx, refund)
+        })?;
+        self.publish(event);
+        Ok(())
     }
+}
+
+/// The event announcing a refund's current state (read inside the transaction that set it).
+pub(crate) fn refund_event(
+    tx: &rusqlite::Transaction<'_>,
+    refund: i64,
+) -> Result<DeskEvent, CoreError> {
+    let (request, out_trade_no, out_refund_no, fee, state, failure, last_error): (
+        i64,
+        String,
+        String,
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+    ) = tx.query_row(
+        "SELECT request, out_trade_no, out_refund_no, refund_fee, state, failure_reason, last_error
+         FROM refunds WHERE id = ?1",
+        [refund],
+        |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+            ))
+        },
+    )?;
+    let state = RefundState::parse(&state)
+        .ok_or_else(|| CoreError::Invalid(format!("unknown refund state {state}")))?;
+    let detail = match state {
+        RefundState::Failed => failure,
+        RefundState::Approved | RefundState::Submitting => last_error,
+        _ => None,
+    };
+    Ok(DeskEvent::RefundChanged {
+        refund,
+        request,
+        out_trade_no,
+        out_refund_no,
+        refund_fee: Fen::new(fee),
+        state,
+        detail,
+    })
 }

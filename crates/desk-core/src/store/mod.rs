@@ -8,6 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use crate::events::{DeskEvent, EventReceiver, EventSender};
+
 pub use migrations::MIGRATIONS;
 
 /// Why the database could not be used.
@@ -48,6 +50,7 @@ pub enum StoreError {
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    events: EventSender,
 }
 
 impl std::fmt::Debug for Store {
@@ -71,11 +74,22 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path: path.to_owned(),
+            events: crate::events::sender(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Events of this store's committed changes, from now on.
+    pub fn subscribe(&self) -> EventReceiver {
+        self.events.subscribe()
+    }
+
+    /// Announces a committed change. Nobody listening is fine.
+    pub(crate) fn publish(&self, event: DeskEvent) {
+        let _ = self.events.send(event);
     }
 
     /// Runs `f` in an IMMEDIATE transaction (the write lock is taken at once, so two writers

@@ -25,3 +25,13 @@ impl OrderRef {
         }
     }
 }
+
+/// `out_trade_no 2026…` or `transaction_id 4200…`, for messages.
+impl std::fmt::Display for OrderRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OrderRef::TransactionId(id) => write!(f, "transaction_id {id}"),
+            OrderRef::OutTradeNo(no) => write!(f, "out_trade_no {no}"),
+        }
+    }
+}

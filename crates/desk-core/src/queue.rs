@@ -1,0 +1,165 @@
+//! The refund queue as people read it: one row per request, with its refund once approved.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use wxpay::Fen;
+
+use crate::error::CoreError;
+use crate::refunds::RefundState;
+use crate::store::Store;
+
+/// Where a request stands: its own state until approved, then its refund's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueState {
+    Pending,
+    Rejected,
+    Withdrawn,
+    Approved,
+    Submitting,
+    Processing,
+    Succeeded,
+    Closed,
+    NeedsManual,
+    Failed,
+}
+
+impl QueueState {
+    pub const ALL: [QueueState; 10] = [
+        QueueState::Pending,
+        QueueState::Rejected,
+        QueueState::Withdrawn,
+        QueueState::Approved,
+        QueueState::Submitting,
+        QueueState::Processing,
+        QueueState::Succeeded,
+        QueueState::Closed,
+        QueueState::NeedsManual,
+        QueueState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueState::Pending => "pending",
+            QueueState::Rejected => "rejected",
+            QueueState::Withdrawn => "withdrawn",
+            QueueState::Approved => RefundState::Approved.as_str(),
+            QueueState::Submitting => RefundState::Submitting.as_str(),
+            QueueState::Processing => RefundState::Processing.as_str(),
+            QueueState::Succeeded => RefundState::Succeeded.as_str(),
+            QueueState::Closed => RefundState::Closed.as_str(),
+            QueueState::NeedsManual => RefundState::NeedsManual.as_str(),
+            QueueState::Failed => RefundState::Failed.as_str(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<QueueState> {
+        QueueState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A request and, once approved, its refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueItem {
+    pub request: i64,
+    pub request_id: Option<String>,
+    pub out_trade_no: String,
+    pub requested_fee: Fen,
+    pub reason: String,
+    pub customer: Option<String>,
+    pub created_at: i64,
+    pub state: QueueState,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub reject_reason: Option<String>,
+    pub refund: Option<RefundView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundView {
+    pub id: i64,
+    pub out_refund_no: String,
+    pub refund_fee: Fen,
+    pub refund_id: Option<String>,
+    pub attempts: i64,
+    /// The last retryable problem (the refund is still being worked on).
+    pub last_error: Option<String>,
+    /// Why a failed refund failed and what to do.
+    pub failure_reason: Option<String>,
+    pub updated_at: i64,
+}
+
+const QUEUE_SELECT: &str =
+    "SELECT q.id, q.request_id, q.out_trade_no, q.requested_fee, q.reason, q.customer,
+        q.created_at, COALESCE(r.state, q.state), q.decided_by, q.decided_at, q.reject_reason,
+        r.id, r.out_refund_no, r.refund_fee, r.refund_id, r.attempts, r.last_error,
+        r.failure_reason, r.updated_at
+ FROM refund_requests q LEFT JOIN refunds r ON r.request = q.id";
+
+impl Store {
+    /// Newest first; only those in `state` when given.
+    pub fn queue(
+        &self,
+        state: Option<QueueState>,
+        limit: usize,
+    ) -> Result<Vec<QueueItem>, CoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare(&format!(
+                "{QUEUE_SELECT} WHERE ?1 IS NULL OR COALESCE(r.state, q.state) = ?1
+                 ORDER BY q.id DESC LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(
+                params![state.map(QueueState::as_str), limit as i64],
+                queue_row,
+            )?;
+            rows.map(|row| row?).collect()
+        })
+    }
+
+    /// One request with its refund.
+    pub fn queue_item(&self, request: i64) -> Result<QueueItem, CoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                &format!("{QUEUE_SELECT} WHERE q.id = ?1"),
+                [request],
+                queue_row,
+            )
+            .optional()?
+            .ok_or(CoreError::RequestNotFound(request))?
+        })
+    }
+}
+
+fn queue_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<QueueItem, CoreError>> {
+    let state: String = row.get(7)?;
+    let Some(state) = QueueState::parse(&state) else {
+        return Ok(Err(CoreError::Invalid(format!("unknown state {state}"))));
+    };
+    let refund = match row.get::<_, Option<i64>>(11)? {
+        Some(id) => Some(RefundView {
+            id,
+            out_refund_no: row.get(12)?,
+            refund_fee: Fen::new(row.get(13)?),
+            refund_id: row.get(14)?,
+            attempts: row.get(15)?,
+            last_error: row.get(16)?,
+            failure_reason: row.get(17)?,
+            updated_at: row.get(18)?,
+        }),
+        None => None,
+    };
+    Ok(Ok(QueueItem {
+        request: row.get(0)?,
+        request_id: row.get(1)?,
+        out_trade_no: row.get(2)?,
+        requested_fee: Fen::new(row.get(3)?),
+        reason: row.get(4)?,
+        customer: row.get(5)?,
+        created_at: row.get(6)?,
+        state,
+        decided_by: row.get(8)?,
+        decided_at: row.get(9)?,
+        reject_reason: row.get(10)?,
+        refund,
+    }))
+}

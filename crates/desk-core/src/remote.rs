@@ -1,0 +1,169 @@
+//! Orders confirmed with WeChat (orderquery): a refund request about an order the desk has not
+//! seen yet, and a refund the owner creates by hand for a customer who phoned.
+
+use std::sync::Arc;
+
+use wxpay::{Fen, OrderQueryRequest, OrderRef, OutTradeNo};
+use wxpay_client::{Transport, WxPayClient};
+
+use crate::error::CoreError;
+use crate::orders::{Payment, PaymentSource};
+use crate::refunds::NewRequest;
+use crate::store::Store;
+
+/// When to ask WeChat about an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Only when the desk has no record of it (refund requests from the backend).
+    IfUnknown,
+    /// Every time (manual refunds: the owner typed the number, WeChat must know it as paid).
+    Always,
+}
+
+/// The order's number, recording the payment WeChat reports for an order the desk had not seen.
+/// A report contradicting the stored order is refused ([`CoreError::PaymentConflict`]).
+pub async fn confirm_order<T: Transport>(
+    store: &Arc<Store>,
+    client: &WxPayClient<T>,
+    order: &OrderRef,
+    when: Confirm,
+) -> Result<OutTradeNo, CoreError> {
+    if when == Confirm::IfUnknown {
+        let (store, key) = (store.clone(), order.clone());
+        let known = blocking(move || match &key {
+            OrderRef::OutTradeNo(no) => Ok(store.order(no.as_str())?.map(|o| o.out_trade_no)),
+            OrderRef::TransactionId(id) => store.order_by_transaction(id.as_str()),
+        })
+        .await?;
+        if let Some(no) = known {
+            return OutTradeNo::new(no).map_err(|e| CoreError::Invalid(e.to_string()));
+        }
+    }
+    let answer = client
+        .execute(&OrderQueryRequest {
+            order: order.clone(),
+        })
+        .await
+        .map_err(|error| match error {
+            wxpay::Error::Business {
+                code: wxpay::ErrCode::OrderNotExist,
+                ..
+            } => CoreError::NotOnWeChat(order.to_string()),
+            other => CoreError::WeChat(other),
+        })?;
+    let (Some(transaction_id), Some(total_fee), true) = (
+        answer.transaction_id.clone(),
+        answer.total_fee,
+        answer.trade_state.is_paid(),
+    ) else {
+        return Err(CoreError::OrderNotPaid {
+            out_trade_no: answer.out_trade_no.to_string(),
+            trade_state: answer.trade_state.to_string(),
+        });
+    };
+    let payment = Payment {
+        out_trade_no: answer.out_trade_no.clone(),
+        transaction_id,
+        total_fee,
+        paid_at: answer
+            .time_end
+            .as_deref()
+            .and_then(china_time)
+            .unwrap_or_else(unix_now),
+        openid: answer.openid.clone(),
+        trade_type: answer.trade_type.clone(),
+        attach: answer.attach.clone(),
+        source: PaymentSource::OrderQuery,
+    };
+    let store = store.clone();
+    blocking(move || store.record_payment(&payment, unix_now())).await?;
+    Ok(answer.out_trade_no)
+}
+
+/// A refund the owner starts by hand (a customer phoned the shop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualRefund {
+    pub order: OrderRef,
+    pub amount: Fen,
+    pub reason: String,
+    pub customer: Option<String>,
+}
+
+/// Checks the order with WeChat, then queues a pending request for it (approved like any other).
+pub async fn create_manual_request<T: Transport>(
+    store: &Arc<Store>,
+    client: &WxPayClient<T>,
+    manual: ManualRefund,
+    now: i64,
+) -> Result<i64, CoreError> {
+    if !manual.amount.is_positive() {
+        return Err(CoreError::AmountNotPositive);
+    }
+    if manual.reason.trim().is_empty() {
+        return Err(CoreError::Invalid(
+            "a manual refund needs a reason (the customer sees it)".into(),
+        ));
+    }
+    let out_trade_no = confirm_order(store, client, &manual.order, Confirm::Always).await?;
+    let request = NewRequest {
+        request_id: None,
+        out_trade_no,
+        refund_fee: manual.amount,
+        reason: manual.reason,
+        customer: manual.customer,
+    };
+    let store = store.clone();
+    blocking(move || store.add_request(&request, now))
+        .await
+        .map(|(id, _)| id)
+}
+
+/// Runs blocking SQLite work off the async workers.
+pub(crate) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, CoreError> + Send + 'static,
+) -> Result<R, CoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(CoreError::Invalid("the storage task stopped".into())))
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `yyyyMMddHHmmss` in China time (UTC+8) as Unix seconds.
+pub(crate) fn china_time(text: &str) -> Option<i64> {
+    if text.len() != 14 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<u8>().ok();
+    let year: i32 = text[..4].parse().ok()?;
+    let date = time::Date::from_calendar_date(
+        year,
+        time::Month::try_from(number(4..6)?).ok()?,
+        number(6..8)?,
+    )
+    .ok()?;
+    let clock = time::Time::from_hms(number(8..10)?, number(10..12)?, number(12..14)?).ok()?;
+    let offset = time::UtcOffset::from_hms(8, 0, 0).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_offset(offset)
+            .unix_timestamp(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn china_time_is_utc_plus_eight() {
+        // 2026-11-24 00:25:33 in Beijing is 2026-11-23 16:25:33 UTC.
+        assert_eq!(china_time("20261124002533"), Some(1_795_451_133));
+        assert_eq!(china_time("20261324002533"), None);
+        assert_eq!(china_time("2026112400253"), None);
+    }
+}

@@ -1,0 +1,185 @@
+//! `config.toml` in the data directory: which mode, which merchant, the intake, refund policy.
+//! Secrets are not here: the API key and certificate password live in the keyring (or the
+//! fallback file), the sandbox's in the simulator's files.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use wxpay::SignType;
+
+use crate::files::{FileError, read_optional, write_private};
+use crate::secrets::SecretBackend;
+
+/// The intake's default address: loopback, so nothing outside this computer reaches it unless
+/// the owner chooses to.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8720";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Sandbox until a merchant is set up and the owner switches.
+    #[serde(default)]
+    pub mode: Mode,
+    pub merchant: Option<MerchantConfig>,
+    pub intake: IntakeConfig,
+    #[serde(default)]
+    pub refunds: RefundPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The in-process simulator with its generated merchant.
+    #[default]
+    Sandbox,
+    /// The merchant in `[merchant]`, against WeChat Pay (or `api_base`).
+    Production,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantConfig {
+    pub appid: String,
+    pub mch_id: String,
+    #[serde(default)]
+    pub sign_type: SignType,
+    pub certificate: CertificateConfig,
+    /// Where the API key and certificate password were saved.
+    pub secrets: SecretBackend,
+    /// WeChat's API address; only set to reach a test server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base: Option<String>,
+    /// One more trusted root CA (a test server's); public roots stay trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_ca: Option<PathBuf>,
+}
+
+/// `apiclient_cert.p12`, or the PEM pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum CertificateConfig {
+    Pkcs12 { p12: PathBuf },
+    Pem { cert_pem: PathBuf, key_pem: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    pub listen: SocketAddr,
+    /// The address WeChat (through a tunnel or proxy) reaches the intake at, e.g.
+    /// `https://shop.example.com/desk`; refund notifications are asked for there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Shared with the shop's backend, which signs refund requests with it.
+    pub shared_secret: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundPolicy {
+    /// After NOTENOUGH, refund from recharge funds (可用余额) instead of waiting.
+    #[serde(default)]
+    pub recharge_fallback: bool,
+    /// Staff may approve refunds up to this many fen; above it the owner must.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_limit_fen: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{path} is not a valid configuration: {message}. Fix or delete the file")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot save the configuration: {0}")]
+    Serialize(String),
+}
+
+impl Config {
+    /// A new desk: sandbox, intake on loopback, a fresh shared secret.
+    pub fn new() -> Config {
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        Config {
+            mode: Mode::Sandbox,
+            merchant: None,
+            intake: IntakeConfig {
+                listen: DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or_else(|_| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 8720))),
+                public_url: None,
+                shared_secret: hex::encode(secret),
+            },
+            refunds: RefundPolicy::default(),
+        }
+    }
+
+    /// Reads the file, or `None` when the desk has never been configured.
+    pub fn load(path: &Path) -> Result<Option<Config>, ConfigError> {
+        let Some(text) = read_optional(path)? else {
+            return Ok(None);
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(Some(config))
+    }
+
+    /// Reads the file, creating a new configuration the first time.
+    pub fn load_or_create(path: &Path) -> Result<Config, ConfigError> {
+        match Config::load(path)? {
+            Some(config) => Ok(config),
+            None => {
+                let config = Config::new();
+                config.save(path)?;
+                Ok(config)
+            }
+        }
+    }
+
+    /// Saves atomically, readable only by the user (the shared secret is in it).
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let text =
+            toml::to_string_pretty(self).map_err(|e| ConfigError::Serialize(e.to_string()))?;
+        let text = format!(
+            "# Merchant Desk configuration. The API key and certificate password are not here:\n\
+             # they are in the system keyring (or secrets.json when there is none).\n\n{text}"
+        );
+        write_private(path, text.as_bytes())?;
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.mode == Mode::Production && self.merchant.is_none() {
+            return Err("mode is \"production\" but there is no [merchant] section".into());
+        }
+        if self.intake.shared_secret.len() < 16 {
+            return Err("intake.shared_secret must be at least 16 characters".into());
+        }
+        if let Some(limit) = self.refunds.staff_limit_fen
+            && limit <= 0
+        {
+            return Err("refunds.staff_limit_fen must be a positive number of fen".into());
+        }
+        if let Some(merchant) = &self.merchant {
+            wxpay::AppId::new(merchant.appid.as_str())
+                .map_err(|e| format!("merchant.appid: {e}"))?;
+            wxpay::MchId::new(merchant.mch_id.as_str())
+                .map_err(|e| format!("merchant.mch_id: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
+    }
+}

@@ -1,0 +1,301 @@
+//! A running desk: the data directory locked, the database open, the intake listening and the
+//! refund engine working, against the configured merchant or the in-process sandbox.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use desk_core::intake::{IntakeState, router};
+use desk_core::{Engine, EngineSettings, EventReceiver, Store};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use wxpay_sim::{DemoTraffic, IntakeTarget, SimConfig, SimHandle};
+
+use crate::config::{Config, Mode};
+use crate::error::RuntimeError;
+use crate::files::DataDir;
+use crate::lock::DeskLock;
+use crate::merchant::{SandboxCredentials, merchant_client};
+use crate::secrets::Secrets;
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub data_dir: DataDir,
+    /// Run against the in-process simulator whatever the configuration says.
+    pub force_sandbox: bool,
+    /// Listen here instead of the configured address (port 0: any free port).
+    pub listen: Option<SocketAddr>,
+    /// Sandbox only: make up paid orders and refund requests.
+    pub demo: Option<Duration>,
+    /// Sandbox only: how long a simulated refund stays PROCESSING.
+    pub sandbox_refund_delay: Duration,
+    /// How often the engine looks for due work when nothing wakes it.
+    pub poll: Duration,
+}
+
+impl StartOptions {
+    pub fn new(data_dir: DataDir) -> StartOptions {
+        StartOptions {
+            data_dir,
+            force_sandbox: false,
+            listen: None,
+            demo: None,
+            sandbox_refund_delay: Duration::from_secs(3),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The desk while it runs. [`RunningDesk::shutdown`] stops it cleanly; dropping it stops the
+/// tasks too.
+pub struct RunningDesk {
+    store: Arc<Store>,
+    intake_url: String,
+    mode: Mode,
+    sandbox: Option<SimHandle>,
+    notices: broadcast::Sender<String>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    warnings: Vec<String>,
+    _lock: DeskLock,
+}
+
+impl std::fmt::Debug for RunningDesk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningDesk")
+            .field("intake_url", &self.intake_url)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningDesk {
+    pub async fn start(options: StartOptions) -> Result<RunningDesk, RuntimeError> {
+        let dir = &options.data_dir;
+        dir.create()?;
+        let lock = DeskLock::acquire(&dir.lock(), dir.root())?;
+        let config = Config::load_or_create(&dir.config())?;
+        let mode = if options.force_sandbox {
+            Mode::Sandbox
+        } else {
+            config.mode
+        };
+        let store = Arc::new(Store::open(&dir.database())?);
+        let addr = options.listen.unwrap_or(config.intake.listen);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| RuntimeError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| RuntimeError::Bind { addr, source })?;
+        let intake_url = format!("http://{local}");
+        let mut warnings = Vec::new();
+
+        let (client, sandbox, settings) = match mode {
+            Mode::Sandbox => {
+                let (sim, credentials) = start_sandbox(&options, &config, &intake_url).await?;
+                let settings = EngineSettings {
+                    first_check_after: options.sandbox_refund_delay + Duration::from_secs(1),
+                    max_check_interval: Duration::from_secs(30),
+                    retry_base: Duration::from_secs(1),
+                    retry_max: Duration::from_secs(30),
+                    not_enough_wait: Duration::from_secs(30),
+                    recharge_fallback: config.refunds.recharge_fallback,
+                    notify_url: Some(format!("{intake_url}/wxpay/refund-notify")),
+                    ..EngineSettings::default()
+                };
+                (credentials.client(SystemTime::now())?, Some(sim), settings)
+            }
+            Mode::Production => {
+                let merchant = config
+                    .merchant
+                    .as_ref()
+                    .ok_or_else(|| RuntimeError::NoMerchant(dir.config()))?;
+                let secrets =
+                    Secrets::open(merchant.secrets, &dir.secrets_fallback(), &merchant.mch_id)?;
+                if secrets.backend() == crate::SecretBackend::File {
+                    warnings.push(format!(
+                        "the API key is kept in {} because no system keyring was available when it was saved",
+                        dir.secrets_fallback().display()
+                    ));
+                }
+                if !local.ip().is_loopback() {
+                    warnings.push(format!(
+                        "the intake listens on {local}, reachable from other computers: make sure only WeChat and the shop's backend can reach it"
+                    ));
+                }
+                let settings =
+                    EngineSettings {
+                        recharge_fallback: config.refunds.recharge_fallback,
+                        notify_url: config.intake.public_url.as_ref().map(|base| {
+                            format!("{}/wxpay/refund-notify", base.trim_end_matches('/'))
+                        }),
+                        ..EngineSettings::default()
+                    };
+                (
+                    merchant_client(merchant, &secrets, SystemTime::now())?,
+                    None,
+                    settings,
+                )
+            }
+        };
+
+        let (stop, stopped) = watch::channel(false);
+        let (notices, _) = broadcast::channel(64);
+        let intake = Arc::new(IntakeState::new(
+            store.clone(),
+            client.clone(),
+            config.intake.shared_secret.clone(),
+        ));
+        let mut stop_intake = stopped.clone();
+        let serve = axum::serve(listener, router(intake)).with_graceful_shutdown(async move {
+            let _ = stop_intake.wait_for(|stop| *stop).await;
+        });
+        let intake_notices = notices.clone();
+        let intake_task = tokio::spawn(async move {
+            if let Err(error) = serve.await {
+                let _ = intake_notices.send(format!("the intake stopped: {error}"));
+            }
+        });
+        let engine = Engine::new(store.clone(), client, settings);
+        let engine_task = tokio::spawn(run_engine(
+            engine,
+            store.subscribe(),
+            options.poll,
+            stopped,
+            notices.clone(),
+        ));
+        Ok(RunningDesk {
+            store,
+            intake_url,
+            mode,
+            sandbox,
+            notices,
+            stop,
+            tasks: vec![intake_task, engine_task],
+            warnings,
+            _lock: lock,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Events of everything the desk commits.
+    pub fn subscribe(&self) -> EventReceiver {
+        self.store.subscribe()
+    }
+
+    /// Problems while running (WeChat unreachable for the engine's storage, the intake
+    /// stopping), worded for the owner.
+    pub fn notices(&self) -> broadcast::Receiver<String> {
+        self.notices.subscribe()
+    }
+
+    /// Things the owner should know from the start (secrets in a file, an open intake).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn intake_url(&self) -> &str {
+        &self.intake_url
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The simulator, in sandbox mode.
+    pub fn sandbox(&self) -> Option<&SimHandle> {
+        self.sandbox.as_ref()
+    }
+
+    /// Stops taking requests, lets the engine finish its pass, stops the simulator.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        if let Some(sim) = self.sandbox.take() {
+            sim.shutdown();
+        }
+    }
+}
+
+impl Drop for RunningDesk {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn start_sandbox(
+    options: &StartOptions,
+    config: &Config,
+    intake_url: &str,
+) -> Result<(SimHandle, SandboxCredentials), RuntimeError> {
+    let dir = &options.data_dir;
+    let mut sim_config = SimConfig::new(dir.sandbox());
+    sim_config.refund_delay = options.sandbox_refund_delay;
+    sim_config.demo = options.demo.map(|every| DemoTraffic {
+        order_every: every,
+        notify_url: Some(format!("{intake_url}/wxpay/notify")),
+        refund_requests: Some(IntakeTarget {
+            url: format!("{intake_url}/api/v1/refund-requests"),
+            secret: config.intake.shared_secret.clone(),
+        }),
+        refund_request_probability: 0.2,
+    });
+    let sim = wxpay_sim::start(sim_config).await?;
+    let info = sim.info();
+    let credentials = SandboxCredentials {
+        base_url: info.base_url.clone(),
+        control_url: info.control_url.clone(),
+        appid: info.appid.clone(),
+        mch_id: info.mch_id.clone(),
+        api_key: info.api_key.clone(),
+        files: info.files.clone(),
+        intake_url: intake_url.to_owned(),
+        intake_secret: config.intake.shared_secret.clone(),
+    };
+    credentials.save(&dir.sandbox_credentials())?;
+    Ok((sim, credentials))
+}
+
+/// Runs the engine until stopped: a pass whenever something was committed (an approval wakes
+/// it at once) or `poll` passed.
+async fn run_engine(
+    engine: Engine<wxpay_client::HttpsTransport>,
+    mut events: EventReceiver,
+    poll: Duration,
+    mut stopped: watch::Receiver<bool>,
+    notices: broadcast::Sender<String>,
+) {
+    let mut last_problem = None;
+    loop {
+        let problem = engine
+            .run_once(unix_now())
+            .await
+            .err()
+            .map(|e| e.to_string());
+        if problem.is_some() && problem != last_problem {
+            let _ = notices.send(format!(
+                "the refund engine could not finish a pass: {}",
+                problem.as_deref().unwrap_or_default()
+            ));
+        }
+        last_problem = problem;
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = events.recv() => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

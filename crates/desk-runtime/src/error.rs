@@ -1,0 +1,51 @@
+//! Why the desk could not start or a command could not run, each worded with what to do.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::files::FileError;
+use crate::lock::LockError;
+use crate::secrets::SecretError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Store(#[from] desk_core::StoreError),
+    #[error(transparent)]
+    Core(#[from] desk_core::CoreError),
+    #[error("the merchant certificate: {0}")]
+    Identity(#[from] wxpay_client::IdentityError),
+    #[error("the connection to WeChat Pay cannot be set up: {0}")]
+    Https(#[from] wxpay_client::SetupError),
+    #[error(
+        "no merchant is set up in {0}: run `merchant-desk-cli setup` with your appid, mch_id and certificate, or use the sandbox"
+    )]
+    NoMerchant(PathBuf),
+    #[error("the API key of merchant {0} is not saved: run `merchant-desk-cli setup` again")]
+    NoApiKey(String),
+    #[error("{0}")]
+    InvalidSetting(String),
+    #[error(
+        "the sandbox is not running ({0} not found or stale): start it with `merchant-desk-cli serve --sandbox` (or the app) first"
+    )]
+    SandboxNotRunning(PathBuf),
+    #[error("the sandbox simulator could not start: {0}")]
+    Sandbox(#[from] wxpay_sim::SimError),
+    #[error(
+        "the intake cannot listen on {addr}: {source}. Another program may use the port: choose another in config.toml (intake.listen) or with --listen"
+    )]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}

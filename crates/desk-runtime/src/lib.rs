@@ -1,0 +1,28 @@
+//! Starts Merchant Desk for the CLI and the desktop shell alike: the data directory and its
+//! lock, `config.toml`, the API key and certificate password (keyring or private file), the
+//! merchant's WeChat Pay client or the in-process sandbox, the intake and the refund engine;
+//! and the doctor that checks a merchant setup.
+#![forbid(unsafe_code)]
+
+mod config;
+mod desk;
+mod doctor;
+mod error;
+mod files;
+mod lock;
+mod merchant;
+mod secrets;
+mod setup;
+
+pub use config::{
+    CertificateConfig, Config, ConfigError, DEFAULT_LISTEN, IntakeConfig, MerchantConfig, Mode,
+    RefundPolicy,
+};
+pub use desk::{RunningDesk, StartOptions};
+pub use doctor::{Check, Status, doctor};
+pub use error::RuntimeError;
+pub use files::{DATA_DIR_ENV, DataDir, FileError};
+pub use lock::{DeskLock, LockError};
+pub use merchant::{Client, SandboxCredentials, command_client, load_identity, merchant_client};
+pub use secrets::{FallbackWarning, KEYRING_ENV, SecretBackend, SecretError, SecretKind, Secrets};
+pub use setup::{MerchantSetup, save_merchant};

@@ -1,0 +1,77 @@
+//! Saving a merchant: checked first (certificate opens with the password and matches its key,
+//! the API key has WeChat's form), then secrets to the keyring or the private file, then the
+//! configuration. A failed check changes nothing.
+
+use std::time::SystemTime;
+
+use wxpay::{ApiKey, CertPassword, SignType};
+use wxpay_client::ClientIdentity;
+
+use crate::config::{CertificateConfig, Config, MerchantConfig, Mode};
+use crate::error::RuntimeError;
+use crate::files::DataDir;
+use crate::secrets::{FallbackWarning, SecretKind, Secrets};
+
+/// What the owner types in (or the CLI reads).
+#[derive(Debug, Clone)]
+pub struct MerchantSetup {
+    pub appid: String,
+    pub mch_id: String,
+    pub sign_type: SignType,
+    pub certificate: CertificateConfig,
+    pub api_key: ApiKey,
+    /// `None`: WeChat's default, the merchant id.
+    pub cert_password: Option<CertPassword>,
+    pub api_base: Option<String>,
+    pub extra_ca: Option<std::path::PathBuf>,
+}
+
+/// Checks and saves; the desk switches to production mode. Returns the warning to show when
+/// the secrets went to a file.
+pub fn save_merchant(
+    dir: &DataDir,
+    setup: MerchantSetup,
+    now: SystemTime,
+) -> Result<(Config, Option<FallbackWarning>), RuntimeError> {
+    dir.create()?;
+    let mut config = Config::load_or_create(&dir.config())?;
+    let (secrets, warning) = Secrets::best_available(&dir.secrets_fallback());
+    let merchant = MerchantConfig {
+        appid: setup.appid,
+        mch_id: setup.mch_id,
+        sign_type: setup.sign_type,
+        certificate: setup.certificate,
+        secrets: secrets.backend(),
+        api_base: setup.api_base,
+        extra_ca: setup.extra_ca,
+    };
+    let mch_id = wxpay::MchId::new(merchant.mch_id.as_str())
+        .map_err(|e| RuntimeError::InvalidSetting(format!("mch_id: {e}")))?;
+    wxpay::AppId::new(merchant.appid.as_str())
+        .map_err(|e| RuntimeError::InvalidSetting(format!("appid: {e}")))?;
+    let password = setup
+        .cert_password
+        .clone()
+        .unwrap_or_else(|| wxpay_client::default_password(&mch_id));
+    let identity = match &merchant.certificate {
+        CertificateConfig::Pkcs12 { p12 } => ClientIdentity::from_pkcs12_file(p12, &password)?,
+        CertificateConfig::Pem { cert_pem, key_pem } => {
+            ClientIdentity::from_pem_files(cert_pem, key_pem)?
+        }
+    };
+    identity.check_validity(now)?;
+
+    secrets.set(&merchant.mch_id, SecretKind::ApiKey, setup.api_key.expose())?;
+    match &setup.cert_password {
+        Some(password) => secrets.set(
+            &merchant.mch_id,
+            SecretKind::CertPassword,
+            password.expose(),
+        )?,
+        None => secrets.delete(&merchant.mch_id, SecretKind::CertPassword)?,
+    }
+    config.merchant = Some(merchant);
+    config.mode = Mode::Production;
+    config.save(&dir.config())?;
+    Ok((config, warning))
+}
