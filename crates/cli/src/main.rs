@@ -1,7 +1,8 @@
 //! `merchant-desk-cli`: Merchant Desk without a window.
 //!
-//! The tools of WeChat's online signature checker (`sign`, `verify`), a refund notification
-//! decryptor, and the WeChat Pay simulator (`sim`). Later issues add the headless desk.
+//! The headless desk (`serve`, `orders`, `refunds`, `doctor`, `setup`), the tools of WeChat's
+//! online signature checker (`sign`, `verify`), a refund-notification decryptor, and the WeChat
+//! Pay simulator (`sim`).
 #![forbid(unsafe_code)]
 
 mod commands;
@@ -10,12 +11,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use commands::CliError;
+use commands::desk::DeskArgs;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "merchant-desk-cli",
     version,
-    about = "Merchant Desk command-line tools (WeChat Pay API v2)"
+    about = "Merchant Desk without a window: refund queue, intake, WeChat Pay v2 tools"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,6 +27,40 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the desk headless (intake + refund engine) until Ctrl-C, printing events.
+    Serve {
+        #[command(flatten)]
+        desk: DeskArgs,
+        #[command(flatten)]
+        args: commands::serve::ServeArgs,
+    },
+    /// Paid orders.
+    Orders {
+        #[command(flatten)]
+        desk: DeskArgs,
+        #[command(subcommand)]
+        command: commands::queue::OrdersCommand,
+    },
+    /// The refund queue: list, approve, reject, create.
+    Refunds {
+        #[command(flatten)]
+        desk: DeskArgs,
+        #[command(subcommand)]
+        command: commands::queue::RefundsCommand,
+    },
+    /// Check the setup: config, API key, certificate, and a signed query over mutual TLS.
+    Doctor {
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Save your merchant (appid, mch_id, certificate; API key from WXPAY_API_KEY or stdin;
+    /// certificate password from WXPAY_CERT_PASSWORD when it is not the mch_id).
+    Setup {
+        #[command(flatten)]
+        desk: DeskArgs,
+        #[command(flatten)]
+        args: commands::doctor::SetupArgs,
+    },
     /// Print the v2 sign of k=v parameters (like WeChat's online signature checker).
     Sign(commands::sign::SignArgs),
     /// Check the sign of a v2 XML message read from standard input.
@@ -37,22 +74,58 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Sign(args) => commands::sign::sign(args),
-        Command::Verify(args) => commands::sign::verify(args),
-        Command::DecryptRefundNotify(args) => commands::decrypt::decrypt(args),
-        Command::Sim(args) => commands::sim::sim(args),
+    let json = match &cli.command {
+        Command::Serve { desk, .. }
+        | Command::Orders { desk, .. }
+        | Command::Refunds { desk, .. }
+        | Command::Doctor { desk }
+        | Command::Setup { desk, .. } => desk.json,
+        _ => false,
     };
+    let result = run(cli.command);
     match result.and_then(|text| write_stdout(&text)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::ChecksFailed(report)) if !json => {
+            let _ = writeln!(std::io::stdout(), "{report}");
+            let _ = writeln!(std::io::stderr(), "error: some checks failed (see above)");
+            ExitCode::FAILURE
+        }
         Err(error) => {
-            let _ = writeln!(std::io::stderr(), "error: {error}");
+            let message = if json {
+                serde_json::json!({ "error": { "code": error.code(), "message": error.to_string() } })
+                    .to_string()
+            } else {
+                format!("error: {error}")
+            };
+            let _ = writeln!(std::io::stderr(), "{message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn write_stdout(text: &str) -> Result<(), commands::CliError> {
+fn run(command: Command) -> Result<String, CliError> {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(CliError::Runtime)
+    };
+    match command {
+        Command::Serve { desk, args } => runtime()?.block_on(commands::serve::serve(&desk, args)),
+        Command::Orders { desk, command } => commands::queue::orders(&desk, command),
+        Command::Refunds { desk, command } => {
+            runtime()?.block_on(commands::queue::refunds(&desk, command))
+        }
+        Command::Doctor { desk } => runtime()?.block_on(commands::doctor::doctor(&desk)),
+        Command::Setup { desk, args } => commands::doctor::setup(&desk, args),
+        Command::Sign(args) => commands::sign::sign(args),
+        Command::Verify(args) => commands::sign::verify(args),
+        Command::DecryptRefundNotify(args) => commands::decrypt::decrypt(args),
+        Command::Sim(args) => commands::sim::sim(args),
+    }
+}
+
+fn write_stdout(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(commands::CliError::Output)
+    writeln!(out, "{text}").map_err(CliError::Output)
 }

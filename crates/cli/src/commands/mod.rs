@@ -1,6 +1,10 @@
 //! One module per subcommand; each returns the text to print or a [`CliError`].
 
 pub mod decrypt;
+pub mod desk;
+pub mod doctor;
+pub mod queue;
+pub mod serve;
 pub mod sign;
 pub mod sim;
 
@@ -41,6 +45,36 @@ pub enum CliError {
     Sim(#[from] wxpay_sim::SimError),
     #[error("{0}")]
     Runtime(#[source] std::io::Error),
+    #[error("{0}")]
+    Argument(String),
+    #[error(
+        "no desk in {0}: start it once (`merchant-desk-cli serve`, or the app), or pass the right --data-dir"
+    )]
+    NoDesk(std::path::PathBuf),
+    #[error("{0}")]
+    Desk(#[from] desk_runtime::RuntimeError),
+    #[error("{0}")]
+    Core(#[from] desk_core::CoreError),
+    /// `doctor` found a problem; the text is the full report.
+    #[error("{0}")]
+    ChecksFailed(String),
+}
+
+impl CliError {
+    /// A stable code for `--json` callers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CliError::Core(error) => error.code(),
+            CliError::Desk(desk_runtime::RuntimeError::Core(error)) => error.code(),
+            CliError::Desk(desk_runtime::RuntimeError::Lock(_)) => "already_running",
+            CliError::Desk(_) => "setup",
+            CliError::NoDesk(_) => "no_desk",
+            CliError::ChecksFailed(_) => "checks_failed",
+            CliError::Output(_) | CliError::Runtime(_) | CliError::Input(_) => "io",
+            CliError::Sim(_) => "simulator",
+            _ => "invalid_argument",
+        }
+    }
 }
 
 /// Reads at most one message's worth of standard input.

@@ -1,0 +1,102 @@
+//! What every desk command shares: which data directory, and whether to answer in JSON.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use desk_core::Store;
+use desk_runtime::{DATA_DIR_ENV, DataDir};
+use serde::Serialize;
+use wxpay::Fen;
+
+use super::CliError;
+
+#[derive(Debug, Clone, Args)]
+pub struct DeskArgs {
+    /// The desk's data directory (database, config.toml). Default: the platform data
+    /// directory, e.g. ~/.local/share/merchant-desk.
+    #[arg(long, env = DATA_DIR_ENV, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Print JSON for scripts (errors too, on standard error).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl DeskArgs {
+    pub fn dir(&self) -> Result<DataDir, CliError> {
+        Ok(DataDir::resolve(self.data_dir.clone()).map_err(desk_runtime::RuntimeError::from)?)
+    }
+
+    /// The database of a desk that has run at least once; nothing is created by asking.
+    pub fn existing_store(&self) -> Result<Store, CliError> {
+        let dir = self.dir()?;
+        let path = dir.database();
+        if !path.exists() {
+            return Err(CliError::NoDesk(dir.root().to_owned()));
+        }
+        Ok(Store::open(&path).map_err(desk_runtime::RuntimeError::from)?)
+    }
+
+    /// `value` as JSON, or the human text.
+    pub fn render<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<String, CliError> {
+        if self.json {
+            serde_json::to_string_pretty(value).map_err(|e| CliError::Output(e.into()))
+        } else {
+            Ok(human(value))
+        }
+    }
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `¥12.34`: how people read amounts; the fen stay exact underneath.
+pub fn yuan(fen: Fen) -> String {
+    let value = fen.get();
+    let sign = if value < 0 { "-" } else { "" };
+    let abs = value.unsigned_abs();
+    format!("{sign}¥{}.{:02}", abs / 100, abs % 100)
+}
+
+/// Unix seconds as China time (the shop's clock), `2026-11-23 16:25`.
+pub fn china_time(seconds: i64) -> String {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    match time::OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(at) => {
+            let at = at.to_offset(offset);
+            format!(
+                "{}-{:02}-{:02} {:02}:{:02}",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute()
+            )
+        }
+        Err(_) => seconds.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_as_yuan() {
+        assert_eq!(yuan(Fen::new(1234)), "¥12.34");
+        assert_eq!(yuan(Fen::new(5)), "¥0.05");
+        assert_eq!(yuan(Fen::new(-100)), "-¥1.00");
+    }
+
+    #[test]
+    fn times_are_shown_in_china_time() {
+        assert_eq!(china_time(1_795_451_133), "2026-11-24 00:25");
+    }
+}

@@ -1,0 +1,178 @@
+//! `serve`: the desk without a window — intake and refund engine — printing events as they
+//! happen, one line each (JSON lines with `--json`).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use desk_core::DeskEvent;
+use desk_runtime::{Mode, RunningDesk, StartOptions};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::CliError;
+use super::desk::{DeskArgs, yuan};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Run against the built-in WeChat Pay simulator (no real money), whatever config.toml says.
+    /// The simulated merchant's credentials and the intake's URL are written to
+    /// DATA_DIR/sandbox-credentials.json.
+    #[arg(long)]
+    sandbox: bool,
+    /// The intake's address (default: config.toml's intake.listen, 127.0.0.1:8720); port 0
+    /// picks a free port.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Sandbox only: a made-up paid order every this many seconds, and now and then a refund
+    /// request.
+    #[arg(long, requires = "sandbox")]
+    demo_every: Option<f64>,
+    /// Sandbox only: seconds a simulated refund stays PROCESSING.
+    #[arg(long, default_value_t = 3.0, requires = "sandbox")]
+    sandbox_refund_delay: f64,
+}
+
+fn seconds(value: f64, flag: &str) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(value).map_err(|_| CliError::NotSeconds(flag.to_owned()))
+}
+
+pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError> {
+    let mut options = StartOptions::new(desk.dir()?);
+    options.force_sandbox = args.sandbox;
+    options.listen = args.listen;
+    options.demo = args
+        .demo_every
+        .map(|every| seconds(every, "--demo-every").map(|d| d.max(Duration::from_millis(200))))
+        .transpose()?;
+    options.sandbox_refund_delay = seconds(args.sandbox_refund_delay, "--sandbox-refund-delay")?;
+    let data_dir = options.data_dir.clone();
+    let running = RunningDesk::start(options).await?;
+    let mut events = running.subscribe();
+    let mut notices = running.notices();
+    for warning in running.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let mode = match running.mode() {
+        Mode::Sandbox => "sandbox",
+        Mode::Production => "production",
+    };
+    let ready = json!({
+        "type": "ready",
+        "mode": mode,
+        "intake_url": running.intake_url(),
+        "data_dir": data_dir.root(),
+        "sandbox_credentials": (running.mode() == Mode::Sandbox).then(|| data_dir.sandbox_credentials()),
+    });
+    if desk.json {
+        line(&ready.to_string())?;
+    } else {
+        line(&format!(
+            "Merchant Desk ({mode}) — intake at {}, data in {}",
+            running.intake_url(),
+            data_dir.root().display()
+        ))?;
+        if running.mode() == Mode::Sandbox {
+            line(&format!(
+                "SANDBOX: refunds go to the built-in simulator; no real money moves. Credentials for testers: {}",
+                data_dir.sandbox_credentials().display()
+            ))?;
+        }
+    }
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => line(&if desk.json {
+                    serde_json::to_string(&event).map_err(|e| CliError::Output(e.into()))?
+                } else {
+                    describe(&event)
+                })?,
+                Err(RecvError::Lagged(missed)) => eprintln!("warning: {missed} events were not printed (output too slow)"),
+                Err(RecvError::Closed) => break,
+            },
+            notice = notices.recv() => if let Ok(notice) = notice {
+                eprintln!("warning: {notice}");
+            },
+            _ = &mut stop => break,
+        }
+    }
+    running.shutdown().await;
+    Ok(if desk.json {
+        json!({ "type": "stopped" }).to_string()
+    } else {
+        "Merchant Desk stopped".to_owned()
+    })
+}
+
+fn line(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(CliError::Output)?;
+    out.flush().map_err(CliError::Output)
+}
+
+fn describe(event: &DeskEvent) -> String {
+    match event {
+        DeskEvent::OrderPaid {
+            out_trade_no,
+            total_fee,
+            ..
+        } => format!("order paid        {out_trade_no}  {}", yuan(*total_fee)),
+        DeskEvent::RefundRequested {
+            request,
+            out_trade_no,
+            refund_fee,
+        } => format!(
+            "refund requested  #{request}  order {out_trade_no}  {}",
+            yuan(*refund_fee)
+        ),
+        DeskEvent::RequestClosed {
+            request,
+            out_trade_no,
+            state,
+        } => format!("request {state}  #{request}  order {out_trade_no}"),
+        DeskEvent::RefundChanged {
+            request,
+            out_refund_no,
+            refund_fee,
+            state,
+            detail,
+            ..
+        } => {
+            let mut text = format!(
+                "refund {:<12}  #{request}  {out_refund_no}  {}",
+                state.as_str(),
+                yuan(*refund_fee)
+            );
+            if let Some(detail) = detail {
+                text.push_str(&format!("  ({detail})"));
+            }
+            text
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
