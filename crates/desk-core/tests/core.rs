@@ -498,3 +498,66 @@ proptest! {
         prop_assert_eq!(count, distinct, "refund numbers are unique");
     }
 }
+
+#[test]
+fn the_queue_lists_requests_by_state_with_their_refunds() {
+    let (store, _dir) = store();
+    store.record_payment(&payment("Q1", 1000), NOW).unwrap();
+    let (waiting, _) = store.add_request(&request("Q1", 100), NOW).unwrap();
+    let (approved, _) = store.add_request(&request("Q1", 200), NOW).unwrap();
+    let (rejected, _) = store.add_request(&request("Q1", 300), NOW).unwrap();
+    let refund = store
+        .approve(approved, Some(Fen::new(150)), &owner(), NOW)
+        .unwrap();
+    store.reject(rejected, "已发货", "owner", NOW).unwrap();
+
+    let all = store.queue(None, 10).unwrap();
+    assert_eq!(
+        all.iter().map(|i| (i.request, i.state)).collect::<Vec<_>>(),
+        [
+            (rejected, QueueState::Rejected),
+            (approved, QueueState::Approved),
+            (waiting, QueueState::Pending)
+        ],
+        "newest first"
+    );
+    let only_approved = store.queue(Some(QueueState::Approved), 10).unwrap();
+    assert_eq!(only_approved.len(), 1);
+    let view = only_approved[0].refund.as_ref().unwrap();
+    assert_eq!(view.out_refund_no, refund.out_refund_no.as_str());
+    assert_eq!(view.refund_fee, Fen::new(150));
+    assert_eq!(
+        store.queue_item(rejected).unwrap().reject_reason.as_deref(),
+        Some("已发货")
+    );
+    assert!(matches!(
+        store.queue_item(999),
+        Err(CoreError::RequestNotFound(999))
+    ));
+    assert_eq!(store.queue(Some(QueueState::Failed), 10).unwrap(), []);
+}
+
+#[test]
+fn orders_are_listed_newest_first_and_found_by_prefix() {
+    let (store, _dir) = store();
+    for (n, no) in ["A100", "A200", "B100"].iter().enumerate() {
+        let mut paid = payment(no, 500);
+        paid.paid_at = NOW + n as i64;
+        store.record_payment(&paid, NOW).unwrap();
+    }
+    let numbers = |search: Option<&str>| {
+        store
+            .orders(search, 10)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.out_trade_no)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(numbers(None), ["B100", "A200", "A100"]);
+    assert_eq!(numbers(Some("A")), ["A200", "A100"]);
+    assert_eq!(numbers(Some("A2")), ["A200"]);
+    assert_eq!(numbers(Some("Z")), Vec::<String>::new());
+    let by_transaction = store.orders(None, 10).unwrap()[2].transaction_id.clone();
+    assert_eq!(numbers(Some(&by_transaction)), ["A100"]);
+    assert_eq!(store.orders(None, 1).unwrap().len(), 1, "limit");
+}

@@ -433,3 +433,140 @@ async fn a_refund_notification_settles_without_a_query() {
         "a repeated notification is harmless"
     );
 }
+
+#[tokio::test]
+async fn a_manual_refund_checks_the_order_with_wechat_first() {
+    let w = World::new().await;
+    let mut events = w.store.subscribe();
+    let order = w
+        .sim
+        .create_order(NewOrder {
+            total_fee: 2500,
+            ..Default::default()
+        })
+        .unwrap();
+    let paid = w.sim.pay(&order.out_trade_no).unwrap();
+    let manual = |order: OrderRef, amount: i64| ManualRefund {
+        order,
+        amount: Fen::new(amount),
+        reason: "顾客来电".into(),
+        customer: Some("王女士".into()),
+    };
+    let by_number = OrderRef::OutTradeNo(OutTradeNo::new(paid.out_trade_no.clone()).unwrap());
+
+    // More than was paid: refused, and nothing queued.
+    let too_much = create_manual_request(
+        &w.store,
+        &w.client(),
+        manual(by_number.clone(), 2501),
+        now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(too_much, CoreError::ExceedsRefundable { .. }),
+        "{too_much}"
+    );
+    assert!(w.store.queue(None, 10).unwrap().is_empty());
+
+    // The desk never saw the payment: WeChat confirms it and the order is recorded.
+    let request = create_manual_request(&w.store, &w.client(), manual(by_number, 1000), now())
+        .await
+        .unwrap();
+    let item = w.store.queue_item(request).unwrap();
+    assert_eq!(item.state, QueueState::Pending);
+    assert_eq!(item.requested_fee, Fen::new(1000));
+    assert_eq!(item.request_id, None, "made in the app, not by the backend");
+    let stored = w.store.order(&paid.out_trade_no).unwrap().unwrap();
+    assert_eq!(stored.total_fee, Fen::new(2500));
+
+    // By transaction id works too, and counts against the same order.
+    let by_transaction =
+        OrderRef::TransactionId(TransactionId::new(paid.transaction_id.clone().unwrap()).unwrap());
+    create_manual_request(
+        &w.store,
+        &w.client(),
+        manual(by_transaction.clone(), 1500),
+        now(),
+    )
+    .await
+    .unwrap();
+    let approved: Vec<_> = w
+        .store
+        .queue(Some(QueueState::Pending), 10)
+        .unwrap()
+        .iter()
+        .map(|item| w.store.approve(item.request, None, &owner(), now()))
+        .collect();
+    assert!(approved.iter().all(Result::is_ok), "{approved:?}");
+    let more = create_manual_request(&w.store, &w.client(), manual(by_transaction, 1), now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(more, CoreError::ExceedsRefundable { .. }),
+        "{more}"
+    );
+
+    let seen: Vec<DeskEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    let requested = seen
+        .iter()
+        .filter(|e| matches!(e, DeskEvent::RefundRequested { .. }))
+        .count();
+    let paid_events = seen
+        .iter()
+        .filter(|e| matches!(e, DeskEvent::OrderPaid { .. }))
+        .count();
+    let approvals = seen
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                DeskEvent::RefundChanged {
+                    state: RefundState::Approved,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        (paid_events, requested, approvals),
+        (1, 2, 2),
+        "one event per committed change, none for refused ones: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_manual_refund_of_an_unknown_or_unpaid_order_is_refused() {
+    let w = World::new().await;
+    let unpaid = w
+        .sim
+        .create_order(NewOrder {
+            total_fee: 800,
+            ..Default::default()
+        })
+        .unwrap();
+    let attempt = |no: &str| ManualRefund {
+        order: OrderRef::OutTradeNo(OutTradeNo::new(no).unwrap()),
+        amount: Fen::new(100),
+        reason: "顾客来电".into(),
+        customer: None,
+    };
+    let unknown = create_manual_request(&w.store, &w.client(), attempt("NO-SUCH-ORDER"), now())
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), "order_unknown", "{unknown}");
+    let not_paid =
+        create_manual_request(&w.store, &w.client(), attempt(&unpaid.out_trade_no), now())
+            .await
+            .unwrap_err();
+    assert_eq!(not_paid.code(), "order_not_paid", "{not_paid}");
+    assert!(w.store.queue(None, 10).unwrap().is_empty());
+    assert!(w.store.orders(None, 10).unwrap().is_empty());
+}
+
+fn owner() -> Approver {
+    Approver {
+        name: "owner".into(),
+        limit: None,
+    }
+}
