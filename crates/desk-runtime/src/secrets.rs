@@ -147,6 +147,13 @@ impl Secrets {
         }
     }
 
+    /// A given credential store (another platform's, or keyring-core's mock in tests).
+    pub fn with_keyring(store: Arc<CredentialStore>) -> Secrets {
+        Secrets {
+            backend: Backend::Keyring(store),
+        }
+    }
+
     pub fn file(path: &Path) -> Secrets {
         Secrets {
             backend: Backend::File(path.to_owned()),

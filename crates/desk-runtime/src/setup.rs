@@ -10,7 +10,7 @@ use wxpay_client::ClientIdentity;
 use crate::config::{CertificateConfig, Config, MerchantConfig, Mode};
 use crate::error::RuntimeError;
 use crate::files::DataDir;
-use crate::secrets::{FallbackWarning, SecretKind, Secrets};
+use crate::secrets::{SecretKind, Secrets};
 
 /// What the owner types in (or the CLI reads).
 #[derive(Debug, Clone)]
@@ -26,16 +26,15 @@ pub struct MerchantSetup {
     pub extra_ca: Option<std::path::PathBuf>,
 }
 
-/// Checks and saves; the desk switches to production mode. Returns the warning to show when
-/// the secrets went to a file.
+/// Checks and saves into `secrets` (usually [`Secrets::best_available`]); the desk switches to
+/// production mode.
 pub fn save_merchant(
     dir: &DataDir,
     setup: MerchantSetup,
+    secrets: &Secrets,
     now: SystemTime,
-) -> Result<(Config, Option<FallbackWarning>), RuntimeError> {
-    dir.create()?;
-    let mut config = Config::load_or_create(&dir.config())?;
-    let (secrets, warning) = Secrets::best_available(&dir.secrets_fallback());
+) -> Result<Config, RuntimeError> {
+    let mut config = Config::load(&dir.config())?.unwrap_or_default();
     let merchant = MerchantConfig {
         appid: setup.appid,
         mch_id: setup.mch_id,
@@ -61,6 +60,7 @@ pub fn save_merchant(
     };
     identity.check_validity(now)?;
 
+    dir.create()?;
     secrets.set(&merchant.mch_id, SecretKind::ApiKey, setup.api_key.expose())?;
     match &setup.cert_password {
         Some(password) => secrets.set(
@@ -73,5 +73,5 @@ pub fn save_merchant(
     config.merchant = Some(merchant);
     config.mode = Mode::Production;
     config.save(&dir.config())?;
-    Ok((config, warning))
+    Ok(config)
 }

@@ -117,7 +117,8 @@ pub fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError> {
         extra_ca: args.extra_ca.map(absolute).transpose()?,
     };
     let dir = desk.dir()?;
-    let (config, warning) = desk_runtime::save_merchant(&dir, setup, SystemTime::now())?;
+    let (secrets, warning) = desk_runtime::Secrets::best_available(&dir.secrets_fallback());
+    let config = desk_runtime::save_merchant(&dir, setup, &secrets, SystemTime::now())?;
     if let Some(warning) = &warning {
         eprintln!("warning: {warning}");
     }
