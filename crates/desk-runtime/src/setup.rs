@@ -44,6 +44,7 @@ pub fn save_merchant(
         api_base: setup.api_base,
         extra_ca: setup.extra_ca,
     };
+    check_api_key(&setup.api_key)?;
     let mch_id = wxpay::MchId::new(merchant.mch_id.as_str())
         .map_err(|e| RuntimeError::InvalidSetting(format!("mch_id: {e}")))?;
     wxpay::AppId::new(merchant.appid.as_str())
@@ -74,4 +75,17 @@ pub fn save_merchant(
     config.mode = Mode::Production;
     config.save(&dir.config())?;
     Ok(config)
+}
+
+/// The merchant platform only accepts 32 letters and digits as an API v2 key; anything else was
+/// copied wrong.
+fn check_api_key(key: &ApiKey) -> Result<(), RuntimeError> {
+    let text = key.expose();
+    if text.len() == 32 && text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(());
+    }
+    Err(RuntimeError::InvalidSetting(format!(
+        "the API v2 key must be 32 letters and digits (this one has {} characters): copy it again from 商户平台 → 账户中心 → API安全",
+        text.chars().count()
+    )))
 }

@@ -1,0 +1,446 @@
+//! The headless desk through the real binary: `serve --sandbox` driven like a tester would
+//! (credentials file, signed notifications and requests, the simulator's control API), the queue
+//! commands, `setup` + `doctor` against a test server, and bad arguments that change nothing.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use wxpay::{ApiKey, Fields, SignType};
+
+const BIN: &str = env!("CARGO_BIN_EXE_merchant-desk-cli");
+
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("MERCHANT_DESK_KEYRING", "off")
+        .env_remove("WXPAY_API_KEY")
+        .env_remove("MERCHANT_DESK_DATA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn error_of(output: &Output) -> Value {
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    serde_json::from_slice::<Value>(&output.stderr).unwrap()["error"].clone()
+}
+
+/// `serve` in the background; its stdout lines arrive on a channel.
+struct Serve {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Serve {
+    fn start(dir: &Path) -> Serve {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--sandbox", "--json", "--listen", "127.0.0.1:0"])
+            .args(["--sandbox-refund-delay", "0.2", "--data-dir"])
+            .arg(dir)
+            .env("MERCHANT_DESK_KEYRING", "off")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Serve { child, lines }
+    }
+
+    fn wait_for(&self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .expect("serve printed nothing more");
+            if wanted(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// SIGTERM, as a service manager stops it.
+    fn stop(mut self) -> Value {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "stopped cleanly: {status:?}");
+        self.wait_for(|line| line["type"] == "stopped")
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn post(url: &str, body: String, headers: &[(&str, String)]) -> (u16, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut request = reqwest::Client::new().post(url).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let answer = request.send().await.unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    })
+}
+
+#[test]
+fn serve_sandbox_from_notification_to_refund_by_command() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("desk");
+    let serve = Serve::start(&dir);
+    let ready = serve.wait_for(|line| line["type"] == "ready");
+    assert_eq!(ready["mode"], "sandbox");
+    let credentials: Value = serde_json::from_str(
+        &std::fs::read_to_string(ready["sandbox_credentials"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let intake = credentials["intake_url"].as_str().unwrap();
+    assert_eq!(intake, ready["intake_url"]);
+    for field in [
+        "appid",
+        "mch_id",
+        "api_key",
+        "base_url",
+        "control_url",
+        "files",
+    ] {
+        assert!(!credentials[field].is_null(), "{field} in {credentials}");
+    }
+
+    // A tester signs a payment notification for the sandbox merchant.
+    let key = ApiKey::new(credentials["api_key"].as_str().unwrap()).unwrap();
+    let notification = |total: &str, key: &ApiKey| {
+        let fields = Fields::from_pairs([
+            ("return_code", "SUCCESS".to_owned()),
+            ("result_code", "SUCCESS".to_owned()),
+            ("appid", credentials["appid"].as_str().unwrap().to_owned()),
+            ("mch_id", credentials["mch_id"].as_str().unwrap().to_owned()),
+            ("nonce_str", "n0nce".to_owned()),
+            ("out_trade_no", "TESTER-0001".to_owned()),
+            ("transaction_id", "4200000000202611230000000001".to_owned()),
+            ("total_fee", total.to_owned()),
+            ("time_end", "20261123162533".to_owned()),
+        ])
+        .unwrap();
+        wxpay::sign::sign_and_encode(fields, key, SignType::Md5).unwrap()
+    };
+    let forged = notification("1", &ApiKey::new("f".repeat(32)).unwrap());
+    let (_, reply) = post(&format!("{intake}/wxpay/notify"), forged, &[]);
+    assert!(reply.contains("FAIL"), "{reply}");
+    let (status, reply) = post(
+        &format!("{intake}/wxpay/notify"),
+        notification("1888", &key),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert!(reply.contains("SUCCESS"), "{reply}");
+    let paid = serve.wait_for(|line| line["type"] == "order_paid");
+    assert_eq!(paid["out_trade_no"], "TESTER-0001");
+    assert_eq!(paid["total_fee"], 1888);
+
+    // An order the simulator knows (so the refund can really be paid), through its control API.
+    let control = credentials["control_url"].as_str().unwrap();
+    let (status, created) = post(
+        &format!("{control}/v1/orders"),
+        json!({ "total_fee": 5000, "notify_url": format!("{intake}/wxpay/notify") }).to_string(),
+        &[("content-type", "application/json".to_owned())],
+    );
+    assert!(status < 300, "{created}");
+    let order: Value = serde_json::from_str(&created).unwrap();
+    let out_trade_no = order["out_trade_no"].as_str().unwrap().to_owned();
+    post(
+        &format!("{control}/v1/orders/{out_trade_no}/pay"),
+        String::new(),
+        &[],
+    );
+    serve.wait_for(|line| line["type"] == "order_paid" && line["out_trade_no"] == out_trade_no);
+
+    // The shop backend asks for a refund, signed with the shared secret.
+    let body = json!({
+        "request_id": "backend-42",
+        "out_trade_no": out_trade_no,
+        "refund_fee": 2000,
+        "reason": "少发一件",
+        "customer": "李先生",
+    })
+    .to_string();
+    let timestamp = now();
+    let signature = wxpay_sim::sign_intake_request(
+        credentials["intake_secret"].as_str().unwrap(),
+        timestamp,
+        &body,
+    );
+    let (status, answer) = post(
+        &format!("{intake}/api/v1/refund-requests"),
+        body,
+        &[
+            ("X-Merchant-Desk-Timestamp", timestamp.to_string()),
+            ("X-Merchant-Desk-Signature", signature),
+            ("content-type", "application/json".to_owned()),
+        ],
+    );
+    assert_eq!(status, 201, "{answer}");
+    let request = serve.wait_for(|line| line["type"] == "refund_requested")["request"]
+        .as_i64()
+        .unwrap();
+
+    let pending = json_of(&cli(
+        &dir,
+        &["refunds", "list", "--state", "pending", "--json"],
+    ));
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert_eq!(pending[0]["customer"], "李先生");
+    let id = request.to_string();
+
+    // Over the asked amount: refused, still pending.
+    let refused = error_of(&cli(
+        &dir,
+        &[
+            "refunds", "approve", &id, "--amount", "2001", "--by", "店长", "--json",
+        ],
+    ));
+    assert_eq!(refused["code"], "invalid_amount");
+    let approved = json_of(&cli(
+        &dir,
+        &[
+            "refunds", "approve", &id, "--amount", "1500", "--by", "店长", "--json",
+        ],
+    ));
+    assert_eq!(approved["refund_fee"], 1500);
+    let out_refund_no = approved["out_refund_no"].as_str().unwrap().to_owned();
+    let again = error_of(&cli(
+        &dir,
+        &["refunds", "approve", &id, "--by", "店长", "--json"],
+    ));
+    assert_eq!(again["code"], "conflict", "one approval, one refund");
+
+    let succeeded =
+        serve.wait_for(|line| line["type"] == "refund_changed" && line["state"] == "succeeded");
+    assert_eq!(succeeded["out_refund_no"], out_refund_no);
+    let done = json_of(&cli(
+        &dir,
+        &["refunds", "list", "--state", "succeeded", "--json"],
+    ));
+    assert_eq!(done[0]["refund"]["refund_fee"], 1500);
+    let orders = json_of(&cli(&dir, &["orders", "list", "--json"]));
+    let order = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["out_trade_no"] == out_trade_no.as_str())
+        .unwrap();
+    assert_eq!(order["refundable"], 3500);
+
+    // A second desk on the same directory is refused while the first runs.
+    let second = Command::new(BIN)
+        .args([
+            "serve",
+            "--sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .env("MERCHANT_DESK_KEYRING", "off")
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already running"));
+
+    // A manual refund for a customer who phoned: checked with the simulator, then queued.
+    let manual = json_of(&cli(
+        &dir,
+        &[
+            "refunds",
+            "create",
+            "--out-trade-no",
+            &out_trade_no,
+            "--amount",
+            "500",
+            "--reason",
+            "顾客来电",
+            "--json",
+        ],
+    ));
+    assert!(manual["approved"].is_null());
+    let unknown = error_of(&cli(
+        &dir,
+        &[
+            "refunds",
+            "create",
+            "--out-trade-no",
+            "NO-SUCH",
+            "--amount",
+            "1",
+            "--reason",
+            "x",
+            "--json",
+        ],
+    ));
+    assert_eq!(unknown["code"], "order_unknown");
+
+    let doctor = json_of(&cli(&dir, &["doctor", "--json"]));
+    assert_eq!(doctor[1]["name"], "wechat_probe");
+    assert_eq!(doctor[1]["status"], "ok");
+
+    serve.stop();
+}
+
+#[test]
+fn bad_arguments_say_what_to_do_and_change_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("never-started");
+    let no_desk = error_of(&cli(&dir, &["refunds", "list", "--json"]));
+    assert_eq!(no_desk["code"], "no_desk");
+    assert!(no_desk["message"].as_str().unwrap().contains("serve"));
+    let approve = cli(&dir, &["refunds", "approve", "1", "--by", "me"]);
+    assert_eq!(approve.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&approve.stderr).starts_with("error: no desk in"));
+
+    let bad_state = cli(&dir, &["refunds", "list", "--state", "paid"]);
+    assert_eq!(bad_state.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&bad_state.stderr).contains("needs_manual"));
+    let no_by = cli(&dir, &["refunds", "approve", "1"]);
+    assert_eq!(no_by.status.code(), Some(2));
+    let both = cli(
+        &dir,
+        &[
+            "refunds",
+            "create",
+            "--out-trade-no",
+            "A",
+            "--transaction-id",
+            "B",
+            "--amount",
+            "1",
+            "--reason",
+            "r",
+        ],
+    );
+    assert_eq!(both.status.code(), Some(2));
+    let no_key = cli(
+        &dir,
+        &[
+            "setup",
+            "--appid",
+            "wx2421b1c4370ec43b",
+            "--mch-id",
+            "1900000109",
+            "--p12",
+            "/nowhere.p12",
+        ],
+    );
+    assert_eq!(no_key.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_key.stderr).contains("WXPAY_API_KEY"));
+    let doctor = cli(&dir, &["doctor"]);
+    assert_eq!(doctor.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&doctor.stdout).contains("[FAIL] config"));
+
+    assert!(!dir.exists(), "no command above created anything");
+}
+
+#[test]
+fn setup_then_doctor_against_a_test_server() {
+    let temp = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(wxpay_sim::start(wxpay_sim::SimConfig::new(
+            temp.path().join("wechat"),
+        )))
+        .unwrap();
+    let c = sim.credentials();
+    let dir = temp.path().join("desk");
+    let setup = |api_key: &str| {
+        Command::new(BIN)
+            .args([
+                "setup",
+                "--appid",
+                c.appid.as_str(),
+                "--mch-id",
+                c.mch_id.as_str(),
+                "--p12",
+            ])
+            .arg(&c.files.cert_p12)
+            .args([
+                "--sign-type",
+                "HMAC-SHA256",
+                "--api-base",
+                &sim.info().base_url,
+                "--extra-ca",
+            ])
+            .arg(&c.files.ca_pem)
+            .arg("--data-dir")
+            .arg(&dir)
+            .env("MERCHANT_DESK_KEYRING", "off")
+            .env("WXPAY_API_KEY", api_key)
+            .output()
+            .unwrap()
+    };
+    let short = setup("too-short");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("32 letters and digits"));
+    assert!(!dir.exists(), "a refused setup writes nothing");
+
+    let saved = setup(c.api_key.expose());
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&saved.stderr).contains("no system keyring"),
+        "the fallback is announced"
+    );
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("mode = \"production\""), "{config}");
+    assert!(!config.contains(c.api_key.expose()));
+
+    let report = cli(&dir, &["doctor"]);
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(report.status.success(), "{text}");
+    assert!(text.contains("[ok  ] wechat_probe"), "{text}");
+    assert!(text.contains("[WARN] secrets"), "{text}");
+    assert!(!text.contains(c.api_key.expose()));
+    sim.shutdown();
+}
