@@ -28,6 +28,6 @@ pub use queue::{QueueItem, QueueState, RefundView};
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,
 };
-pub use remote::{Confirm, ManualRefund, confirm_order, create_manual_request};
+pub use remote::{Confirm, ManualRefund, confirm_order, create_manual_request, unix_now};
 pub use store::{MIGRATIONS, Store, StoreError};
 pub use work::DueRefund;

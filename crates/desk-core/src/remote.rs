@@ -127,7 +127,8 @@ pub(crate) async fn blocking<R: Send + 'static>(
         .unwrap_or_else(|_| Err(CoreError::Invalid("the storage task stopped".into())))
 }
 
-pub(crate) fn unix_now() -> i64 {
+/// The desk's clock: Unix seconds now (every stored time is in these).
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

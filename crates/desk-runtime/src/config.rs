@@ -125,9 +125,9 @@ impl Config {
             path: path.to_owned(),
             message: e.message().to_owned(),
         })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
+        config.validate().map_err(|problem| ConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            message: problem.to_string(),
         })?;
         Ok(Some(config))
     }
@@ -156,26 +156,37 @@ impl Config {
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigProblem> {
         if self.mode == Mode::Production && self.merchant.is_none() {
-            return Err("mode is \"production\" but there is no [merchant] section".into());
+            return Err(ConfigProblem::ProductionWithoutMerchant);
         }
         if self.intake.shared_secret.len() < 16 {
-            return Err("intake.shared_secret must be at least 16 characters".into());
+            return Err(ConfigProblem::ShortSharedSecret);
         }
-        if let Some(limit) = self.refunds.staff_limit_fen
-            && limit <= 0
-        {
-            return Err("refunds.staff_limit_fen must be a positive number of fen".into());
+        if self.refunds.staff_limit_fen.is_some_and(|limit| limit <= 0) {
+            return Err(ConfigProblem::StaffLimitNotPositive);
         }
         if let Some(merchant) = &self.merchant {
-            wxpay::AppId::new(merchant.appid.as_str())
-                .map_err(|e| format!("merchant.appid: {e}"))?;
-            wxpay::MchId::new(merchant.mch_id.as_str())
-                .map_err(|e| format!("merchant.mch_id: {e}"))?;
+            wxpay::AppId::new(merchant.appid.as_str()).map_err(ConfigProblem::AppId)?;
+            wxpay::MchId::new(merchant.mch_id.as_str()).map_err(ConfigProblem::MchId)?;
         }
         Ok(())
     }
+}
+
+/// A setting the file parses but the desk cannot use.
+#[derive(Debug, thiserror::Error)]
+enum ConfigProblem {
+    #[error("mode is \"production\" but there is no [merchant] section")]
+    ProductionWithoutMerchant,
+    #[error("intake.shared_secret must be at least 16 characters")]
+    ShortSharedSecret,
+    #[error("refunds.staff_limit_fen must be a positive number of fen")]
+    StaffLimitNotPositive,
+    #[error("merchant.appid: {0}")]
+    AppId(wxpay::IdError),
+    #[error("merchant.mch_id: {0}")]
+    MchId(wxpay::IdError),
 }
 
 impl Default for Config {

@@ -3,10 +3,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use desk_core::intake::{IntakeState, router};
-use desk_core::{Engine, EngineSettings, EventReceiver, Store};
+use desk_core::{Engine, EngineSettings, EventReceiver, Store, unix_now};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use wxpay_sim::{DemoTraffic, IntakeTarget, SimConfig, SimHandle};
@@ -292,10 +292,4 @@ async fn run_engine(
             _ = stopped.wait_for(|stop| *stop) => return,
         }
     }
-}
-
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

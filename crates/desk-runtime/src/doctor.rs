@@ -193,7 +193,7 @@ fn certificate_failure(error: &RuntimeError) -> String {
 }
 
 fn expiry_check(identity: &wxpay_client::ClientIdentity, now: SystemTime) -> Check {
-    let until = date(identity.not_after());
+    let until = identity.expiry_date();
     match identity.check_validity(now) {
         Err(error) => Check::new("certificate_expiry", Status::Failed, error.to_string()),
         Ok(()) if identity.not_after() < now + EXPIRY_WARNING => Check::new(
@@ -276,13 +276,4 @@ fn skip(checks: &mut Vec<Check>, names: &[&'static str]) {
             ));
         }
     }
-}
-
-fn date(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    time::OffsetDateTime::from_unix_timestamp(seconds)
-        .map(|t| t.date().to_string())
-        .unwrap_or_default()
 }

@@ -172,6 +172,11 @@ impl ClientIdentity {
     pub fn not_after(&self) -> SystemTime {
         self.not_after
     }
+
+    /// The last day of validity as the user reads it, `YYYY-MM-DD` (UTC).
+    pub fn expiry_date(&self) -> String {
+        date(self.not_after)
+    }
 }
 
 impl fmt::Debug for ClientIdentity {

@@ -1,7 +1,6 @@
 //! What every desk command shares: which data directory, and whether to answer in JSON.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use desk_core::Store;
@@ -49,12 +48,6 @@ impl DeskArgs {
             Ok(human(value))
         }
     }
-}
-
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `¥12.34`: how people read amounts; the fen stay exact underneath.

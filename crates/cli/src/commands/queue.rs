@@ -3,13 +3,13 @@
 use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
-use desk_core::{Approver, ManualRefund, QueueItem, QueueState};
+use desk_core::{Approver, ManualRefund, QueueItem, QueueState, unix_now};
 use desk_runtime::Config;
 use serde_json::json;
 use wxpay::{Fen, OrderRef, OutTradeNo, TransactionId};
 
 use super::CliError;
-use super::desk::{DeskArgs, china_time, unix_now, yuan};
+use super::desk::{DeskArgs, china_time, yuan};
 
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
