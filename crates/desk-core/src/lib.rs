@@ -24,7 +24,7 @@ pub use engine::{Engine, EngineSettings, Pass};
 pub use error::CoreError;
 pub use events::{DeskEvent, EventReceiver, EventSender};
 pub use orders::{Order, Payment, PaymentSource, Recorded};
-pub use queue::{QueueItem, QueueState, RefundView};
+pub use queue::{QueueItem, QueueState, RefundView, UnknownQueueState};
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,
 };

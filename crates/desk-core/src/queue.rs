@@ -58,6 +58,20 @@ impl QueueState {
     }
 }
 
+/// A state name the queue does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown state {0:?}; use one of pending, rejected, withdrawn, approved, submitting, processing, succeeded, closed, needs_manual, failed"
+)]
+pub struct UnknownQueueState(pub String);
+
+impl std::str::FromStr for QueueState {
+    type Err = UnknownQueueState;
+    fn from_str(text: &str) -> Result<Self, UnknownQueueState> {
+        QueueState::parse(text).ok_or_else(|| UnknownQueueState(text.to_owned()))
+    }
+}
+
 /// A request and, once approved, its refund.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueItem {

@@ -561,3 +561,15 @@ fn orders_are_listed_newest_first_and_found_by_prefix() {
     assert_eq!(numbers(Some(&by_transaction)), ["A100"]);
     assert_eq!(store.orders(None, 1).unwrap().len(), 1, "limit");
 }
+
+#[test]
+fn queue_state_names_parse_and_unknown_ones_list_the_choices() {
+    for state in QueueState::ALL {
+        assert_eq!(state.as_str().parse::<QueueState>(), Ok(state));
+    }
+    let unknown = "paid".parse::<QueueState>().unwrap_err().to_string();
+    assert!(
+        unknown.contains("\"paid\"") && unknown.contains("needs_manual"),
+        "{unknown}"
+    );
+}

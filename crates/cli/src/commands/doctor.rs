@@ -55,7 +55,7 @@ pub struct SetupArgs {
     #[arg(long, requires = "cert_pem")]
     key_pem: Option<PathBuf>,
     /// MD5 (default) or HMAC-SHA256.
-    #[arg(long, default_value = "MD5", value_parser = parse_sign_type)]
+    #[arg(long, default_value = "MD5")]
     sign_type: SignType,
     /// Read the API key from standard input instead of WXPAY_API_KEY.
     #[arg(long)]
@@ -66,10 +66,6 @@ pub struct SetupArgs {
     /// Only for a test server: one more trusted root CA (PEM).
     #[arg(long, hide = true)]
     extra_ca: Option<PathBuf>,
-}
-
-fn parse_sign_type(text: &str) -> Result<SignType, String> {
-    SignType::from_wire(text).ok_or_else(|| "use MD5 or HMAC-SHA256".to_owned())
 }
 
 /// Checks and saves the merchant; the desk switches from the sandbox to this merchant.

@@ -29,7 +29,7 @@ pub enum RefundsCommand {
     List {
         /// pending, rejected, withdrawn, approved, submitting, processing, succeeded, closed,
         /// needs_manual or failed.
-        #[arg(long, value_parser = parse_state)]
+        #[arg(long)]
         state: Option<QueueState>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -78,13 +78,6 @@ pub struct CreateArgs {
     /// Approve it at once, as this person (otherwise it waits in the queue as pending).
     #[arg(long)]
     approve_by: Option<String>,
-}
-
-fn parse_state(text: &str) -> Result<QueueState, String> {
-    QueueState::parse(text).ok_or_else(|| {
-        let names: Vec<&str> = QueueState::ALL.iter().map(|s| s.as_str()).collect();
-        format!("unknown state {text:?}; use one of {}", names.join(", "))
-    })
 }
 
 pub fn orders(desk: &DeskArgs, command: OrdersCommand) -> Result<String, CliError> {
