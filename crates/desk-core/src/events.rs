@@ -10,6 +10,7 @@ use crate::refunds::RefundState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DeskEvent {
     /// A new paid order (never twice for one order).
     OrderPaid {

@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod events;
 pub mod intake;
+mod logs;
 mod orders;
 mod queue;
 mod refunds;
@@ -23,8 +24,9 @@ mod work;
 pub use engine::{Engine, EngineSettings, Pass};
 pub use error::CoreError;
 pub use events::{DeskEvent, EventReceiver, EventSender};
+pub use logs::{AuditEntry, ExchangeEntry};
 pub use orders::{Order, Payment, PaymentSource, Recorded};
-pub use queue::{QueueItem, QueueState, RefundView, UnknownQueueState};
+pub use queue::{QueueCount, QueueItem, QueueState, RefundView, UnknownQueueState};
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,
 };

@@ -49,6 +49,7 @@ pub enum Recorded {
 
 /// An order as the queue shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Order {
     pub out_trade_no: String,
     pub transaction_id: String,

@@ -11,6 +11,7 @@ use crate::store::Store;
 /// Where a request stands: its own state until approved, then its refund's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum QueueState {
     Pending,
     Rejected,
@@ -72,8 +73,17 @@ impl std::str::FromStr for QueueState {
     }
 }
 
+/// How many requests are in one state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct QueueCount {
+    pub state: QueueState,
+    pub count: i64,
+}
+
 /// A request and, once approved, its refund.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QueueItem {
     pub request: i64,
     pub request_id: Option<String>,
@@ -90,6 +100,7 @@ pub struct QueueItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RefundView {
     pub id: i64,
     pub out_refund_no: String,
@@ -127,6 +138,40 @@ impl Store {
                 queue_row,
             )?;
             rows.map(|row| row?).collect()
+        })
+    }
+
+    /// Every request of one order, oldest first (the order's detail).
+    pub fn order_requests(&self, out_trade_no: &str) -> Result<Vec<QueueItem>, CoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare(&format!(
+                "{QUEUE_SELECT} WHERE q.out_trade_no = ?1 ORDER BY q.id"
+            ))?;
+            let rows = statement.query_map([out_trade_no], queue_row)?;
+            rows.map(|row| row?).collect()
+        })
+    }
+
+    /// How many requests are in each state (the queue's tabs); states with none are left out.
+    pub fn queue_counts(&self) -> Result<Vec<QueueCount>, CoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT COALESCE(r.state, q.state), COUNT(*)
+                 FROM refund_requests q LEFT JOIN refunds r ON r.request = q.id
+                 GROUP BY 1",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?;
+            let mut counts = Vec::new();
+            for row in rows {
+                let (state, count) = row?;
+                let state = QueueState::parse(&state)
+                    .ok_or_else(|| CoreError::Invalid(format!("unknown state {state}")))?;
+                counts.push(QueueCount { state, count });
+            }
+            counts.sort_by_key(|c| QueueState::ALL.iter().position(|s| *s == c.state));
+            Ok(counts)
         })
     }
 

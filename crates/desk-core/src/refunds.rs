@@ -25,6 +25,7 @@ pub const MAX_REFUNDS_PER_ORDER: i64 = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RefundState {
     /// Approved; not yet sent.
     Approved,
@@ -111,8 +112,10 @@ pub struct Approver {
 
 /// An approval turned into a refund.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ApprovedRefund {
     pub refund: i64,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub out_refund_no: OutRefundNo,
     pub refund_fee: Fen,
 }
@@ -223,6 +226,20 @@ impl Store {
             self.publish(event);
             approved
         })
+    }
+
+    /// Approves each request for what was asked, each in its own transaction: one refusal
+    /// (already decided, over the limit) does not stop the others.
+    pub fn approve_all(
+        &self,
+        requests: &[i64],
+        approver: &Approver,
+        now: i64,
+    ) -> Vec<(i64, Result<ApprovedRefund, CoreError>)> {
+        requests
+            .iter()
+            .map(|&request| (request, self.approve(request, None, approver, now)))
+            .collect()
     }
 
     pub fn reject(&self, request: i64, reason: &str, by: &str, now: i64) -> Result<(), CoreError> {

@@ -9,6 +9,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use wxpay::SignType;
 
+use crate::access::AccessConfig;
+use crate::alerts::{AlertSettings, Language};
 use crate::files::{FileError, read_optional, write_private};
 use crate::secrets::SecretBackend;
 
@@ -26,6 +28,14 @@ pub struct Config {
     pub intake: IntakeConfig,
     #[serde(default)]
     pub refunds: RefundPolicy,
+    /// The UI's language, also used for desktop notifications.
+    #[serde(default)]
+    pub language: Language,
+    #[serde(default)]
+    pub alerts: AlertSettings,
+    /// The owner PIN (hashed) and when it is always asked.
+    #[serde(default)]
+    pub access: AccessConfig,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +123,9 @@ impl Config {
                 shared_secret: hex::encode(secret),
             },
             refunds: RefundPolicy::default(),
+            language: Language::default(),
+            alerts: AlertSettings::default(),
+            access: AccessConfig::default(),
         }
     }
 
@@ -166,6 +179,18 @@ impl Config {
         if self.refunds.staff_limit_fen.is_some_and(|limit| limit <= 0) {
             return Err(ConfigProblem::StaffLimitNotPositive);
         }
+        if self
+            .access
+            .always_ask_above_fen
+            .is_some_and(|above| above < 0)
+        {
+            return Err(ConfigProblem::AlwaysAskNegative);
+        }
+        if let Some(quiet) = &self.alerts.quiet_hours
+            && quiet.minutes().is_none()
+        {
+            return Err(ConfigProblem::QuietHours);
+        }
         if let Some(merchant) = &self.merchant {
             wxpay::AppId::new(merchant.appid.as_str()).map_err(ConfigProblem::AppId)?;
             wxpay::MchId::new(merchant.mch_id.as_str()).map_err(ConfigProblem::MchId)?;
@@ -183,6 +208,10 @@ enum ConfigProblem {
     ShortSharedSecret,
     #[error("refunds.staff_limit_fen must be a positive number of fen")]
     StaffLimitNotPositive,
+    #[error("access.always_ask_above_fen must not be negative")]
+    AlwaysAskNegative,
+    #[error("alerts.quiet_hours needs from and to as \"HH:MM\" (00:00 to 23:59)")]
+    QuietHours,
     #[error("merchant.appid: {0}")]
     AppId(wxpay::IdError),
     #[error("merchant.mch_id: {0}")]

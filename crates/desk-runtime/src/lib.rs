@@ -4,6 +4,8 @@
 //! and the doctor that checks a merchant setup.
 #![forbid(unsafe_code)]
 
+mod access;
+mod alerts;
 mod config;
 mod desk;
 mod doctor;
@@ -14,6 +16,10 @@ mod merchant;
 mod secrets;
 mod setup;
 
+pub use access::{Access, AccessConfig, AccessError, AccessStatus, UNLOCK_SECS, hash_pin};
+pub use alerts::{
+    Alert, AlertKind, AlertSettings, AlertTarget, Alerter, Language, QuietHours, yuan,
+};
 pub use config::{
     CertificateConfig, Config, ConfigError, DEFAULT_LISTEN, IntakeConfig, MerchantConfig, Mode,
     RefundPolicy,

@@ -19,6 +19,7 @@ use std::fmt;
     serde::Deserialize,
 )]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Fen(i64);
 
 /// Why a wire amount was refused.
