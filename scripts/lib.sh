@@ -39,7 +39,7 @@ ensure_rust() {
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component rustfmt,clippy
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
-  local need="1.89" have
+  local need="1.90" have
   have=$(rustc --version | awk '{print $2}')
   if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
     echo "error: Rust $have is older than $need; run: rustup update stable" >&2

@@ -252,6 +252,32 @@ async fn refund_request<T: Transport + 'static>(
         .into_response())
 }
 
+/// The `X-Merchant-Desk-Signature` of a refund request: lowercase hex HMAC-SHA256 of
+/// `"{timestamp}\n{body}"` under the shared secret.
+pub fn sign_request(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b"\n");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A complete `curl` refund request, signed at `now`, for the shop's backend developer to copy
+/// (it is accepted within five minutes; their code signs each request the same way).
+pub fn example_request(base_url: &str, secret: &str, now: i64) -> String {
+    let body = format!(
+        r#"{{"request_id":"example-{now}","out_trade_no":"YOUR_ORDER_NO","refund_fee":100,"reason":"customer changed their mind","customer":"Li Lei"}}"#
+    );
+    let signature = sign_request(secret, now, body.as_bytes());
+    format!(
+        "curl -X POST '{}/api/v1/refund-requests' \\\n  -H 'Content-Type: application/json' \\\n  -H '{TIMESTAMP_HEADER}: {now}' \\\n  -H '{SIGNATURE_HEADER}: {signature}' \\\n  -d '{body}'",
+        base_url.trim_end_matches('/')
+    )
+}
+
 fn authenticate<T>(
     state: &IntakeState<T>,
     headers: &HeaderMap,
@@ -277,12 +303,7 @@ fn authenticate<T>(
             "the timestamp is more than five minutes from the desk's clock",
         ));
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(state.secret.as_bytes())
-        .map_err(|_| unauthenticated("unauthenticated", "no intake secret is configured"))?;
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b"\n");
-    mac.update(body);
-    let expected = hex::encode(mac.finalize().into_bytes());
+    let expected = sign_request(&state.secret, timestamp, body);
     if !bool::from(
         expected
             .as_bytes()

@@ -107,8 +107,14 @@ pub enum AlertKind {
 #[serde(tag = "screen", rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum AlertTarget {
-    Order { out_trade_no: String },
-    Request { request: i64 },
+    /// The refund queue's pending tab.
+    Queue,
+    Order {
+        out_trade_no: String,
+    },
+    Request {
+        request: i64,
+    },
     Settings,
 }
 

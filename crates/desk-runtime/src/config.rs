@@ -40,6 +40,7 @@ pub struct Config {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Mode {
     /// The in-process simulator with its generated merchant.
     #[default]
@@ -159,6 +160,11 @@ impl Config {
 
     /// Saves atomically, readable only by the user (the shared secret is in it).
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        // Never write a file the next start would refuse.
+        self.validate().map_err(|problem| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: problem.to_string(),
+        })?;
         let text =
             toml::to_string_pretty(self).map_err(|e| ConfigError::Serialize(e.to_string()))?;
         let text = format!(

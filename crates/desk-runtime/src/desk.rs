@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use desk_core::intake::{IntakeState, router};
-use desk_core::{Engine, EngineSettings, EventReceiver, Store, unix_now};
+use desk_core::{Engine, EngineSettings, EventReceiver, ManualRefund, Store, unix_now};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use wxpay_sim::{DemoTraffic, IntakeTarget, SimConfig, SimHandle};
@@ -15,7 +15,7 @@ use crate::config::{Config, Mode};
 use crate::error::RuntimeError;
 use crate::files::DataDir;
 use crate::lock::DeskLock;
-use crate::merchant::{SandboxCredentials, merchant_client};
+use crate::merchant::{Client, SandboxCredentials, merchant_client};
 use crate::secrets::Secrets;
 
 /// How to start.
@@ -51,6 +51,8 @@ impl StartOptions {
 /// tasks too.
 pub struct RunningDesk {
     store: Arc<Store>,
+    client: Client,
+    config: Config,
     intake_url: String,
     mode: Mode,
     sandbox: Option<SimHandle>,
@@ -158,7 +160,7 @@ impl RunningDesk {
                 let _ = intake_notices.send(format!("the intake stopped: {error}"));
             }
         });
-        let engine = Engine::new(store.clone(), client, settings);
+        let engine = Engine::new(store.clone(), client.clone(), settings);
         let engine_task = tokio::spawn(run_engine(
             engine,
             store.subscribe(),
@@ -168,6 +170,8 @@ impl RunningDesk {
         ));
         Ok(RunningDesk {
             store,
+            client,
+            config,
             intake_url,
             mode,
             sandbox,
@@ -181,6 +185,20 @@ impl RunningDesk {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The configuration the desk started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A refund the owner starts by hand: the order is confirmed with WeChat first.
+    pub async fn create_manual_request(
+        &self,
+        manual: ManualRefund,
+        now: i64,
+    ) -> Result<i64, desk_core::CoreError> {
+        desk_core::create_manual_request(&self.store, &self.client, manual, now).await
     }
 
     /// Events of everything the desk commits.

@@ -16,6 +16,7 @@ use crate::secrets::{SecretBackend, Secrets};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Status {
     Ok,
     Warning,
@@ -25,6 +26,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Check {
     /// A stable name: `config`, `secrets`, `certificate`, `certificate_expiry`,
     /// `certificate_merchant`, `wechat_probe`.

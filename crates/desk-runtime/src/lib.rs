@@ -27,7 +27,7 @@ pub use config::{
 pub use desk::{RunningDesk, StartOptions};
 pub use doctor::{Check, Status, doctor};
 pub use error::RuntimeError;
-pub use files::{DATA_DIR_ENV, DataDir, FileError};
+pub use files::{DATA_DIR_ENV, DataDir, FileError, write_private};
 pub use lock::{DeskLock, LockError};
 pub use merchant::{Client, SandboxCredentials, command_client, load_identity, merchant_client};
 pub use secrets::{FallbackWarning, KEYRING_ENV, SecretBackend, SecretError, SecretKind, Secrets};

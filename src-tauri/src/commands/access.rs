@@ -1,0 +1,47 @@
+use desk_core::unix_now;
+use desk_runtime::AccessStatus;
+use tauri::State;
+use wxpay::Fen;
+
+use crate::error::IpcResult;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn unlock(state: State<'_, AppState>, pin: String) -> IpcResult<AccessStatus> {
+    Ok(state.access.unlock(&pin, unix_now())?)
+}
+
+#[tauri::command]
+pub async fn lock(state: State<'_, AppState>) -> IpcResult<AccessStatus> {
+    state.access.lock();
+    Ok(state.access.status(unix_now()))
+}
+
+/// Sets, changes or (with no `new_pin`) removes the owner PIN; saved hashed in config.toml.
+#[tauri::command]
+pub async fn change_pin(
+    state: State<'_, AppState>,
+    current_pin: Option<String>,
+    new_pin: Option<String>,
+) -> IpcResult<AccessStatus> {
+    let now = unix_now();
+    let access = state
+        .access
+        .change_pin(current_pin.as_deref(), new_pin.as_deref(), now)?;
+    state.update_config(|config| config.access = access)?;
+    Ok(state.access.status(now))
+}
+
+/// Approvals above `amount` fen ask for the PIN every time (`None`: never).
+#[tauri::command]
+pub async fn set_always_ask_above(
+    state: State<'_, AppState>,
+    amount: Option<i64>,
+) -> IpcResult<AccessStatus> {
+    let now = unix_now();
+    let access = state
+        .access
+        .set_always_ask_above(amount.map(Fen::new), now)?;
+    state.update_config(|config| config.access = access)?;
+    Ok(state.access.status(now))
+}

@@ -1,0 +1,49 @@
+use desk_core::unix_now;
+use desk_runtime::{AccessStatus, Language, Mode};
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::IpcError;
+use crate::state::AppState;
+
+/// What the window needs on every screen: the mode (for the sandbox banner), whether the owner
+/// is here, and why the desk is not running when it is not.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AppStatus {
+    pub mode: Option<Mode>,
+    pub intake_url: Option<String>,
+    pub data_dir: String,
+    pub warnings: Vec<String>,
+    pub language: Language,
+    pub access: AccessStatus,
+    /// Set when the desk could not start.
+    pub error: Option<IpcError>,
+}
+
+pub(crate) async fn status(state: &AppState) -> AppStatus {
+    let desk = state.desk().await;
+    let (mode, intake_url, warnings, error) = match &*desk {
+        Ok(desk) => (
+            Some(desk.mode()),
+            Some(desk.intake_url().to_owned()),
+            desk.warnings().to_vec(),
+            None,
+        ),
+        Err(error) => (None, None, Vec::new(), Some(error.clone())),
+    };
+    AppStatus {
+        mode,
+        intake_url,
+        data_dir: state.launch.data_dir.root().display().to_string(),
+        warnings,
+        language: state.language(),
+        access: state.access.status(unix_now()),
+        error,
+    }
+}
+
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus, IpcError> {
+    Ok(status(&state).await)
+}

@@ -1,0 +1,89 @@
+//! Merchant Desk's desktop shell. It starts the desk in-process (intake, refund engine, the
+//! sandbox simulator on first start), exposes one command per thing the window does, forwards
+//! the desk's events to the window and turns them into desktop alerts. Every rule about money
+//! and access lives in `desk-core` and `desk-runtime`; nothing here decides one.
+
+mod commands;
+mod error;
+mod events;
+mod notify;
+mod state;
+mod tray;
+
+#[cfg(test)]
+mod bindings;
+
+pub use commands::NAMES as COMMAND_NAMES;
+pub use error::{ErrorCode, IpcError};
+pub use state::{AppState, Launch};
+
+use tauri::Manager;
+
+/// Builds the app: state, commands, tray and background tasks.
+pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
+    tauri::Builder::default()
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::status::app_status,
+            commands::queue::queue_list,
+            commands::queue::queue_counts,
+            commands::queue::request_detail,
+            commands::queue::approve_request,
+            commands::queue::approve_requests,
+            commands::queue::reject_request,
+            commands::orders::orders_list,
+            commands::orders::order_detail,
+            commands::orders::create_manual_refund,
+            commands::settings::settings_get,
+            commands::settings::save_merchant_settings,
+            commands::settings::run_doctor,
+            commands::settings::set_mode,
+            commands::settings::save_intake,
+            commands::access::unlock,
+            commands::access::lock,
+            commands::access::change_pin,
+            commands::access::set_always_ask_above,
+            commands::logs::audit_log,
+            commands::logs::exchange_log,
+            commands::alerts::save_alerts,
+            commands::alerts::set_language,
+            commands::alerts::send_test_alert,
+            commands::alerts::acknowledge_alerts,
+        ])
+        .setup(|app| {
+            let handle = app.handle().clone();
+            if let Err(error) = tray::build(&handle) {
+                // Desktops without a status area still get the window and notifications.
+                eprintln!("merchant-desk: no tray icon: {error}");
+            }
+            tauri::async_runtime::spawn(events::forward(handle.clone()));
+            tauri::async_runtime::spawn(notify::repeat_loop(handle));
+            Ok(())
+        })
+}
+
+/// Runs the app until its window is closed.
+pub fn run() {
+    let state = match Launch::from_env() {
+        Ok(launch) => tauri::async_runtime::block_on(AppState::start(launch)),
+        Err(error) => {
+            eprintln!("merchant-desk: {error}");
+            std::process::exit(2);
+        }
+    };
+    let context = tauri::generate_context!("../tauri.conf.json");
+    let app = match builder(state).build(context) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("merchant-desk: the window could not be created: {error}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Let the engine finish its step and the intake answer before the process ends.
+            let state = handle.state::<AppState>();
+            tauri::async_runtime::block_on(state.shutdown());
+        }
+    });
+}

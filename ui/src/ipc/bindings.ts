@@ -1,0 +1,182 @@
+// Generated from the Rust types by `src-tauri/src/bindings.rs`; do not edit.
+// Regenerate: UPDATE_BINDINGS=1 cargo test -p merchant-desk bindings
+// Amounts are integer fen; times are Unix seconds.
+
+export type Fen = number;
+
+export type QueueState = "pending" | "rejected" | "withdrawn" | "approved" | "submitting" | "processing" | "succeeded" | "closed" | "needs_manual" | "failed";
+
+export type RefundState = "approved" | "submitting" | "processing" | "succeeded" | "closed" | "needs_manual" | "failed";
+
+export type RefundView = { id: number, out_refund_no: string, refund_fee: Fen, refund_id: string | null, attempts: number, 
+/**
+ * The last retryable problem (the refund is still being worked on).
+ */
+last_error: string | null, 
+/**
+ * Why a failed refund failed and what to do.
+ */
+failure_reason: string | null, updated_at: number, };
+
+export type QueueItem = { request: number, request_id: string | null, out_trade_no: string, requested_fee: Fen, reason: string, customer: string | null, created_at: number, state: QueueState, decided_by: string | null, decided_at: number | null, reject_reason: string | null, refund: RefundView | null, };
+
+export type QueueCount = { state: QueueState, count: number, };
+
+export type Order = { out_trade_no: string, transaction_id: string, total_fee: Fen, paid_at: number, 
+/**
+ * Refunds that moved or may still move money (everything but closed and failed).
+ */
+committed: Fen, refundable: Fen, refund_count: number, };
+
+export type ApprovedRefund = { refund: number, out_refund_no: string, refund_fee: Fen, };
+
+export type DeskEvent = { "type": "order_paid", out_trade_no: string, total_fee: Fen, paid_at: number, } | { "type": "refund_requested", request: number, out_trade_no: string, refund_fee: Fen, } | { "type": "request_closed", request: number, out_trade_no: string, 
+/**
+ * `rejected` or `withdrawn`.
+ */
+state: string, } | { "type": "refund_changed", refund: number, request: number, out_trade_no: string, out_refund_no: string, refund_fee: Fen, state: RefundState, detail: string | null, };
+
+export type AuditEntry = { id: number, at: number, actor: string, 
+/**
+ * `approve`, `reject`, `withdraw`, ...
+ */
+action: string, out_trade_no: string | null, request: number | null, amount: Fen | null, detail: string | null, };
+
+export type ExchangeEntry = { id: number, at: number, endpoint: string, refund: number | null, 
+/**
+ * The XML sent, with the sign and secrets already removed.
+ */
+request: string, response: string | null, outcome: string, };
+
+export type Mode = "sandbox" | "production";
+
+export type Language = "zh-CN" | "en";
+
+export type AccessStatus = { pin_set: boolean, 
+/**
+ * The owner may act (no PIN set, or unlocked).
+ */
+owner: boolean, 
+/**
+ * Unix seconds when the unlock ends.
+ */
+unlocked_until: number | null, always_ask_above_fen: number | null, };
+
+export type AlertSettings = { sound: boolean, 
+/**
+ * Repeat a new order's alert until someone acknowledges it.
+ */
+repeat_until_ack: boolean, 
+/**
+ * No sound and no repeats in this window, China time ("22:00" to "08:00" spans midnight).
+ */
+quiet_hours?: QuietHours | null, };
+
+export type QuietHours = { 
+/**
+ * "HH:MM"
+ */
+from: string, to: string, };
+
+export type AlertKind = "new_order" | "refund_request" | "refund_succeeded" | "refund_failed" | "refund_needs_manual" | "test";
+
+export type AlertTarget = { "screen": "queue" } | { "screen": "order", out_trade_no: string, } | { "screen": "request", request: number, } | { "screen": "settings" };
+
+export type Alert = { 
+/**
+ * What it is about, unique per thing alerted ("order:…", "request:…", "refund:…:state").
+ */
+key: string, kind: AlertKind, title: string, body: string, sound: boolean, 
+/**
+ * Repeat until acknowledged.
+ */
+repeat: boolean, target: AlertTarget, };
+
+export type Check = { 
+/**
+ * A stable name: `config`, `secrets`, `certificate`, `certificate_expiry`,
+ * `certificate_merchant`, `wechat_probe`.
+ */
+name: string, status: Status, detail: string, };
+
+export type Status = "ok" | "warning" | "failed" | "skipped";
+
+export type ErrorCode = "needs_owner" | "wrong_pin" | "invalid_input" | "invalid_amount" | "not_refundable" | "conflict" | "not_found" | "order_unknown" | "order_not_paid" | "payment_conflict" | "wechat_unavailable" | "setup" | "desk_unavailable" | "storage";
+
+export type IpcError = { code: ErrorCode, message: string, };
+
+export type AppStatus = { mode: Mode | null, intake_url: string | null, data_dir: string, warnings: Array<string>, language: Language, access: AccessStatus, 
+/**
+ * Set when the desk could not start.
+ */
+error: IpcError | null, };
+
+export type RequestDetail = { item: QueueItem, order: Order | null, };
+
+export type BatchOutcome = { request: number, approved: ApprovedRefund | null, error: IpcError | null, };
+
+export type OrderDetail = { order: Order, requests: Array<QueueItem>, };
+
+export type ManualRefundInput = { out_trade_no: string | null, transaction_id: string | null, amount: number, reason: string, customer: string | null, };
+
+export type SettingsView = { mode: Mode, merchant: MerchantView | null, intake: IntakeView, alerts: AlertSettings, language: Language, recharge_fallback: boolean, };
+
+export type MerchantView = { appid: string, mch_id: string, sign_type: string, 
+/**
+ * `p12` or `pem`.
+ */
+certificate_kind: string, certificate_path: string, 
+/**
+ * `keyring` or `file`.
+ */
+secrets: string, };
+
+export type IntakeView = { 
+/**
+ * Where the intake listens now.
+ */
+url: string | null, listen: string, public_url: string | null, 
+/**
+ * For the shop's backend developer (it signs refund requests with it).
+ */
+shared_secret: string, 
+/**
+ * A complete, correctly signed example request to copy.
+ */
+example_request: string, };
+
+export type CertificateInput = { "kind": "p12", p12_base64: string, password: string | null, } | { "kind": "pem", cert_pem: string, key_pem: string, };
+
+export type MerchantInput = { appid: string, mch_id: string, 
+/**
+ * `MD5` or `HMAC-SHA256`.
+ */
+sign_type: string, api_key: string, certificate: CertificateInput, };
+
+/** Every command the window may invoke. */
+export type Command =
+  | "app_status"
+  | "queue_list"
+  | "queue_counts"
+  | "request_detail"
+  | "approve_request"
+  | "approve_requests"
+  | "reject_request"
+  | "orders_list"
+  | "order_detail"
+  | "create_manual_refund"
+  | "settings_get"
+  | "save_merchant_settings"
+  | "run_doctor"
+  | "set_mode"
+  | "save_intake"
+  | "unlock"
+  | "lock"
+  | "change_pin"
+  | "set_always_ask_above"
+  | "audit_log"
+  | "exchange_log"
+  | "save_alerts"
+  | "set_language"
+  | "send_test_alert"
+  | "acknowledge_alerts";

@@ -1,0 +1,103 @@
+// The only place that talks to the desk. Every call is typed with the generated bindings and
+// fails with a DeskError carrying the desk's `{code, message}`.
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type {
+  AccessStatus,
+  Alert,
+  AlertSettings,
+  AlertTarget,
+  AppStatus,
+  ApprovedRefund,
+  AuditEntry,
+  BatchOutcome,
+  Check,
+  Command,
+  DeskEvent,
+  ErrorCode,
+  ExchangeEntry,
+  IpcError,
+  Language,
+  ManualRefundInput,
+  MerchantInput,
+  Mode,
+  Order,
+  OrderDetail,
+  QueueCount,
+  QueueItem,
+  QueueState,
+  RequestDetail,
+  SettingsView,
+} from "./bindings";
+
+export * from "./bindings";
+
+export class DeskError extends Error {
+  readonly code: ErrorCode | "unexpected";
+  constructor(code: ErrorCode | "unexpected", message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function isIpcError(value: unknown): value is IpcError {
+  return typeof value === "object" && value !== null && "code" in value && "message" in value;
+}
+
+async function call<T>(command: Command, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    if (isIpcError(error)) throw new DeskError(error.code, error.message);
+    throw new DeskError("unexpected", String(error));
+  }
+}
+
+export const desk = {
+  status: () => call<AppStatus>("app_status"),
+  queue: (queueState: QueueState | null, limit = 300) =>
+    call<QueueItem[]>("queue_list", { queueState, limit }),
+  queueCounts: () => call<QueueCount[]>("queue_counts"),
+  requestDetail: (request: number) => call<RequestDetail>("request_detail", { request }),
+  approve: (request: number, amount: number | null, pin: string | null) =>
+    call<ApprovedRefund>("approve_request", { request, amount, pin }),
+  approveMany: (requests: number[], pin: string | null) =>
+    call<BatchOutcome[]>("approve_requests", { requests, pin }),
+  reject: (request: number, reason: string, pin: string | null) =>
+    call<QueueItem>("reject_request", { request, reason, pin }),
+  orders: (search: string | null, limit = 300) => call<Order[]>("orders_list", { search, limit }),
+  orderDetail: (outTradeNo: string) => call<OrderDetail>("order_detail", { outTradeNo }),
+  createManualRefund: (manual: ManualRefundInput, pin: string | null) =>
+    call<QueueItem>("create_manual_refund", { manual, pin }),
+  settings: () => call<SettingsView>("settings_get"),
+  saveMerchant: (merchant: MerchantInput, pin: string | null) =>
+    call<Check[]>("save_merchant_settings", { merchant, pin }),
+  doctor: () => call<Check[]>("run_doctor"),
+  setMode: (mode: Mode, pin: string | null) => call<AppStatus>("set_mode", { mode, pin }),
+  saveIntake: (publicUrl: string | null, newSecret: boolean, pin: string | null) =>
+    call<SettingsView>("save_intake", { publicUrl, newSecret, pin }),
+  unlock: (pin: string) => call<AccessStatus>("unlock", { pin }),
+  lock: () => call<AccessStatus>("lock"),
+  changePin: (currentPin: string | null, newPin: string | null) =>
+    call<AccessStatus>("change_pin", { currentPin, newPin }),
+  setAlwaysAskAbove: (amount: number | null) =>
+    call<AccessStatus>("set_always_ask_above", { amount }),
+  auditLog: (limit = 300) => call<AuditEntry[]>("audit_log", { limit }),
+  exchangeLog: (limit = 300) => call<ExchangeEntry[]>("exchange_log", { limit }),
+  saveAlerts: (alerts: AlertSettings, pin: string | null) =>
+    call<AlertSettings>("save_alerts", { alerts, pin }),
+  setLanguage: (language: Language) => call<Language>("set_language", { language }),
+  sendTestAlert: () => call<Alert>("send_test_alert"),
+  acknowledgeAlerts: () => call<null>("acknowledge_alerts"),
+};
+
+export const events = {
+  desk: (handler: (event: DeskEvent) => void): Promise<UnlistenFn> =>
+    listen<DeskEvent>("desk-event", (e) => handler(e.payload)),
+  alert: (handler: (alert: Alert) => void): Promise<UnlistenFn> =>
+    listen<Alert>("alert", (e) => handler(e.payload)),
+  navigate: (handler: (target: AlertTarget) => void): Promise<UnlistenFn> =>
+    listen<AlertTarget>("navigate", (e) => handler(e.payload)),
+  notice: (handler: (notice: string) => void): Promise<UnlistenFn> =>
+    listen<string>("notice", (e) => handler(e.payload)),
+};
