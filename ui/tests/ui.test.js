@@ -1,0 +1,258 @@
+// UI tests: every screen in both languages, in headless Chromium over the FAKE IPC.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { commandsCalled, fake, launch, openDesk, serveDist } from "./helpers.js";
+
+let server;
+let browser;
+before(async () => {
+  server = await serveDist();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+// A shop with two paid orders and two requests, one waiting for more than a day.
+function shop() {
+  const desk = window.__fakeDesk;
+  const now = Math.floor(Date.now() / 1000);
+  desk.orders.push(
+    { out_trade_no: "A1001", transaction_id: "4200A1001", total_fee: 19800, paid_at: now - 3 * 86400 },
+    { out_trade_no: "A1002", transaction_id: "4200A1002", total_fee: 4580, paid_at: now - 3600 },
+  );
+  desk.request("A1001", 19800, "发错货了", "顾客3128", now - 26 * 3600);
+  desk.request("A1002", 4580, "尺码不合适", "顾客0794", now - 600);
+}
+
+describe("refund queue", () => {
+  test("shows the sandbox, waiting requests with counts, and marks those over 24 h", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("sandbox-banner").getByText("沙箱模式").waitFor();
+    await assert.doesNotReject(page.getByTestId("mode-tag").getByText("沙箱").waitFor());
+    assert.equal(await page.getByTestId("count-pending").getAttribute("data-count"), "2");
+    assert.equal(await page.getByTestId("amount-1").innerText(), "¥198.00");
+    assert.equal(await page.getByTestId("overdue-1").innerText(), "超过 24 小时");
+    assert.equal(await page.getByTestId("overdue-2").count(), 0, "a ten-minute-old request is not overdue");
+    await page.close();
+  });
+
+  test("approves in full once, however often the button is clicked, and follows the refund live", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("approve-2").click();
+    await page.getByTestId("refundable").getByText("¥45.80").waitFor();
+    await page.getByTestId("approve-confirm").dblclick();
+    await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
+    assert.equal((await commandsCalled(page, "approve_request")).length, 1, "a double click sends one approval");
+    await page.getByTestId("tab-working").click();
+    await page.getByTestId("progress-2").waitFor();
+    await fake(page, (desk) => desk.move(2, "processing"));
+    await page.locator('[data-testid="progress-2"][data-state="processing"]').waitFor();
+    await fake(page, (desk) => desk.move(2, "succeeded"));
+    await page.getByTestId("tab-succeeded").click();
+    await page.locator('[data-testid="request-2"][data-state="succeeded"]').waitFor();
+    await page.close();
+  });
+
+  test("a partial refund is limited to what can still be refunded and sent in fen", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("approve-1").click();
+    await page.getByTestId("approve-partial").click();
+    await page.getByTestId("partial-amount").locator("input").fill("198.01");
+    await page.getByTestId("amount-error").getByText("¥198.00").waitFor();
+    assert.equal(await page.getByTestId("approve-confirm").isDisabled(), true);
+    await page.getByTestId("partial-amount").locator("input").fill("12.5");
+    await page.getByTestId("approve-confirm").click();
+    await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
+    const [call] = await commandsCalled(page, "approve_request");
+    assert.equal(call.args.amount, 1250, "12.5 yuan is 1250 fen");
+    await page.close();
+  });
+
+  test("rejecting needs a reason the customer will see", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("reject-2").click();
+    await page.getByTestId("reject-confirm").click();
+    await page.getByTestId("reject-error").getByText("请填写拒绝原因").waitFor();
+    assert.equal((await commandsCalled(page, "reject_request")).length, 0);
+    await page.getByTestId("reject-reason").locator("textarea").fill("已超过退货期");
+    await page.getByTestId("reject-confirm").click();
+    await page.getByTestId("tab-rejected").click();
+    await page.getByText("店主 拒绝：已超过退货期").waitFor();
+    await page.close();
+  });
+
+  test("batch approval approves every selected request", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.locator(".n-data-table-th .n-checkbox").click();
+    await page.getByTestId("batch-approve").getByText("批量同意（2）").waitFor();
+    await page.getByTestId("batch-approve").click();
+    await page.getByTestId("queue-empty").waitFor();
+    const [call] = await commandsCalled(page, "approve_requests");
+    assert.deepEqual([...call.args.requests].sort(), [1, 2]);
+    await page.close();
+  });
+
+  test("a failed refund says why and what to do", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("approve-2").click();
+    await page.getByTestId("approve-confirm").click();
+    await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
+    await fake(page, (desk) => desk.move(2, "failed", "商户余额不足"));
+    await page.getByTestId("tab-attention").click();
+    const problem = page.getByTestId("problem-2");
+    await problem.getByText("商户余额不足").waitFor();
+    await problem.getByText("重新发起手动退款").waitFor();
+    await page.close();
+  });
+});
+
+describe("owner PIN", () => {
+  test("staff see the queue read-only until the owner unlocks", async () => {
+    const page = await openDesk(browser, server.url, { seed: { pin: "2468" }, setup: shop });
+    await page.getByTestId("access-staff").waitFor();
+    assert.equal(await page.getByTestId("approve-1").count(), 0, "no approve button without the owner");
+    await page.getByTestId("unlock").click();
+    await page.getByTestId("pin-input").locator("input").fill("1111");
+    await page.getByTestId("pin-submit").click();
+    await page.getByTestId("pin-error").getByText("密码错误").waitFor();
+    await page.getByTestId("pin-input").locator("input").fill("2468");
+    await page.getByTestId("pin-submit").click();
+    await page.getByTestId("access-owner").waitFor();
+    await page.getByTestId("approve-1").waitFor();
+    await page.close();
+  });
+
+  test("large amounts ask for the PIN again even when unlocked", async () => {
+    const page = await openDesk(browser, server.url, { seed: { pin: "2468", alwaysAskAbove: 10000 }, setup: shop });
+    await page.getByTestId("unlock").click();
+    await page.getByTestId("pin-input").locator("input").fill("2468");
+    await page.getByTestId("pin-submit").click();
+    await page.getByTestId("approve-1").click();
+    await page.getByTestId("approve-confirm").click();
+    await page.getByTestId("pin-input").waitFor();
+    await page.getByTestId("pin-input").locator("input").fill("2468");
+    await page.getByTestId("pin-submit").click();
+    await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
+    const calls = await commandsCalled(page, "approve_request");
+    assert.equal(calls.at(-1).args.pin, "2468", "the approval carries the PIN typed for it");
+    await page.close();
+  });
+});
+
+describe("orders", () => {
+  test("a live feed, search, detail with what is refundable, and a manual refund", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("nav").getByText("订单").click();
+    await page.getByTestId("order-A1001").waitFor();
+    await fake(page, (desk) => desk.pay("B2001", 1234));
+    await page.getByTestId("order-B2001").locator("b").getByText("¥12.34").waitFor();
+    await page.getByTestId("order-search").locator("input").fill("B2");
+    await page.getByTestId("order-A1001").waitFor({ state: "detached" });
+    await page.getByTestId("order-search").locator("input").fill("");
+    await page.getByTestId("order-A1002").click();
+    await page.getByTestId("detail-refundable").getByText("¥45.80").waitFor();
+    await page.getByTestId("detail-manual-refund").click();
+    await page.getByTestId("manual-amount").locator("input").fill("5");
+    await page.getByTestId("manual-reason").locator("input").fill("电话要求退运费");
+    await page.getByTestId("manual-create").click();
+    await page.getByTestId("manual-dialog").waitFor({ state: "hidden" });
+    const [call] = await commandsCalled(page, "create_manual_refund");
+    assert.deepEqual(call.args.manual, { out_trade_no: "A1002", transaction_id: null, amount: 500, reason: "电话要求退运费", customer: null });
+    await page.close();
+  });
+
+  test("a manual refund for an unknown order says so in Chinese", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("nav").getByText("订单").click();
+    await page.getByTestId("manual-refund").click();
+    await page.getByTestId("manual-number").locator("input").fill("NOPE");
+    await page.getByTestId("manual-amount").locator("input").fill("1");
+    await page.getByTestId("manual-reason").locator("input").fill("test");
+    await page.getByTestId("manual-create").click();
+    await page.getByTestId("manual-error").getByText("找不到这笔订单").waitFor();
+    await page.close();
+  });
+});
+
+describe("settings", () => {
+  test("intake example, alert test, a confirmed mode switch and a refused API key", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("nav").getByText("设置").click();
+    await page.getByTestId("example-request").getByText("/api/v1/refund-requests").waitFor();
+    assert.equal(await page.getByTestId("shared-secret").innerText(), "••••••••••••••••", "the secret is hidden until asked");
+    await page.getByTestId("test-alert").click();
+    await page.getByText("已发送测试提醒").waitFor();
+    await page.getByTestId("appid").locator("input").fill("wx2421b1c4370ec43b");
+    await page.getByTestId("mch-id").locator("input").fill("10000100");
+    await page.getByTestId("api-key").locator("input").fill("short");
+    await page.getByTestId("p12-file").setInputFiles({ name: "apiclient_cert.p12", mimeType: "application/x-pkcs12", buffer: Buffer.from([0x30, 0x82]) });
+    await page.getByTestId("save-merchant").click();
+    await page.getByText("API key is 32 letters").waitFor();
+    await page.getByTestId("api-key").locator("input").fill("192006250b4c09247ec02edce69f6a2d");
+    await page.getByTestId("save-merchant").click();
+    await page.getByTestId("check-wechat_probe").getByText("失败").waitFor();
+    await page.getByTestId("mode-production").click();
+    await page.getByText("切换到正式环境后").waitFor();
+    await page.getByRole("button", { name: "确定" }).click();
+    await page.getByTestId("mode-tag").getByText("正式环境").waitFor();
+    assert.equal(await page.getByTestId("sandbox-banner").count(), 0);
+    await page.close();
+  });
+
+  test("staff are told settings are the owner's", async () => {
+    const page = await openDesk(browser, server.url, { seed: { pin: "2468" } });
+    await page.getByTestId("nav").getByText("设置").click();
+    await page.getByTestId("settings-locked").getByText("只能由店主").waitFor();
+    await page.close();
+  });
+});
+
+describe("audit log", () => {
+  test("shows who approved what", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("approve-2").click();
+    await page.getByTestId("approve-confirm").click();
+    await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
+    await page.getByTestId("nav").getByText("审计日志").click();
+    const table = page.getByTestId("audit-table");
+    await table.getByText("同意退款").waitFor();
+    await table.getByText("¥45.80").waitFor();
+    await page.close();
+  });
+});
+
+describe("English", () => {
+  test("every screen speaks English after switching, and the choice is saved", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("lang-en").click();
+    await page.getByTestId("sandbox-banner").getByText("Sandbox: these orders").waitFor();
+    await page.getByTestId("tab-pending").getByText("Waiting").waitFor();
+    await page.getByTestId("overdue-1").getByText("Over 24 h").waitFor();
+    await page.getByTestId("nav").getByText("Orders").click();
+    await page.getByText("Search by order number", { exact: false }).first().waitFor();
+    await page.getByTestId("nav").getByText("Audit log").click();
+    await page.getByText("WeChat Pay exchanges").waitFor();
+    await page.getByTestId("nav").getByText("Settings").click();
+    await page.getByText("Merchant and certificate").waitFor();
+    const [call] = await commandsCalled(page, "set_language");
+    assert.equal(call.args.language, "en");
+    await page.close();
+  });
+
+  test("a desk saved in English opens in English", async () => {
+    const page = await openDesk(browser, server.url, { seed: { language: "en" }, setup: shop });
+    await page.getByTestId("tab-pending").getByText("Waiting").waitFor();
+    await page.close();
+  });
+});
+
+describe("a desk that cannot start", () => {
+  test("shows why instead of an empty window", async () => {
+    const startError = { code: "desk_unavailable", message: "another Merchant Desk is already running with this data directory" };
+    const page = await openDesk(browser, server.url, { seed: { startError } });
+    await page.getByTestId("start-error").getByText("already running").waitFor();
+    await page.close();
+  });
+});
