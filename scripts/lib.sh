@@ -52,3 +52,32 @@ ensure_build_deps() {
   ensure_debian_packages build-essential pkg-config ca-certificates
   ensure_rust
 }
+
+# What building the desktop app needs (WebKitGTK, GTK, the tray's appindicator) plus fonts
+# that show Chinese.
+ensure_app_deps() {
+  ensure_debian_packages libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev \
+    librsvg2-dev libssl-dev libxdo-dev file fonts-wqy-microhei
+}
+
+# Node.js (20.19 or newer, for Vite) and the window's npm packages, exactly as locked.
+ensure_ui_deps() {
+  if ! command -v npm >/dev/null 2>&1; then
+    ensure_debian_packages nodejs npm
+  fi
+  local have
+  have=$(node --version | tr -d v)
+  if [ "$(printf '%s\n%s\n' "20.19" "$have" | sort -V | head -n1)" != "20.19" ]; then
+    echo "error: Node.js $have is older than 20.19, which the window's build (Vite) needs; install a newer Node.js (https://nodejs.org or NodeSource)" >&2
+    exit 1
+  fi
+  if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    (cd ui && npm ci --no-audit --no-fund)
+  fi
+}
+
+# Builds the window into ui/dist (type-checked), which the app binary embeds.
+build_ui() {
+  ensure_ui_deps
+  (cd ui && npm run build)
+}

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Installs what Merchant Desk needs on a fresh Debian/Ubuntu machine, builds it and runs it.
-# Until the desktop app lands, this runs the desk headless: with no arguments, `serve --sandbox`
-# with demo traffic (the built-in WeChat Pay simulator: orders paid every few seconds, a refund
-# request now and then; approve them with `./scripts/run.sh refunds approve ID --by NAME` in a
-# second terminal). With arguments, it runs `merchant-desk-cli` with them.
+# With no arguments: the desktop app. On first start without merchant credentials it opens in
+# the sandbox (the built-in WeChat Pay simulator, with demo orders every few seconds).
+# With arguments: the headless `merchant-desk-cli` (e.g. `./scripts/run.sh serve --sandbox`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_build_deps
 
-cargo build --release --locked -p merchant-desk-cli
-cli=target/release/merchant-desk-cli
 if [ $# -gt 0 ]; then
-  exec "$cli" "$@"
+  cargo build --release --locked -p merchant-desk-cli
+  exec target/release/merchant-desk-cli "$@"
 fi
 
-echo "Sandbox: no real money moves. In another terminal: ./scripts/run.sh refunds list"
-exec "$cli" serve --sandbox --demo-every 5
+ensure_app_deps
+build_ui
+cargo build --release --locked -p merchant-desk
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "error: no display to open the window on. On a server, run the desk headless: ./scripts/run.sh serve --sandbox --demo-every 5" >&2
+  exit 1
+fi
+exec target/release/merchant-desk

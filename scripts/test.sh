@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian/Ubuntu machine and runs every test:
 # formatting, lints, unit and integration tests (TLS against a local mutual-TLS server, the CLI
-# binary, the real keyring on a private session bus), doc tests, and each benchmark once in
-# test mode.
+# binary, the real keyring on a private session bus, the app's generated TypeScript bindings),
+# doc tests, each benchmark once in test mode, and the window's tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_build_deps
-# A session bus and a Secret Service for the real-keyring tests.
-ensure_debian_packages dbus gnome-keyring
+# A session bus and a Secret Service for the real-keyring tests; Chromium for the UI tests.
+ensure_debian_packages dbus gnome-keyring chromium
+ensure_app_deps
+# The app binary embeds the built window, so it is built (and type-checked) first.
+echo "== the window: type check and build"
+build_ui
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -20,7 +24,10 @@ trap 'rm -f "$log"' EXIT
 cargo test --locked --workspace --all-targets 2>&1 | tee "$log"
 cargo test --locked --workspace --doc 2>&1 | tee -a "$log"
 bash scripts/keyring-test.sh 2>&1 | tee -a "$log"
+echo "== the window in headless Chromium (fake IPC)"
+(cd ui && npm test) 2>&1 | tee -a "$log"
 
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     /^# pass [0-9]+$/ { p += $3 } /^# fail [0-9]+$/ { f += $3 }
      END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$log"

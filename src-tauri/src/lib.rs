@@ -12,6 +12,8 @@ mod tray;
 
 #[cfg(test)]
 mod bindings;
+#[cfg(test)]
+mod capabilities_test;
 
 pub use commands::NAMES as COMMAND_NAMES;
 pub use error::{ErrorCode, IpcError};
