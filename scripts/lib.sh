@@ -72,7 +72,9 @@ ensure_ui_deps() {
     exit 1
   fi
   if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-    (cd ui && npm ci --no-audit --no-fund)
+    # `npm install` with the committed lock file: `npm ci` refuses locks that list only this
+    # platform's optional rollup packages, which is what npm writes against the registry mirror.
+    (cd ui && npm install --no-audit --no-fund)
   fi
 }
 

@@ -3,7 +3,7 @@ use desk_runtime::AccessStatus;
 use tauri::State;
 use wxpay::Fen;
 
-use crate::error::IpcResult;
+use crate::error::{ErrorCode, IpcError, IpcResult};
 use crate::state::AppState;
 
 #[tauri::command]
@@ -38,6 +38,12 @@ pub async fn set_always_ask_above(
     state: State<'_, AppState>,
     amount: Option<i64>,
 ) -> IpcResult<AccessStatus> {
+    if amount.is_some_and(|fen| fen < 0) {
+        return Err(IpcError::new(
+            ErrorCode::InvalidInput,
+            "the amount must not be negative",
+        ));
+    }
     let now = unix_now();
     let access = state
         .access
