@@ -1,4 +1,4 @@
-# Shared helpers for scripts/run.sh and scripts/test.sh. Sourced, not run.
+# Shared helpers for the scripts (run.sh, test.sh, e2e.sh). Sourced, not run.
 
 # Runs a command as root: directly when we are root, else through sudo.
 as_root() {
@@ -82,4 +82,15 @@ ensure_ui_deps() {
 build_ui() {
   ensure_ui_deps
   (cd ui && npm run build)
+}
+
+# What the end-to-end tests need: a virtual display, WebKitGTK's WebDriver, a notification
+# daemon and the D-Bus tools, and tauri-driver (which starts the app for WebDriver).
+TAURI_DRIVER_VERSION=2.1.0
+ensure_e2e_deps() {
+  ensure_debian_packages xvfb xauth webkit2gtk-driver dunst dbus
+  if ! cargo install --list | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
+    echo "Installing tauri-driver $TAURI_DRIVER_VERSION"
+    cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked
+  fi
 }

@@ -2,7 +2,8 @@
 # Installs what the tests need on a fresh Debian/Ubuntu machine and runs every test:
 # formatting, lints, unit and integration tests (TLS against a local mutual-TLS server, the CLI
 # binary, the real keyring on a private session bus, the app's generated TypeScript bindings),
-# doc tests, each benchmark once in test mode, and the window's tests in headless Chromium.
+# doc tests, each benchmark once in test mode, the window's tests in headless Chromium, and the
+# real app window driven end to end under Xvfb (which also refreshes docs/screenshots/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -24,6 +25,8 @@ trap 'rm -f "$log"' EXIT
 cargo test --locked --workspace --all-targets 2>&1 | tee "$log"
 cargo test --locked --workspace --doc 2>&1 | tee -a "$log"
 bash scripts/keyring-test.sh 2>&1 | tee -a "$log"
+echo "== the real window, end to end (tauri-driver, Xvfb, session bus)"
+MERCHANT_DESK_UI_BUILT=1 bash scripts/e2e.sh 2>&1 | tee -a "$log"
 echo "== the window in headless Chromium (fake IPC)"
 (cd ui && npm test) 2>&1 | tee -a "$log"
 

@@ -33,6 +33,7 @@ fn render() -> String {
         desk_core::AuditEntry,
         desk_core::ExchangeEntry,
         desk_runtime::Mode,
+        desk_runtime::SecretBackend,
         desk_runtime::Language,
         desk_runtime::AccessStatus,
         desk_runtime::AlertSettings,

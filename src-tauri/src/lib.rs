@@ -6,6 +6,7 @@
 mod commands;
 mod error;
 mod events;
+mod launch;
 mod notify;
 mod state;
 mod tray;
@@ -17,7 +18,8 @@ mod capabilities_test;
 
 pub use commands::NAMES as COMMAND_NAMES;
 pub use error::{ErrorCode, IpcError};
-pub use state::{AppState, Launch};
+pub use launch::{Invocation, Launch, USAGE};
+pub use state::AppState;
 
 use tauri::Manager;
 
@@ -66,10 +68,16 @@ pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
 
 /// Runs the app until its window is closed.
 pub fn run() {
-    let state = match Launch::from_env() {
-        Ok(launch) => tauri::async_runtime::block_on(AppState::start(launch)),
+    let invocation = Launch::parse(std::env::args().skip(1), |name| std::env::var(name).ok());
+    let state = match invocation {
+        Ok(Invocation::Run(launch)) => tauri::async_runtime::block_on(AppState::start(launch)),
+        Ok(Invocation::Help) => {
+            // `--help` answers on stdout, like any command-line program.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), USAGE.as_bytes());
+            return;
+        }
         Err(error) => {
-            eprintln!("merchant-desk: {error}");
+            eprintln!("merchant-desk: {error}\n\n{USAGE}");
             std::process::exit(2);
         }
     };

@@ -2,65 +2,13 @@
 //! owner switches between sandbox and production), the owner's door and the alert policy.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use desk_core::Store;
-use desk_runtime::{
-    Access, Alert, Alerter, Config, DataDir, Language, Mode, RunningDesk, StartOptions,
-};
+use desk_runtime::{Access, Alert, Alerter, Config, Language, Mode, RunningDesk};
 use tokio::sync::RwLock;
 
 use crate::error::{ErrorCode, IpcError, IpcResult};
-
-/// How this copy of the app was started (environment variables, for tests and power users).
-#[derive(Debug, Clone)]
-pub struct Launch {
-    pub data_dir: DataDir,
-    /// Sandbox demo traffic: orders every few seconds. `MERCHANT_DESK_DEMO=off` turns it off.
-    pub demo: Option<Duration>,
-    /// `MERCHANT_DESK_LISTEN`: the intake's address instead of the configured one.
-    pub listen: Option<std::net::SocketAddr>,
-}
-
-pub const DEMO_EVERY: Duration = Duration::from_secs(5);
-
-impl Launch {
-    pub fn from_env() -> Result<Launch, IpcError> {
-        let data_dir = DataDir::resolve(None)
-            .map_err(|e| IpcError::new(ErrorCode::DeskUnavailable, e.to_string()))?;
-        let demo = match std::env::var("MERCHANT_DESK_DEMO").as_deref() {
-            Ok("off") | Ok("0") => None,
-            Ok(seconds) => seconds
-                .parse::<u64>()
-                .ok()
-                .filter(|s| *s > 0)
-                .map(Duration::from_secs)
-                .or(Some(DEMO_EVERY)),
-            Err(_) => Some(DEMO_EVERY),
-        };
-        let listen = match std::env::var("MERCHANT_DESK_LISTEN") {
-            Ok(addr) => Some(addr.parse().map_err(|_| {
-                IpcError::new(
-                    ErrorCode::DeskUnavailable,
-                    format!("MERCHANT_DESK_LISTEN={addr} is not an address like 127.0.0.1:8720"),
-                )
-            })?),
-            Err(_) => None,
-        };
-        Ok(Launch {
-            data_dir,
-            demo,
-            listen,
-        })
-    }
-
-    fn start_options(&self) -> StartOptions {
-        let mut options = StartOptions::new(self.data_dir.clone());
-        options.demo = self.demo;
-        options.listen = self.listen;
-        options
-    }
-}
+use crate::launch::Launch;
 
 pub struct AppState {
     pub launch: Launch,

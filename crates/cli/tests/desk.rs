@@ -101,11 +101,11 @@ impl Drop for Serve {
     }
 }
 
-fn now() -> u64 {
+fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
-        .as_secs()
+        .as_secs() as i64
 }
 
 fn post(url: &str, body: String, headers: &[(&str, String)]) -> (u16, String) {
@@ -206,10 +206,10 @@ fn serve_sandbox_from_notification_to_refund_by_command() {
     })
     .to_string();
     let timestamp = now();
-    let signature = wxpay_sim::sign_intake_request(
+    let signature = wxpay::intake_signature::sign(
         credentials["intake_secret"].as_str().unwrap(),
         timestamp,
-        &body,
+        body.as_bytes(),
     );
     let (status, answer) = post(
         &format!("{intake}/api/v1/refund-requests"),

@@ -21,10 +21,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use wxpay::{
     Fen, NotifyReply, OrderRef, OutTradeNo, PaymentNotification, PaymentResult, RefundNotification,
@@ -38,8 +36,7 @@ use crate::refunds::NewRequest;
 use crate::remote::{Confirm, blocking, china_time, confirm_order, unix_now};
 use crate::store::Store;
 
-pub const TIMESTAMP_HEADER: &str = "X-Merchant-Desk-Timestamp";
-pub const SIGNATURE_HEADER: &str = "X-Merchant-Desk-Signature";
+pub use wxpay::intake_signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign as sign_request};
 /// How far a request's timestamp may be from the desk's clock.
 pub const CLOCK_WINDOW_SECS: i64 = 300;
 const MAX_BODY: usize = 64 * 1024;
@@ -250,19 +247,6 @@ async fn refund_request<T: Transport + 'static>(
         Json(json!({ "id": id, "state": "pending", "created": created })),
     )
         .into_response())
-}
-
-/// The `X-Merchant-Desk-Signature` of a refund request: lowercase hex HMAC-SHA256 of
-/// `"{timestamp}\n{body}"` under the shared secret.
-pub fn sign_request(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b"\n");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// A complete `curl` refund request, signed at `now`, for the shop's backend developer to copy

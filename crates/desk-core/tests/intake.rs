@@ -103,7 +103,7 @@ impl Desk {
         secret: &str,
     ) -> (u16, serde_json::Value) {
         let body = body.to_string();
-        let signature = wxpay_sim::sign_intake_request(secret, timestamp as u64, &body);
+        let signature = desk_core::intake::sign_request(secret, timestamp, body.as_bytes());
         let response = self
             .http
             .post(format!("{}/api/v1/refund-requests", self.url))

@@ -19,6 +19,7 @@ pub const KEYRING_ENV: &str = "MERCHANT_DESK_KEYRING";
 const SERVICE: &str = "Merchant Desk";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SecretBackend {
     /// The OS keyring.

@@ -215,13 +215,13 @@ async fn the_sandbox_runs_a_refund_end_to_end_and_one_desk_holds_the_directory()
         "reason": "尺码不合适",
     })
     .to_string();
-    let timestamp = now() as u64;
+    let timestamp = now();
     let answer = reqwest::Client::new()
         .post(format!("{}/api/v1/refund-requests", credentials.intake_url))
         .header(desk_core::intake::TIMESTAMP_HEADER, timestamp.to_string())
         .header(
             desk_core::intake::SIGNATURE_HEADER,
-            wxpay_sim::sign_intake_request(&credentials.intake_secret, timestamp, &body),
+            desk_core::intake::sign_request(&credentials.intake_secret, timestamp, body.as_bytes()),
         )
         .body(body)
         .send()

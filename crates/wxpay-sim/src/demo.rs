@@ -5,30 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
 use rand::Rng;
-use sha2::Sha256;
 use tokio::sync::watch;
 
 use crate::Shared;
 use crate::state::NewOrder;
 
-/// Header with the request's Unix time in seconds.
-pub const TIMESTAMP_HEADER: &str = "X-Merchant-Desk-Timestamp";
-/// Header with lowercase hex HMAC-SHA256 of `"{timestamp}\n{body}"` under the shared secret.
-pub const SIGNATURE_HEADER: &str = "X-Merchant-Desk-Signature";
-
-/// Signs a refund request for the desk's intake (`POST /api/v1/refund-requests`).
-pub fn sign_intake_request(secret: &str, timestamp: u64, body: &str) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b"\n");
-    mac.update(body.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
+pub use wxpay::intake_signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Where refund requests go.
 #[derive(Debug, Clone)]
@@ -112,31 +95,17 @@ pub(crate) async fn run(
         .to_string();
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+            .map_or(0, |d| d.as_secs() as i64);
         let _ = http
             .post(&target.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(
                 SIGNATURE_HEADER,
-                sign_intake_request(&target.secret, timestamp, &request),
+                wxpay::intake_signature::sign(&target.secret, timestamp, request.as_bytes()),
             )
             .body(request)
             .send()
             .await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intake_signature_is_hmac_sha256_of_timestamp_newline_body() {
-        // Computed independently: printf '1700000000\n{"a":1}' | openssl dgst -sha256 -hmac secret
-        assert_eq!(
-            sign_intake_request("secret", 1_700_000_000, "{\"a\":1}"),
-            "efcabe126158887775caa64ceba35b9734f7839cae75b3517440dc283bee13a4"
-        );
     }
 }

@@ -35,9 +35,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-pub use demo::{
-    DemoTraffic, IntakeTarget, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_intake_request,
-};
+pub use demo::{DemoTraffic, IntakeTarget, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 pub use faults::{Endpoint, Fault, FaultPlan};
 pub use notify::{Delivery, NotifierSettings, RETRY_SCHEDULE};
 pub use pki::{CredentialFiles, SimCredentials};

@@ -922,7 +922,7 @@ async fn demo_traffic_pays_orders_and_posts_signed_refund_requests() {
         axum::routing::post(move |headers: HeaderMap, body: String| {
             let seen = seen.clone();
             async move {
-                let timestamp: u64 = headers[wxpay_sim::TIMESTAMP_HEADER]
+                let timestamp: i64 = headers[wxpay_sim::TIMESTAMP_HEADER]
                     .to_str()
                     .unwrap()
                     .parse()
@@ -930,7 +930,7 @@ async fn demo_traffic_pays_orders_and_posts_signed_refund_requests() {
                 let signature = headers[wxpay_sim::SIGNATURE_HEADER].to_str().unwrap();
                 assert_eq!(
                     signature,
-                    wxpay_sim::sign_intake_request("s3cret", timestamp, &body)
+                    wxpay::intake_signature::sign("s3cret", timestamp, body.as_bytes())
                 );
                 seen.lock()
                     .unwrap()

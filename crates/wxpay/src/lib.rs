@@ -33,6 +33,7 @@ mod err_code;
 mod error;
 mod fields;
 mod ids;
+pub mod intake_signature;
 pub mod messages;
 mod money;
 mod notify_reply;

@@ -4,8 +4,8 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use desk_core::unix_now;
 use desk_runtime::{
-    AlertSettings, CertificateConfig, Check, Language, MerchantSetup, Mode, Secrets, doctor,
-    save_merchant,
+    AlertSettings, CertificateConfig, Check, Language, MerchantSetup, Mode, SecretBackend, Secrets,
+    doctor, save_merchant,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -36,8 +36,7 @@ pub struct MerchantView {
     /// `p12` or `pem`.
     pub certificate_kind: String,
     pub certificate_path: String,
-    /// `keyring` or `file`.
-    pub secrets: String,
+    pub secrets: SecretBackend,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +77,7 @@ pub async fn settings_get(state: State<'_, AppState>) -> IpcResult<SettingsView>
                 sign_type: m.sign_type.as_str().to_owned(),
                 certificate_kind: kind.into(),
                 certificate_path: path,
-                secrets: format!("{:?}", m.secrets).to_lowercase(),
+                secrets: m.secrets,
             }
         }),
         intake: IntakeView {

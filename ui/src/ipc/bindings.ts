@@ -50,6 +50,8 @@ request: string, response: string | null, outcome: string, };
 
 export type Mode = "sandbox" | "production";
 
+export type SecretBackend = "keyring" | "file";
+
 export type Language = "zh-CN" | "en";
 
 export type AccessStatus = { pin_set: boolean, 
@@ -125,11 +127,7 @@ export type MerchantView = { appid: string, mch_id: string, sign_type: string,
 /**
  * `p12` or `pem`.
  */
-certificate_kind: string, certificate_path: string, 
-/**
- * `keyring` or `file`.
- */
-secrets: string, };
+certificate_kind: string, certificate_path: string, secrets: SecretBackend, };
 
 export type IntakeView = { 
 /**

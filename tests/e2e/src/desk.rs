@@ -1,0 +1,188 @@
+//! A Merchant Desk started for one test: its own data directory, the sandbox (the embedded
+//! simulator) without demo traffic, the intake on a free loopback port, and the window.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wxpay::intake_signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+
+use crate::eventually;
+use crate::webdriver::{WAIT, Window};
+
+/// What the sandbox writes to `sandbox-credentials.json` on start (the parts tests use).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sandbox {
+    pub control_url: String,
+    pub intake_url: String,
+    pub intake_secret: String,
+}
+
+/// An order paid in the simulator.
+#[derive(Debug, Clone)]
+pub struct PaidOrder {
+    pub out_trade_no: String,
+    pub total_fee: i64,
+}
+
+#[derive(Debug)]
+pub struct Desk {
+    pub window: Window,
+    pub sandbox: Sandbox,
+    http: ureq::Agent,
+    // Dropped after the window: the app must be gone before its files are.
+    data: tempfile::TempDir,
+}
+
+impl Desk {
+    /// Starts the app on a fresh data directory and waits until its window and sandbox are up.
+    pub fn launch() -> Desk {
+        let data = tempfile::Builder::new()
+            .prefix("merchant-desk-e2e-")
+            .tempdir()
+            .expect("a temporary data directory");
+        let args = [
+            "--data-dir".to_owned(),
+            data.path().display().to_string(),
+            "--demo=off".to_owned(),
+            "--listen=127.0.0.1:0".to_owned(),
+        ];
+        let window = Window::open(&application(), &args);
+        window.wait("[data-testid=app-title]");
+        let credentials = data.path().join("sandbox-credentials.json");
+        let sandbox = eventually("the sandbox credentials", WAIT, || {
+            let text = std::fs::read_to_string(&credentials).ok()?;
+            serde_json::from_str::<Sandbox>(&text).ok()
+        });
+        let http = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Desk {
+            window,
+            sandbox,
+            http,
+            data,
+        }
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    /// A customer pays `total_fee` fen for `body`; the simulator notifies the desk.
+    pub fn pay_order(&self, total_fee: i64, body: &str) -> PaidOrder {
+        let notify_url = format!("{}/wxpay/notify", self.sandbox.intake_url);
+        let order = self.control(
+            "POST",
+            "/v1/orders",
+            Some(json!({ "total_fee": total_fee, "body": body, "notify_url": notify_url })),
+        );
+        let out_trade_no = order["out_trade_no"]
+            .as_str()
+            .expect("the simulator names the order")
+            .to_owned();
+        self.control("POST", &format!("/v1/orders/{out_trade_no}/pay"), None);
+        PaidOrder {
+            out_trade_no,
+            total_fee,
+        }
+    }
+
+    /// The shop's backend posts a customer's refund request, signed; returns the desk's id.
+    pub fn request_refund(
+        &self,
+        request_id: &str,
+        order: &PaidOrder,
+        refund_fee: i64,
+        reason: &str,
+        customer: &str,
+    ) -> i64 {
+        let body = json!({
+            "request_id": request_id,
+            "out_trade_no": order.out_trade_no,
+            "refund_fee": refund_fee,
+            "reason": reason,
+            "customer": customer,
+        })
+        .to_string();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut response = self
+            .http
+            .post(format!(
+                "{}/api/v1/refund-requests",
+                self.sandbox.intake_url
+            ))
+            .header("Content-Type", "application/json")
+            .header(TIMESTAMP_HEADER, now.to_string())
+            .header(
+                SIGNATURE_HEADER,
+                sign(&self.sandbox.intake_secret, now, body.as_bytes()),
+            )
+            .send(body)
+            .expect("the intake answers");
+        let status = response.status();
+        let answer: Value = response
+            .body_mut()
+            .read_json()
+            .expect("the intake answers JSON");
+        assert!(
+            status.is_success(),
+            "the intake refused the request: {status} {answer}"
+        );
+        answer["id"]
+            .as_i64()
+            .expect("the intake returns the request's id")
+    }
+
+    /// Every money movement in the simulator.
+    pub fn ledger(&self) -> Vec<Value> {
+        match self.control("GET", "/v1/ledger", None) {
+            Value::Array(entries) => entries,
+            other => panic!("the ledger is not a list: {other}"),
+        }
+    }
+
+    /// The refunds the simulator's ledger holds for `out_trade_no`, in fen (positive).
+    pub fn refunds_in_ledger(&self, out_trade_no: &str) -> Vec<i64> {
+        self.ledger()
+            .iter()
+            .filter(|e| e["kind"] == "refund" && e["out_trade_no"] == out_trade_no)
+            .map(|e| -e["amount"].as_i64().unwrap_or_default())
+            .collect()
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.sandbox.control_url);
+        let response = match method {
+            "GET" => self.http.get(&url).call(),
+            _ => self
+                .http
+                .post(&url)
+                .send_json(body.unwrap_or_else(|| json!({}))),
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("simulator {path}: {e}"));
+        let status = response.status();
+        let answer: Value = response
+            .body_mut()
+            .read_json()
+            .unwrap_or_else(|e| panic!("simulator {path}: {e}"));
+        assert!(status.is_success(), "simulator {path}: {status} {answer}");
+        answer
+    }
+}
+
+/// The app under test: `MERCHANT_DESK_APP`, else the workspace's debug build.
+pub fn application() -> PathBuf {
+    if let Some(path) = std::env::var_os("MERCHANT_DESK_APP") {
+        return path.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target"));
+    target.join("debug/merchant-desk")
+}

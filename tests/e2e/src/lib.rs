@@ -1,0 +1,32 @@
+//! The end-to-end harness: the real Merchant Desk window driven through tauri-driver and
+//! WebKitWebDriver, the embedded sandbox simulator's control API, the desk's intake, and the
+//! desktop notifications seen on the session bus.
+//!
+//! Needs a display and a session bus; `scripts/e2e.sh` provides both (Xvfb, dbus-run-session),
+//! builds the app and installs tauri-driver, then runs the ignored tests of this crate.
+
+pub mod bus;
+pub mod desk;
+pub mod webdriver;
+
+use std::time::{Duration, Instant};
+
+/// Polls `probe` until it returns `Some`, or gives up after `timeout` with `what` in the panic.
+pub fn eventually<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The workspace's root directory (this crate lives in `tests/e2e`).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

@@ -1,0 +1,229 @@
+//! The real app window, driven by clicks through tauri-driver under Xvfb, against the embedded
+//! sandbox. Ignored by a plain `cargo test`: `scripts/e2e.sh` runs them with a display, a session
+//! bus, a notification daemon and a freshly built app.
+
+use std::time::Duration;
+
+use merchant_desk_e2e::bus::{NotificationDaemon, NotificationMonitor};
+use merchant_desk_e2e::desk::Desk;
+
+/// A sandbox refund goes PROCESSING → SUCCESS in a few seconds; the desk checks soon after.
+const REFUND_SETTLES: Duration = Duration::from_secs(45);
+
+/// Closes the order drawer with its × button, as a user would before going elsewhere.
+fn close_order_detail(desk: &Desk) {
+    desk.window
+        .click("[data-testid=order-detail] .n-base-close");
+}
+
+fn row(request: i64) -> String {
+    format!("[data-testid=request-{request}]")
+}
+
+/// Waits until the queue says `request` is in `state` (switching to that state's tab).
+fn wait_for_state(desk: &Desk, tab: &str, request: i64, state: &str) {
+    let w = &desk.window;
+    w.eventually(
+        &format!("request {request} to be {state}"),
+        REFUND_SETTLES,
+        || {
+            w.try_click(&format!("[data-testid=tab-{tab}]"));
+            w.is_shown(&format!("{}[data-state={state}]", row(request)))
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+#[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
+fn a_request_posted_to_the_intake_is_refunded_by_clicking_and_settles_in_the_ledger() {
+    let desk = Desk::launch();
+    let w = &desk.window;
+    w.wait("[data-testid=sandbox-banner]");
+
+    let order = desk.pay_order(12_800, "抹茶曲奇礼盒 ×2");
+    let request = desk.request_refund("e2e-full-1", &order, 5_000, "商品有瑕疵", "李女士");
+
+    // The request appears on its own (no reload) in the pending tab with its amount.
+    w.click("[data-testid=tab-pending]");
+    assert_eq!(w.text(&format!("[data-testid=amount-{request}]")), "¥50.00");
+    let listed = w.text(&row(request));
+    assert!(
+        listed.contains(&order.out_trade_no) && listed.contains("李女士"),
+        "{listed}"
+    );
+
+    // Approve the full amount; a second, impatient click on the confirm button sends nothing more.
+    w.click(&format!("[data-testid=approve-{request}]"));
+    assert_eq!(w.text("[data-testid=refundable]"), "¥128.00");
+    w.click("[data-testid=approve-confirm]");
+    w.try_click("[data-testid=approve-confirm]");
+
+    wait_for_state(&desk, "succeeded", request, "succeeded");
+    assert_eq!(
+        desk.refunds_in_ledger(&order.out_trade_no),
+        vec![5_000],
+        "exactly one refund of ¥50.00 in the simulator's ledger"
+    );
+    w.wait("[data-testid=count-succeeded][data-count='1']");
+
+    // The order's detail now shows what is left to refund.
+    w.click("[data-testid=nav-orders]");
+    w.click(&format!("[data-testid=order-{}] td", order.out_trade_no));
+    assert_eq!(w.text("[data-testid=detail-refundable]"), "¥78.00");
+    w.wait(&format!("[data-testid=detail-request-{request}]"));
+    close_order_detail(&desk);
+
+    // The audit log names the approval.
+    w.click("[data-testid=nav-audit]");
+    w.wait_for_text("[data-testid=audit-table]", &order.out_trade_no);
+}
+
+#[test]
+#[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
+fn a_partial_approval_and_a_rejection_by_clicking() {
+    let desk = Desk::launch();
+    let w = &desk.window;
+    let order = desk.pay_order(9_900, "纯棉T恤（白色 L）");
+    let partial = desk.request_refund("e2e-partial", &order, 9_900, "尺码不合适", "王先生");
+
+    // The owner refunds ¥30.00 of the ¥99.00 asked; more than the order allows is refused.
+    w.click(&format!("[data-testid=approve-{partial}]"));
+    w.click("[data-testid=approve-partial]");
+    w.type_into("[data-testid=partial-amount]", "120.00");
+    w.wait("[data-testid=amount-error]");
+    w.type_into("[data-testid=partial-amount]", "30.00");
+    w.click("[data-testid=approve-confirm]");
+    wait_for_state(&desk, "succeeded", partial, "succeeded");
+    assert_eq!(w.text(&format!("[data-testid=amount-{partial}]")), "¥30.00");
+    assert_eq!(desk.refunds_in_ledger(&order.out_trade_no), vec![3_000]);
+
+    // A second request is rejected with a reason; no money moves.
+    let second = desk.request_refund("e2e-reject", &order, 2_000, "不想要了", "王先生");
+    w.click("[data-testid=tab-pending]");
+    w.click(&format!("[data-testid=reject-{second}]"));
+    w.type_into("[data-testid=reject-reason]", "已超过七天无理由退货期");
+    w.click("[data-testid=reject-confirm]");
+    wait_for_state(&desk, "rejected", second, "rejected");
+    assert!(w.text(&row(second)).contains("已超过七天无理由退货期"));
+    assert_eq!(desk.refunds_in_ledger(&order.out_trade_no), vec![3_000]);
+}
+
+#[test]
+#[ignore = "needs a display, a session bus and dunst: run scripts/e2e.sh"]
+fn desktop_notifications_reach_the_session_bus_and_a_click_opens_the_order() {
+    let daemon = NotificationDaemon::start();
+    let monitor = NotificationMonitor::start();
+    let desk = Desk::launch();
+    let w = &desk.window;
+
+    let order = desk.pay_order(19_900, "蓝牙耳机");
+    let paid = monitor.wait_for("新订单 ¥199.00");
+    assert_eq!(paid.app_name, "Merchant Desk");
+    assert!(
+        paid.body
+            .starts_with(&format!("订单 {} · ", order.out_trade_no)),
+        "the body names the order and its China time: {:?}",
+        paid.body
+    );
+
+    // Clicking the notification brings the window to that order.
+    daemon.click_first();
+    w.wait_for_text("[data-testid=order-detail]", &order.out_trade_no);
+    close_order_detail(&desk);
+
+    let request = desk.request_refund("e2e-bus", &order, 19_900, "发错货了", "赵女士");
+    let asked = monitor.wait_for("退款申请 ¥199.00");
+    assert_eq!(
+        asked.body,
+        format!("订单 {} · 等待审批", order.out_trade_no)
+    );
+    w.click("[data-testid=nav-queue]");
+    w.click(&format!("[data-testid=approve-{request}]"));
+    w.click("[data-testid=approve-confirm]");
+    let done = monitor.wait_for("退款成功");
+    assert_eq!(done.body, format!("订单 {} · ¥199.00", order.out_trade_no));
+
+    // One alert per event: the payment notification was not shown twice.
+    let orders = monitor
+        .all()
+        .into_iter()
+        .filter(|n| n.summary.starts_with("新订单"))
+        .count();
+    assert_eq!(orders, 1);
+}
+
+/// The main screens in both languages, for the README (`docs/screenshots/`).
+#[test]
+#[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
+fn screenshots_of_the_main_screens_in_both_languages() {
+    let desk = Desk::launch();
+    let w = &desk.window;
+    w.resize(1280, 800);
+
+    // A morning's business: paid orders, requests waiting, one refunded, one rejected.
+    let goods = [
+        (6_800, "手冲咖啡豆 250g"),
+        (9_900, "纯棉T恤（白色 L）"),
+        (19_900, "蓝牙耳机"),
+        (4_580, "抹茶曲奇礼盒"),
+        (12_800, "保温杯 500ml ×1"),
+        (5_900, "帆布托特包"),
+    ];
+    let orders: Vec<_> = goods
+        .iter()
+        .map(|(fee, body)| desk.pay_order(*fee, body))
+        .collect();
+    let refunded = desk.request_refund("shot-1", &orders[0], 6_800, "商品有瑕疵", "顾客0412");
+    let rejected = desk.request_refund("shot-2", &orders[1], 9_900, "不想要了", "顾客2231");
+    desk.request_refund("shot-3", &orders[2], 19_900, "发错货了", "顾客7788");
+    desk.request_refund("shot-4", &orders[4], 6_400, "尺码不合适", "顾客5120");
+    w.click(&format!("[data-testid=approve-{refunded}]"));
+    w.click("[data-testid=approve-confirm]");
+    w.click(&format!("[data-testid=reject-{rejected}]"));
+    w.type_into("[data-testid=reject-reason]", "商品已拆封使用");
+    w.click("[data-testid=reject-confirm]");
+    wait_for_state(&desk, "succeeded", refunded, "succeeded");
+    w.click("[data-testid=acknowledge]");
+
+    let dir = merchant_desk_e2e::workspace_root().join("docs/screenshots");
+    std::fs::create_dir_all(&dir).expect("docs/screenshots can be made");
+    for (language, button, title) in [
+        ("zh-CN", "lang-zh", "商户退款台"),
+        ("en", "lang-en", "Merchant Desk"),
+    ] {
+        w.click(&format!("[data-testid={button}]"));
+        w.wait_for_text("[data-testid=app-title]", title);
+        let shoot = |screen: &str| {
+            w.eventually("the toasts to fade", Duration::from_secs(10), || {
+                (!w.is_shown(".n-message")).then_some(())
+            });
+            w.settle();
+            let png = w.screenshot();
+            assert!(
+                png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+                "{screen}: not a real screenshot"
+            );
+            std::fs::write(dir.join(format!("{language}-{screen}.png")), png)
+                .expect("the screenshot is written");
+        };
+        w.click("[data-testid=nav-queue]");
+        w.click("[data-testid=tab-pending]");
+        w.wait("[data-testid=count-pending][data-count='2']");
+        shoot("queue");
+        w.click("[data-testid=nav-orders]");
+        w.click(&format!(
+            "[data-testid=order-{}] td",
+            orders[0].out_trade_no
+        ));
+        w.wait("[data-testid=detail-refundable]");
+        shoot("order");
+        close_order_detail(&desk);
+        w.click("[data-testid=nav-settings]");
+        w.wait("[data-testid=example-request]");
+        shoot("settings");
+        w.click("[data-testid=nav-audit]");
+        w.wait("[data-testid=audit-table]");
+        shoot("audit");
+    }
+}
