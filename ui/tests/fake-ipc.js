@@ -179,8 +179,9 @@
     },
     change_pin: ({ currentPin, newPin }) => {
       if (desk.pin !== null && currentPin !== desk.pin) throw error("wrong_pin", "wrong PIN");
+      // Like the desk: a new PIN starts unlocked (its owner has just typed it).
+      if (newPin !== desk.pin) desk.unlocked = newPin !== null;
       desk.pin = newPin;
-      desk.unlocked = false;
       return commands.app_status().access;
     },
     set_always_ask_above: ({ amount }) => {

@@ -207,8 +207,10 @@ impl Access {
         self.require_owner(pin, now)
     }
 
-    /// Sets, changes or (with `new = None`) removes the PIN; the current one is needed when set.
-    pub fn change_pin(
+    /// The configuration with the PIN set, changed or (with `new = None`) removed; the current
+    /// PIN is needed when one is set. Nothing changes until [`Access::apply`], which the caller
+    /// runs once the configuration is saved, so memory and `config.toml` never disagree.
+    pub fn pin_change(
         &self,
         current: Option<&str>,
         new: Option<&str>,
@@ -217,22 +219,34 @@ impl Access {
         if self.door().config.pin.is_some() {
             self.check_pin(current.ok_or(AccessError::WrongPin)?, now)?;
         }
-        let hash = new.map(hash_pin).transpose()?;
-        let mut door = self.door();
-        door.config.pin = hash;
-        door.unlocked_until = None;
-        Ok(door.config.clone())
+        let pin = new.map(hash_pin).transpose()?;
+        Ok(AccessConfig {
+            pin,
+            ..self.door().config.clone()
+        })
     }
 
-    pub fn set_always_ask_above(
+    /// The configuration with approvals above `above` asking for the PIN (owner only); applied
+    /// like [`Access::pin_change`].
+    pub fn always_ask_change(
         &self,
         above: Option<Fen>,
         now: i64,
     ) -> Result<AccessConfig, AccessError> {
         self.require_owner(None, now)?;
+        Ok(AccessConfig {
+            always_ask_above_fen: above.map(Fen::get),
+            ..self.door().config.clone()
+        })
+    }
+
+    /// Takes a saved configuration. A new PIN starts unlocked: its owner has just typed it.
+    pub fn apply(&self, config: AccessConfig, now: i64) {
         let mut door = self.door();
-        door.config.always_ask_above_fen = above.map(Fen::get);
-        Ok(door.config.clone())
+        if config.pin != door.config.pin {
+            door.unlocked_until = config.pin.as_ref().map(|_| now + UNLOCK_SECS);
+        }
+        door.config = config;
     }
 
     fn check_pin(&self, pin: &str, now: i64) -> Result<(), AccessError> {
@@ -342,16 +356,43 @@ mod tests {
     }
 
     #[test]
-    fn changing_the_pin_needs_the_current_one() {
-        let access = with_pin("2468", None);
+    fn changing_the_pin_needs_the_current_one_and_takes_effect_when_applied() {
+        let access = with_pin("2468", Some(500));
         assert_eq!(
-            access.change_pin(Some("0000"), Some("1357"), 0),
+            access.pin_change(Some("0000"), Some("1357"), 0),
             Err(AccessError::WrongPin)
         );
-        let config = access.change_pin(Some("2468"), Some("1357"), 0).unwrap();
+        let config = access.pin_change(Some("2468"), Some("1357"), 0).unwrap();
         assert!(matches(config.pin.as_deref().unwrap(), "1357"));
-        let config = access.change_pin(Some("1357"), None, 0).unwrap();
-        assert_eq!(config.pin, None);
-        assert!(access.status(0).owner);
+        assert_eq!(config.always_ask_above_fen, Some(500));
+        // Not yet applied: the old PIN still opens the door.
+        access.unlock("2468", 1).unwrap();
+        access.lock();
+        access.apply(config, 2);
+        assert!(
+            access.status(2).owner,
+            "whoever set the PIN stays the owner"
+        );
+        assert_eq!(access.unlock("2468", 3), Err(AccessError::WrongPin));
+        access.unlock("1357", 3).unwrap();
+        let removed = access.pin_change(Some("1357"), None, 4).unwrap();
+        access.apply(removed, 4);
+        assert_eq!(access.status(4).unlocked_until, None);
+        assert!(access.status(4).owner);
+    }
+
+    #[test]
+    fn the_always_ask_amount_is_the_owners_to_change() {
+        let access = with_pin("2468", None);
+        assert_eq!(
+            access.always_ask_change(Some(Fen::new(1_000)), 0),
+            Err(AccessError::Locked)
+        );
+        access.unlock("2468", 0).unwrap();
+        let config = access.always_ask_change(Some(Fen::new(1_000)), 1).unwrap();
+        access.apply(config, 1);
+        let status = access.status(1);
+        assert_eq!(status.always_ask_above_fen, Some(1_000));
+        assert!(status.owner, "the same PIN keeps the unlock");
     }
 }

@@ -27,8 +27,9 @@ pub async fn change_pin(
     let now = unix_now();
     let access = state
         .access
-        .change_pin(current_pin.as_deref(), new_pin.as_deref(), now)?;
-    state.update_config(|config| config.access = access)?;
+        .pin_change(current_pin.as_deref(), new_pin.as_deref(), now)?;
+    state.update_config(|config| config.access = access.clone())?;
+    state.access.apply(access, now);
     Ok(state.access.status(now))
 }
 
@@ -45,9 +46,8 @@ pub async fn set_always_ask_above(
         ));
     }
     let now = unix_now();
-    let access = state
-        .access
-        .set_always_ask_above(amount.map(Fen::new), now)?;
-    state.update_config(|config| config.access = access)?;
+    let access = state.access.always_ask_change(amount.map(Fen::new), now)?;
+    state.update_config(|config| config.access = access.clone())?;
+    state.access.apply(access, now);
     Ok(state.access.status(now))
 }

@@ -36,8 +36,14 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// Starts the app on a fresh data directory and waits until its window and sandbox are up.
+    /// Starts the app on a fresh data directory, without demo traffic, and waits until its
+    /// window and sandbox are up.
     pub fn launch() -> Desk {
+        Desk::launch_with_demo(None)
+    }
+
+    /// Like [`Desk::launch`], with the sandbox's demo traffic paying an order every `seconds`.
+    pub fn launch_with_demo(seconds: Option<u32>) -> Desk {
         let data = tempfile::Builder::new()
             .prefix("merchant-desk-e2e-")
             .tempdir()
@@ -45,7 +51,10 @@ impl Desk {
         let args = [
             "--data-dir".to_owned(),
             data.path().display().to_string(),
-            "--demo=off".to_owned(),
+            format!(
+                "--demo={}",
+                seconds.map_or("off".to_owned(), |s| s.to_string())
+            ),
             "--listen=127.0.0.1:0".to_owned(),
         ];
         let window = Window::open(&application(), &args);

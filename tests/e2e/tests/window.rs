@@ -227,3 +227,67 @@ fn screenshots_of_the_main_screens_in_both_languages() {
         shoot("audit");
     }
 }
+
+#[test]
+#[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
+fn the_owner_pin_guards_approval_in_the_window_and_at_the_desk() {
+    let desk = Desk::launch();
+    let w = &desk.window;
+
+    // The owner sets a PIN and an amount above which every approval asks for it, then locks.
+    w.click("[data-testid=nav-settings]");
+    w.type_into("[data-testid=new-pin]", "246813");
+    w.click("[data-testid=save-pin]");
+    w.wait("[data-testid=current-pin]");
+    w.type_into("[data-testid=always-ask]", "10.00");
+    w.click("[data-testid=save-always-ask]");
+    w.wait_for_text("[data-testid=settings]", "¥10.00");
+    w.click("[data-testid=lock]");
+    w.wait("[data-testid=access-staff]");
+
+    // Staff see the request but cannot act on it.
+    let order = desk.pay_order(6_800, "手冲咖啡豆 250g");
+    let request = desk.request_refund("e2e-pin", &order, 6_800, "不想要了", "陈先生");
+    w.click("[data-testid=nav-queue]");
+    w.wait(&row(request));
+    assert!(!w.is_shown(&format!("[data-testid=approve-{request}]")));
+
+    // The desk refuses a wrong PIN (error code wrong_pin, shown in Chinese); the right one unlocks.
+    w.click("[data-testid=unlock]");
+    w.type_into("[data-testid=pin-input]", "111111");
+    w.click("[data-testid=pin-submit]");
+    w.wait_for_text("[data-testid=pin-error]", "密码错误");
+    w.type_into("[data-testid=pin-input]", "246813");
+    w.click("[data-testid=pin-submit]");
+    w.wait("[data-testid=access-owner]");
+
+    // ¥68.00 is above ¥10.00: even unlocked, the approval asks for the PIN again.
+    w.click(&format!("[data-testid=approve-{request}]"));
+    w.click("[data-testid=approve-confirm]");
+    w.type_into("[data-testid=pin-input]", "246813");
+    w.click("[data-testid=pin-submit]");
+    wait_for_state(&desk, "succeeded", request, "succeeded");
+    assert_eq!(desk.refunds_in_ledger(&order.out_trade_no), vec![6_800]);
+    // The PIN is kept as a salted hash, never as typed.
+    let config = std::fs::read_to_string(desk.data_dir().join("config.toml")).expect("config.toml");
+    assert!(
+        config.contains("pbkdf2-sha256$") && !config.contains("246813"),
+        "{config}"
+    );
+}
+
+#[test]
+#[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
+fn a_first_start_lands_in_the_sandbox_where_demo_orders_and_requests_arrive() {
+    let desk = Desk::launch_with_demo(Some(1));
+    let w = &desk.window;
+    assert_eq!(w.text("[data-testid=mode-tag]"), "沙箱");
+    w.wait("[data-testid=sandbox-banner]");
+    // Orders paid every second; about one in five is followed by a refund request.
+    w.wait_for(
+        "[data-testid=count-pending]:not([data-count='0'])",
+        Duration::from_secs(60),
+    );
+    w.click("[data-testid=nav-orders]");
+    w.wait("[data-testid^=order-SIM]");
+}
