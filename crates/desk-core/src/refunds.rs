@@ -85,7 +85,9 @@ impl RefundState {
         use RefundState::*;
         matches!(
             (self, to),
-            (Approved, Submitting)
+            // approved → processing: WeChat's refund notification arrived while the desk was
+            // waiting to send again after an unknown outcome; it is not sent again.
+            (Approved, Submitting | Processing)
                 | (Submitting, Processing | Failed | Approved)
                 | (Processing, Succeeded | Closed | NeedsManual)
         )

@@ -101,7 +101,18 @@ impl Store {
         check_at: i64,
         now: i64,
     ) -> Result<(), CoreError> {
-        self.step(refund, RefundState::Submitting, RefundState::Processing, now, |tx| {
+        self.accepted(refund, RefundState::Submitting, refund_id, check_at, now)
+    }
+
+    fn accepted(
+        &self,
+        refund: i64,
+        from: RefundState,
+        refund_id: &str,
+        check_at: i64,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        self.step(refund, from, RefundState::Processing, now, |tx| {
             tx.execute(
                 "UPDATE refunds SET refund_id = ?2, next_attempt_at = ?3, last_error = NULL WHERE id = ?1",
                 params![refund, refund_id, check_at],
@@ -221,8 +232,9 @@ impl Store {
             )));
         }
         match state {
-            RefundState::Submitting => {
-                self.mark_accepted(id, notification.refund_id.as_str(), now, now)?
+            // Sent, or to be sent again after an unknown outcome: WeChat has it.
+            RefundState::Submitting | RefundState::Approved => {
+                self.accepted(id, state, notification.refund_id.as_str(), now, now)?
             }
             RefundState::Processing => {}
             _ => return Ok(false),

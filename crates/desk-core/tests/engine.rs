@@ -390,6 +390,32 @@ async fn change_and_refundclose_outcomes() {
     assert_eq!(w.drive(&engine, &closed, 0).await, RefundState::Closed);
 }
 
+/// What the intake would hand over after decrypting WeChat's notification for `refund`.
+fn notification_for(w: &World, refund: &ApprovedRefund, total: i64) -> RefundNotification {
+    let status = w
+        .sim
+        .refunds()
+        .into_iter()
+        .find(|r| r.out_refund_no == refund.out_refund_no.as_str())
+        .unwrap();
+    assert_eq!(status.status, wxpay_sim::RefundStatus::Success);
+    RefundNotification {
+        transaction_id: TransactionId::new(status.transaction_id).unwrap(),
+        out_trade_no: OutTradeNo::new(status.out_trade_no).unwrap(),
+        refund_id: RefundId::new(status.refund_id).unwrap(),
+        out_refund_no: refund.out_refund_no.clone(),
+        total_fee: Fen::new(total),
+        settlement_total_fee: None,
+        refund_fee: refund.refund_fee,
+        settlement_refund_fee: None,
+        refund_status: RefundStatus::Success,
+        success_time: None,
+        refund_recv_account: None,
+        refund_account: None,
+        refund_request_source: None,
+    }
+}
+
 #[tokio::test]
 async fn a_refund_notification_settles_without_a_query() {
     let w = World::new().await;
@@ -403,35 +429,38 @@ async fn a_refund_notification_settles_without_a_query() {
     engine.run_once(now()).await.unwrap();
     assert_eq!(w.state(&refund), RefundState::Processing);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // What the intake would hand over after decrypting WeChat's notification.
-    let status = w
-        .sim
-        .refunds()
-        .into_iter()
-        .find(|r| r.out_refund_no == refund.out_refund_no.as_str())
-        .unwrap();
-    assert_eq!(status.status, wxpay_sim::RefundStatus::Success);
-    let notification = RefundNotification {
-        transaction_id: TransactionId::new(status.transaction_id).unwrap(),
-        out_trade_no: OutTradeNo::new(status.out_trade_no).unwrap(),
-        refund_id: RefundId::new(status.refund_id).unwrap(),
-        out_refund_no: refund.out_refund_no.clone(),
-        total_fee: Fen::new(1000),
-        settlement_total_fee: None,
-        refund_fee: Fen::new(100),
-        settlement_refund_fee: None,
-        refund_status: RefundStatus::Success,
-        success_time: None,
-        refund_recv_account: None,
-        refund_account: None,
-        refund_request_source: None,
-    };
+    let notification = notification_for(&w, &refund, 1000);
     assert!(engine.apply_notification(&notification, now()).unwrap());
     assert_eq!(w.state(&refund), RefundState::Succeeded);
     assert!(
         engine.apply_notification(&notification, now()).is_ok(),
         "a repeated notification is harmless"
     );
+}
+
+#[tokio::test]
+async fn a_notification_settles_a_refund_waiting_to_be_sent_again() {
+    // WeChat took the refund but the answer was lost: the desk waits to send it again (with the
+    // same number). WeChat's notification arrives first and settles it; nothing is resent.
+    let w = World::new().await;
+    let refund = w.approved(1000, 300);
+    let patient = EngineSettings {
+        retry_base: Duration::from_secs(3600),
+        ..EngineSettings::default()
+    };
+    let engine = w.engine(patient);
+    w.sim.inject(FaultPlan {
+        endpoint: Endpoint::Refund,
+        fault: Fault::Drop { after_record: true },
+        count: 1,
+    });
+    engine.run_once(now()).await.unwrap();
+    assert_eq!(w.state(&refund), RefundState::Approved);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let notification = notification_for(&w, &refund, 1000);
+    assert!(engine.apply_notification(&notification, now()).unwrap());
+    assert_eq!(w.state(&refund), RefundState::Succeeded);
+    assert_eq!(w.paid_out(&refund), 1);
 }
 
 #[tokio::test]

@@ -52,8 +52,10 @@ impl Window {
             .unwrap_or_else(|e| {
                 panic!("tauri-driver did not start ({e}): `cargo install tauri-driver --locked`")
             });
-        eventually("tauri-driver to listen", WAIT, || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
+        // tauri-driver forwards to WebKitWebDriver, which it starts: both must listen.
+        eventually("tauri-driver and WebKitWebDriver to listen", WAIT, || {
+            TcpStream::connect(("127.0.0.1", port)).ok()?;
+            TcpStream::connect(("127.0.0.1", native_port)).ok()
         });
         let http: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -68,14 +70,18 @@ impl Window {
             http,
             failures: crate::workspace_root().join("target/e2e-failures"),
         };
-        let created = window.call(
-            "POST",
-            "/session",
-            Some(json!({ "capabilities": { "alwaysMatch": {
-                "browserName": "wry",
-                "tauri:options": { "application": application, "args": args },
-            }}})),
-        );
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "wry",
+            "tauri:options": { "application": application, "args": args },
+        }}});
+        // A driver that has only just started may drop the first connection (nothing was
+        // opened then); a WebDriver error is an answer and fails the test.
+        let created = eventually("WebDriver to open a session", WAIT, || {
+            window
+                .send("POST", "/session", Some(capabilities.clone()))
+                .ok()
+        });
+        let created = created.unwrap_or_else(|error| panic!("WebDriver POST /session: {error}"));
         window.session = created["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("tauri-driver opened no session: {created}"))
@@ -92,6 +98,16 @@ impl Window {
     }
 
     fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        self.send(method, path, body)?
+    }
+
+    /// The outer error is the transport's (no answer); the inner one is WebDriver's answer.
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Result<Value, String>, String> {
         let url = if path == "/session" {
             format!("{}{path}", self.base)
         } else {
@@ -109,11 +125,11 @@ impl Window {
         let status = response.status();
         let answer: Value = response.body_mut().read_json().map_err(|e| e.to_string())?;
         let value = answer.get("value").cloned().unwrap_or(Value::Null);
-        if status.is_success() {
+        Ok(if status.is_success() {
             Ok(value)
         } else {
             Err(format!("{} {}", value["error"], value["message"]))
-        }
+        })
     }
 
     /// The element matching `css` now, if there is one.
