@@ -16,14 +16,13 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -31,7 +30,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use wxpay_sim::{Endpoint, Fault, FaultPlan, LedgerKind, NewOrder, SimConfig, SimHandle};
 
-const BIN: &str = env!("CARGO_BIN_EXE_merchant-desk-cli");
+use support::{DeskProcess, cli, free_address, now, production_desk};
 
 /// How big a campaign is; the defaults are the bounded one CI runs.
 #[derive(Debug, Clone, Copy)]
@@ -66,90 +65,6 @@ struct Planned {
     out_trade_no: String,
     asked: i64,
     approved: i64,
-}
-
-/// The desk as a separate process that can be killed and started again on the same data
-/// directory and address.
-struct DeskProcess {
-    dir: PathBuf,
-    listen: SocketAddr,
-    logs: PathBuf,
-    child: Option<Child>,
-    starts: usize,
-    kills: usize,
-}
-
-impl DeskProcess {
-    fn start(&mut self) {
-        self.starts += 1;
-        let log = File::create(self.logs.join(format!("serve-{}.log", self.starts))).unwrap();
-        let child = Command::new(BIN)
-            .args(["serve", "--json", "--listen", &self.listen.to_string()])
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .env("MERCHANT_DESK_KEYRING", "off")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(self.listen).is_err() {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                let log = self.logs.join(format!("serve-{}.log", self.starts));
-                panic!(
-                    "the desk exited on start ({status}): {}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "the desk did not listen in 30 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            self.kills += 1;
-        }
-    }
-}
-
-impl Drop for DeskProcess {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("MERCHANT_DESK_KEYRING", "off")
-        .env_remove("MERCHANT_DESK_DATA_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
 }
 
 /// Every fault the simulator has, any of them possibly after the call took effect.
@@ -303,47 +218,12 @@ fn chaos_refunds_settle_exactly_once_through_faults_and_kills() {
     let dir = temp.path().join("desk");
     let listen = free_address();
     let intake = format!("http://{listen}");
-    let c = sim.credentials();
-    let setup = Command::new(BIN)
-        .args([
-            "setup",
-            "--appid",
-            c.appid.as_str(),
-            "--mch-id",
-            c.mch_id.as_str(),
-        ])
-        .arg("--p12")
-        .arg(&c.files.cert_p12)
-        .args(["--api-base", &sim.info().base_url, "--extra-ca"])
-        .arg(&c.files.ca_pem)
-        .arg("--data-dir")
-        .arg(&dir)
-        .env("MERCHANT_DESK_KEYRING", "off")
-        .env("WXPAY_API_KEY", c.api_key.expose())
-        .output()
-        .unwrap();
-    assert!(
-        setup.status.success(),
-        "{}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
-    let config_path = dir.join("config.toml");
-    let mut desk_config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
-    desk_config.intake.listen = listen;
-    desk_config.intake.public_url = Some(intake.clone());
-    desk_config.save(&config_path).unwrap();
-    let secret = desk_config.intake.shared_secret.clone();
-
-    let logs = temp.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let desk = Arc::new(Mutex::new(DeskProcess {
-        dir: dir.clone(),
+    let secret = production_desk(&sim, &dir, listen);
+    let desk = Arc::new(Mutex::new(DeskProcess::new(
+        dir.clone(),
         listen,
-        logs,
-        child: None,
-        starts: 0,
-        kills: 0,
-    }));
+        temp.path().join("logs"),
+    )));
     desk.lock().unwrap().start();
 
     // Customers pay; each payment notification reaches the desk (retried while it is down).

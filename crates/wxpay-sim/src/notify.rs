@@ -153,7 +153,7 @@ async fn send(client: &reqwest::Client, notification: &Outgoing) -> (bool, Strin
         .send()
         .await;
     match response {
-        Err(e) => (false, format!("not delivered: {e}")),
+        Err(e) => (false, format!("not delivered: {}", chain(&e))),
         Ok(response) => {
             let status = response.status().as_u16();
             let body = response.bytes().await.unwrap_or_default();
@@ -162,6 +162,18 @@ async fn send(client: &reqwest::Client, notification: &Outgoing) -> (bool, Strin
             (acknowledged, format!("HTTP {status}: {text}"))
         }
     }
+}
+
+/// An error with its causes ("error sending request: … : Connection refused").
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Plain HTTP for a desk on loopback, HTTPS verified against the public roots otherwise.

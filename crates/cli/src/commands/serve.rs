@@ -9,7 +9,7 @@ use clap::Args;
 use desk_core::DeskEvent;
 use desk_runtime::{Mode, RunningDesk, StartOptions};
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::CliError;
 use super::desk::{DeskArgs, yuan};
@@ -80,16 +80,19 @@ pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError>
             ))?;
         }
     }
+    let print = |event: &DeskEvent| {
+        line(&if desk.json {
+            serde_json::to_string(event).map_err(|e| CliError::Output(e.into()))?
+        } else {
+            describe(event)
+        })
+    };
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             event = events.recv() => match event {
-                Ok(event) => line(&if desk.json {
-                    serde_json::to_string(&event).map_err(|e| CliError::Output(e.into()))?
-                } else {
-                    describe(&event)
-                })?,
+                Ok(event) => print(&event)?,
                 Err(RecvError::Lagged(missed)) => eprintln!("warning: {missed} events were not printed (output too slow)"),
                 Err(RecvError::Closed) => break,
             },
@@ -99,7 +102,18 @@ pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError>
             _ = &mut stop => break,
         }
     }
+    // Requests under way finish; then every event for what they stored is printed, so a clean
+    // stop loses no order's line.
     running.shutdown().await;
+    loop {
+        match events.try_recv() {
+            Ok(event) => print(&event)?,
+            Err(TryRecvError::Lagged(missed)) => {
+                eprintln!("warning: {missed} events were not printed (output too slow)");
+            }
+            Err(_) => break,
+        }
+    }
     Ok(if desk.json {
         json!({ "type": "stopped" }).to_string()
     } else {

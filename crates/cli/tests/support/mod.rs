@@ -1,0 +1,198 @@
+//! Shared by the campaigns (`chaos`, `storm`): the CLI binary, a desk set up against a
+//! simulator as a real merchant would be, and the desk as a process that can be stopped, killed
+//! and started again on the same data directory and address.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use wxpay_sim::SimHandle;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_merchant-desk-cli");
+
+pub fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("MERCHANT_DESK_KEYRING", "off")
+        .env_remove("MERCHANT_DESK_DATA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A `--json` command's answer; a failure fails the test with its message.
+pub fn cli_json(dir: &Path, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let output = cli(dir, &args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn free_address() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// `setup` with the simulator's merchant (production mode, the simulator as WeChat), the intake
+/// on `listen` and asking WeChat for refund notifications there. Returns the intake's shared
+/// secret.
+pub fn production_desk(sim: &SimHandle, dir: &Path, listen: SocketAddr) -> String {
+    let c = sim.credentials();
+    let setup = Command::new(BIN)
+        .args([
+            "setup",
+            "--appid",
+            c.appid.as_str(),
+            "--mch-id",
+            c.mch_id.as_str(),
+        ])
+        .arg("--p12")
+        .arg(&c.files.cert_p12)
+        .args(["--api-base", &sim.info().base_url, "--extra-ca"])
+        .arg(&c.files.ca_pem)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("MERCHANT_DESK_KEYRING", "off")
+        .env("WXPAY_API_KEY", c.api_key.expose())
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let path = dir.join("config.toml");
+    let mut config = desk_runtime::Config::load(&path).unwrap().unwrap();
+    config.intake.listen = listen;
+    config.intake.public_url = Some(format!("http://{listen}"));
+    config.save(&path).unwrap();
+    config.intake.shared_secret
+}
+
+/// `serve --json` as a separate process; every event line it prints is kept in `events`.
+pub struct DeskProcess {
+    pub dir: PathBuf,
+    pub listen: SocketAddr,
+    logs: PathBuf,
+    child: Option<Child>,
+    pub events: Arc<Mutex<Vec<Value>>>,
+    pub starts: usize,
+    pub kills: usize,
+}
+
+impl DeskProcess {
+    pub fn new(dir: PathBuf, listen: SocketAddr, logs: PathBuf) -> DeskProcess {
+        std::fs::create_dir_all(&logs).unwrap();
+        DeskProcess {
+            dir,
+            listen,
+            logs,
+            child: None,
+            events: Arc::default(),
+            starts: 0,
+            kills: 0,
+        }
+    }
+
+    /// Starts the desk and waits until its intake listens.
+    pub fn start(&mut self) {
+        self.starts += 1;
+        let log_path = self.logs.join(format!("serve-{}.log", self.starts));
+        let mut child = Command::new(BIN)
+            .args(["serve", "--json", "--listen", &self.listen.to_string()])
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .env("MERCHANT_DESK_KEYRING", "off")
+            .stdout(Stdio::piped())
+            .stderr(File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let events = self.events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    events.lock().unwrap().push(value);
+                }
+            }
+        });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(self.listen).is_err() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "the desk exited on start ({status}): {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "the desk did not listen in 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            self.kills += 1;
+        }
+    }
+
+    /// SIGTERM, as a service manager stops it; it must exit cleanly.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+            let status = child.wait().unwrap();
+            assert!(status.success(), "the desk stopped with {status}");
+        }
+    }
+
+    /// The `order_paid` events printed so far, by order number.
+    pub fn paid_events(&self) -> std::collections::HashMap<String, usize> {
+        let mut counts = std::collections::HashMap::new();
+        for event in self.events.lock().unwrap().iter() {
+            if event["type"] == "order_paid" {
+                let order = event["out_trade_no"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                *counts.entry(order).or_default() += 1;
+            }
+        }
+        counts
+    }
+}
+
+impl Drop for DeskProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
