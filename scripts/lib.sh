@@ -94,3 +94,12 @@ ensure_e2e_deps() {
     cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked
   fi
 }
+
+# cargo-fuzz (libFuzzer for Rust). Built without sanitizers it runs on the stable toolchain.
+CARGO_FUZZ_VERSION=0.13.2
+ensure_cargo_fuzz() {
+  if ! cargo install --list | grep -q "^cargo-fuzz v$CARGO_FUZZ_VERSION:"; then
+    echo "Installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+  fi
+}

@@ -3,7 +3,8 @@
 # formatting, lints, unit and integration tests (TLS against a local mutual-TLS server, the CLI
 # binary, the real keyring on a private session bus, the app's generated TypeScript bindings),
 # doc tests, each benchmark once in test mode, the window's tests in headless Chromium, and the
-# real app window driven end to end under Xvfb (which also refreshes docs/screenshots/).
+# real app window driven end to end under Xvfb (which also refreshes docs/screenshots/), and a
+# bounded fuzzing run over everything a stranger can send the desk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -17,6 +18,7 @@ build_ui
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
 echo "== cargo clippy -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
@@ -29,6 +31,8 @@ echo "== the real window, end to end (tauri-driver, Xvfb, session bus)"
 MERCHANT_DESK_UI_BUILT=1 bash scripts/e2e.sh 2>&1 | tee -a "$log"
 echo "== the window in headless Chromium (fake IPC)"
 (cd ui && npm test) 2>&1 | tee -a "$log"
+echo "== fuzzing, bounded (20 s a target; ./scripts/fuzz.sh 600 for a long run)"
+bash scripts/fuzz.sh 20
 
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

@@ -149,15 +149,12 @@ fn post_request(http: &reqwest::blocking::Client, intake: &str, secret: &str, bo
     loop {
         assert!(Instant::now() < deadline, "the intake never took {body}");
         let timestamp = now();
-        let signature = wxpay::intake_signature::sign(secret, timestamp, body.as_bytes());
+        let signature = backend_api::sign(secret, timestamp, body.as_bytes());
         let sent = http
             .post(format!("{intake}/api/v1/refund-requests"))
             .header("Content-Type", "application/json")
-            .header(
-                wxpay::intake_signature::TIMESTAMP_HEADER,
-                timestamp.to_string(),
-            )
-            .header(wxpay::intake_signature::SIGNATURE_HEADER, signature)
+            .header(backend_api::TIMESTAMP_HEADER, timestamp.to_string())
+            .header(backend_api::SIGNATURE_HEADER, signature)
             .body(body.to_owned())
             .send();
         let Ok(answer) = sent else {

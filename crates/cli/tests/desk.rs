@@ -206,7 +206,7 @@ fn serve_sandbox_from_notification_to_refund_by_command() {
     })
     .to_string();
     let timestamp = now();
-    let signature = wxpay::intake_signature::sign(
+    let signature = backend_api::sign(
         credentials["intake_secret"].as_str().unwrap(),
         timestamp,
         body.as_bytes(),

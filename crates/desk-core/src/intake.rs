@@ -21,13 +21,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::json;
-use subtle::ConstantTimeEq;
-use wxpay::{
-    Fen, NotifyReply, OrderRef, OutTradeNo, PaymentNotification, PaymentResult, RefundNotification,
-    TransactionId,
-};
+use wxpay::{NotifyReply, PaymentNotification, PaymentResult, RefundNotification};
 use wxpay_client::{Transport, WxPayClient};
 
 use crate::error::CoreError;
@@ -35,10 +30,10 @@ use crate::orders::{Payment, PaymentSource};
 use crate::refunds::NewRequest;
 use crate::remote::{Confirm, blocking, china_time, confirm_order, unix_now};
 use crate::store::Store;
+use backend_api::Refusal;
 
-pub use wxpay::intake_signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign as sign_request};
-/// How far a request's timestamp may be from the desk's clock.
-pub const CLOCK_WINDOW_SECS: i64 = 300;
+pub use backend_api::CLOCK_WINDOW_SECS;
+pub use backend_api::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign as sign_request};
 const MAX_BODY: usize = 64 * 1024;
 
 /// Everything the intake needs.
@@ -145,17 +140,6 @@ async fn refund_notify<T: Transport + 'static>(
 
 // ------------------------------------------------------------------ refund requests
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RefundRequestBody {
-    request_id: String,
-    out_trade_no: Option<String>,
-    transaction_id: Option<String>,
-    refund_fee: i64,
-    reason: String,
-    customer: Option<String>,
-}
-
 struct ApiError(StatusCode, &'static str, String);
 
 impl IntoResponse for ApiError {
@@ -189,51 +173,24 @@ async fn refund_request<T: Transport + 'static>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let now = unix_now();
-    authenticate(&state, &headers, &body, now)?;
-    let request: RefundRequestBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("the body is not a refund request: {e}"),
-        )
-    })?;
-    let invalid = |message: &str| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            message.to_owned(),
-        )
-    };
-    if request.request_id.is_empty() || request.request_id.len() > 64 {
-        return Err(invalid("request_id must be 1 to 64 characters"));
-    }
-    if request.reason.trim().is_empty() || request.reason.chars().count() > 200 {
-        return Err(invalid("reason must be 1 to 200 characters"));
-    }
-    if request.refund_fee <= 0 {
-        return Err(invalid("refund_fee must be a positive number of fen"));
-    }
-    let order = match (&request.out_trade_no, &request.transaction_id) {
-        (Some(no), None) => {
-            OrderRef::OutTradeNo(OutTradeNo::new(no.as_str()).map_err(|e| invalid(&e.to_string()))?)
-        }
-        (None, Some(id)) => OrderRef::TransactionId(
-            TransactionId::new(id.as_str()).map_err(|e| invalid(&e.to_string()))?,
-        ),
-        _ => {
-            return Err(invalid(
-                "give exactly one of out_trade_no and transaction_id",
-            ));
-        }
-    };
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let checked = backend_api::check(
+        &state.secret,
+        header(TIMESTAMP_HEADER),
+        header(SIGNATURE_HEADER),
+        &body,
+        now,
+    )?;
+    state.first_time(&checked.signature, now)?;
+    let order = checked.order;
     let out_trade_no =
         confirm_order(&state.store, &state.client, &order, Confirm::IfUnknown).await?;
     let new = NewRequest {
-        request_id: Some(request.request_id),
+        request_id: Some(checked.request_id),
         out_trade_no,
-        refund_fee: Fen::new(request.refund_fee),
-        reason: request.reason,
-        customer: request.customer,
+        refund_fee: checked.refund_fee,
+        reason: checked.reason,
+        customer: checked.customer,
     };
     let store = state.store.clone();
     let (id, created) = blocking(move || store.add_request(&new, now)).await?;
@@ -262,50 +219,35 @@ pub fn example_request(base_url: &str, secret: &str, now: i64) -> String {
     )
 }
 
-fn authenticate<T>(
-    state: &IntakeState<T>,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-) -> Result<(), ApiError> {
-    let unauthenticated =
-        |code, message: &str| ApiError(StatusCode::UNAUTHORIZED, code, message.to_owned());
-    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(timestamp), Some(signature)) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER))
-    else {
-        return Err(unauthenticated(
-            "unauthenticated",
-            "sign the request: see the intake settings for the headers",
-        ));
-    };
-    let timestamp: i64 = timestamp
-        .parse()
-        .map_err(|_| unauthenticated("unauthenticated", "the timestamp must be Unix seconds"))?;
-    if (now - timestamp).abs() > CLOCK_WINDOW_SECS {
-        return Err(unauthenticated(
-            "stale_request",
-            "the timestamp is more than five minutes from the desk's clock",
-        ));
+impl<T> IntakeState<T> {
+    /// A signature is accepted once (within twice the clock window, after which its timestamp
+    /// is too old anyway).
+    fn first_time(&self, signature: &str, now: i64) -> Result<(), ApiError> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, expires| *expires > now);
+        if seen
+            .insert(signature.to_owned(), now + 2 * CLOCK_WINDOW_SECS)
+            .is_some()
+        {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "replayed",
+                "this exact request was already received".to_owned(),
+            ));
+        }
+        Ok(())
     }
-    let expected = sign_request(&state.secret, timestamp, body);
-    if !bool::from(
-        expected
-            .as_bytes()
-            .ct_eq(signature.to_ascii_lowercase().as_bytes()),
-    ) {
-        return Err(unauthenticated(
-            "bad_signature",
-            "the signature does not match: check the shared secret",
-        ));
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Unauthenticated { code, message } => {
+                ApiError(StatusCode::UNAUTHORIZED, code, message.to_owned())
+            }
+            Refusal::Invalid(message) => {
+                ApiError(StatusCode::BAD_REQUEST, "invalid_request", message)
+            }
+        }
     }
-    let mut seen = state.seen.lock().unwrap_or_else(|p| p.into_inner());
-    seen.retain(|_, expires| *expires > now);
-    if seen.insert(expected, now + 2 * CLOCK_WINDOW_SECS).is_some() {
-        return Err(ApiError(
-            StatusCode::CONFLICT,
-            "replayed",
-            "this exact request was already received".to_owned(),
-        ));
-    }
-    Ok(())
 }

@@ -440,3 +440,157 @@ async fn a_refund_notification_through_the_intake_settles_the_refund() {
         .unwrap();
     assert_eq!(health, "ok");
 }
+
+/// The hostile-input table: each attack gets a refusal that names the problem (a FAIL reply for
+/// WeChat's endpoint, a status and `{code, message}` for the backend's), and nothing is stored.
+#[tokio::test]
+async fn hostile_input_is_refused_and_stores_nothing() {
+    let mut desk = Desk::start(0.0).await;
+    let merchant = desk.merchant();
+    let genuine = notification_body(&merchant, "H-1", "4200000000000000000000000009", 500);
+    let signed_with = |total: &str| {
+        let body = notification_body(&merchant, "H-2", "4200000000000000000000000010", 1);
+        // Re-sign with the altered amount, as only WeChat (or someone with the key) could.
+        let fields = wxpay::xml::decode(body.as_bytes()).unwrap();
+        let pairs: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(k, _)| *k != "sign")
+            .map(|(k, v)| {
+                let v = if k == "total_fee" { total } else { v };
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        wxpay::sign::sign_and_encode(
+            Fields::from_pairs(pairs).unwrap(),
+            &merchant.api_key,
+            SignType::HmacSha256,
+        )
+        .unwrap()
+    };
+    let laughs = {
+        let mut entities = String::from("<!ENTITY lol \"lol\">");
+        for level in 1..10 {
+            let previous = if level == 1 {
+                "lol".to_owned()
+            } else {
+                format!("lol{}", level - 1)
+            };
+            entities.push_str(&format!(
+                "<!ENTITY lol{level} \"{}\">",
+                format!("&{previous};").repeat(10)
+            ));
+        }
+        format!("<?xml version=\"1.0\"?><!DOCTYPE xml [{entities}]><xml><a>&lol9;</a></xml>")
+    };
+    let mut non_utf8 = genuine.clone().into_bytes();
+    let at = non_utf8.windows(3).position(|w| w == b"abc").unwrap();
+    non_utf8[at] = 0xff;
+    let notifications: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "XXE: an external entity",
+            b"<!DOCTYPE xml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><xml><out_trade_no>&x;</out_trade_no></xml>".to_vec(),
+        ),
+        ("billion laughs", laughs.into_bytes()),
+        ("10 MB body", vec![b'<'; 10 * 1024 * 1024]),
+        ("deep nesting", format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000)).into_bytes()),
+        ("truncated XML", genuine.as_bytes()[..genuine.len() / 2].to_vec()),
+        ("non-UTF-8", non_utf8),
+        (
+            "a duplicated field",
+            genuine
+                .replace("</xml>", "<total_fee><![CDATA[1]]></total_fee></xml>")
+                .into_bytes(),
+        ),
+        (
+            "a sign of the wrong length",
+            {
+                let fields = wxpay::xml::decode(genuine.as_bytes()).unwrap();
+                let sign = fields.get("sign").unwrap().to_owned();
+                genuine.replace(&sign, &sign[..sign.len() - 1]).into_bytes()
+            },
+        ),
+        ("an amount that overflows", signed_with("99999999999999999999").into_bytes()),
+        ("a negative amount", signed_with("-500").into_bytes()),
+        ("a zero amount", signed_with("0").into_bytes()),
+    ];
+    for (attack, body) in notifications {
+        let response = desk
+            .http
+            .post(format!("{}/wxpay/notify", desk.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let refused = status == 413
+            || (text.contains("<return_code><![CDATA[FAIL]]></return_code>")
+                && text.contains("<return_msg><![CDATA[")
+                && !text.contains("<return_msg><![CDATA[]]>"));
+        assert!(refused, "{attack}: {status} {text}");
+    }
+    assert!(desk.store.order("H-1").unwrap().is_none());
+    assert!(desk.store.order("H-2").unwrap().is_none());
+
+    // The backend's endpoint: properly signed, hostile bodies.
+    let order = desk.paid_order(1000);
+    desk.wait_for_order(&order).await;
+    desk.drain_events();
+    let request = |fee: &str| {
+        format!(
+            r#"{{"request_id":"h-{fee}","out_trade_no":"{order}","refund_fee":{fee},"reason":"x"}}"#
+        )
+        .into_bytes()
+    };
+    let mut duplicated = request("100");
+    duplicated.truncate(duplicated.len() - 1);
+    duplicated.extend_from_slice(br#","refund_fee":100000}"#);
+    let requests: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "an amount that overflows",
+            request("99999999999999999999"),
+            400,
+        ),
+        ("a negative amount", request("-100"), 400),
+        ("a zero amount", request("0"), 400),
+        ("a fractional amount", request("1.5"), 400),
+        ("more than was paid", request("1001"), 422),
+        ("a duplicated field", duplicated, 400),
+        ("non-UTF-8", b"{\"request_id\":\"\xff\"}".to_vec(), 400),
+        ("10 MB body", vec![b' '; 10 * 1024 * 1024], 413),
+        (
+            "deep nesting",
+            format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+            400,
+        ),
+    ];
+    for (attack, body, expected) in requests {
+        let timestamp = now();
+        let signature = desk_core::intake::sign_request(SECRET, timestamp, &body);
+        let response = desk
+            .http
+            .post(format!("{}/api/v1/refund-requests", desk.url))
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(SIGNATURE_HEADER, signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, expected, "{attack}: {text}");
+        if status != 413 {
+            let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert!(
+                answer["code"].is_string() && !answer["message"].as_str().unwrap().is_empty(),
+                "{attack}: {text}"
+            );
+        }
+    }
+    assert!(
+        desk.store.queue(None, 100).unwrap().is_empty(),
+        "nothing queued"
+    );
+    assert!(desk.drain_events().is_empty(), "no event for any of it");
+}

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::Shared;
 use crate::state::NewOrder;
 
-pub use wxpay::intake_signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
+pub use backend_api::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Where refund requests go.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ pub(crate) async fn run(
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(
                 SIGNATURE_HEADER,
-                wxpay::intake_signature::sign(&target.secret, timestamp, request.as_bytes()),
+                backend_api::sign(&target.secret, timestamp, request.as_bytes()),
             )
             .body(request)
             .send()

@@ -930,7 +930,7 @@ async fn demo_traffic_pays_orders_and_posts_signed_refund_requests() {
                 let signature = headers[wxpay_sim::SIGNATURE_HEADER].to_str().unwrap();
                 assert_eq!(
                     signature,
-                    wxpay::intake_signature::sign("s3cret", timestamp, body.as_bytes())
+                    backend_api::sign("s3cret", timestamp, body.as_bytes())
                 );
                 seen.lock()
                     .unwrap()

@@ -33,7 +33,6 @@ mod err_code;
 mod error;
 mod fields;
 mod ids;
-pub mod intake_signature;
 pub mod messages;
 mod money;
 mod notify_reply;

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use backend_api::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wxpay::intake_signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
 use crate::eventually;
 use crate::webdriver::{WAIT, Window};

@@ -39,6 +39,7 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, CliError> {
 }
 
 pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError> {
+    let stop = shutdown_signal();
     let mut options = StartOptions::new(desk.dir()?);
     options.force_sandbox = args.sandbox;
     options.listen = args.listen;
@@ -87,7 +88,6 @@ pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError>
             describe(event)
         })
     };
-    let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -169,24 +169,20 @@ fn describe(event: &DeskEvent) -> String {
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.
-async fn shutdown_signal() {
+/// Listens for SIGTERM from now on, so that one sent while the desk is starting still stops it
+/// cleanly, and resolves on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

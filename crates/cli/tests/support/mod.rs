@@ -98,6 +98,8 @@ pub struct DeskProcess {
     pub listen: SocketAddr,
     logs: PathBuf,
     child: Option<Child>,
+    /// Reads the running desk's output; done when the desk has exited and all is read.
+    reader: Option<std::thread::JoinHandle<()>>,
     pub events: Arc<Mutex<Vec<Value>>>,
     pub starts: usize,
     pub kills: usize,
@@ -111,6 +113,7 @@ impl DeskProcess {
             listen,
             logs,
             child: None,
+            reader: None,
             events: Arc::default(),
             starts: 0,
             kills: 0,
@@ -132,16 +135,21 @@ impl DeskProcess {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let events = self.events.clone();
-        std::thread::spawn(move || {
+        let (ready, started) = std::sync::mpsc::channel();
+        self.reader = Some(std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    if value["type"] == "ready" {
+                        let _ = ready.send(());
+                    }
                     events.lock().unwrap().push(value);
                 }
             }
-        });
+        }));
         self.child = Some(child);
+        // "ready" comes once the intake listens and stop signals are handled.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(self.listen).is_err() {
+        while started.recv_timeout(Duration::from_millis(20)).is_err() {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!(
                     "the desk exited on start ({status}): {}",
@@ -160,6 +168,13 @@ impl DeskProcess {
             child.wait().unwrap();
             self.kills += 1;
         }
+        self.finish_reading();
+    }
+
+    fn finish_reading(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
     }
 
     /// SIGTERM, as a service manager stops it; it must exit cleanly.
@@ -170,6 +185,7 @@ impl DeskProcess {
             let status = child.wait().unwrap();
             assert!(status.success(), "the desk stopped with {status}");
         }
+        self.finish_reading();
     }
 
     /// The `order_paid` events printed so far, by order number.

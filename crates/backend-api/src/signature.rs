@@ -1,8 +1,4 @@
 //! The signature a shop's backend puts on the refund requests it posts to the desk's intake.
-//!
-//! This is the desk's own convention, not WeChat's. It lives beside WeChat's signatures so the
-//! desk (which verifies it) and the simulator's demo traffic (which signs with it) share one
-//! definition.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
