@@ -17,6 +17,8 @@ pub struct Sandbox {
     pub control_url: String,
     pub intake_url: String,
     pub intake_secret: String,
+    /// The sandbox merchant's API key: the window must never see it.
+    pub api_key: String,
 }
 
 /// An order paid in the simulator.
@@ -148,6 +150,18 @@ impl Desk {
             .expect("the intake returns the request's id")
     }
 
+    /// The secrets that must stay out of the window, with what they are.
+    pub fn secrets(&self) -> Vec<(&'static str, String)> {
+        let key = &self.sandbox.api_key;
+        let md5 = md5_hex(key.as_bytes());
+        vec![
+            ("the API key", key.clone()),
+            ("the API key, upper case", key.to_uppercase()),
+            ("md5 of the API key", md5.clone()),
+            ("md5 of the API key, upper case", md5.to_uppercase()),
+        ]
+    }
+
     /// Every money movement in the simulator.
     pub fn ledger(&self) -> Vec<Value> {
         match self.control("GET", "/v1/ledger", None) {
@@ -194,4 +208,12 @@ pub fn application() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::workspace_root().join("target"));
     target.join("debug/merchant-desk")
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -273,6 +273,16 @@ impl Window {
         )
     }
 
+    /// Runs `script` (a function body whose last argument is the callback to call with the
+    /// result) and waits for its answer: how a test awaits a promise in the window.
+    pub fn execute_async(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
     /// Resizes the window (screenshots are taken at one size).
     pub fn resize(&self, width: u32, height: u32) {
         self.call(

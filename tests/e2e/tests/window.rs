@@ -245,12 +245,20 @@ fn the_owner_pin_guards_approval_in_the_window_and_at_the_desk() {
     w.click("[data-testid=lock]");
     w.wait("[data-testid=access-staff]");
 
-    // Staff see the request but cannot act on it.
+    // Staff see the request but cannot act on it, and the desk refuses the command itself, not
+    // only the button: invoked directly over IPC, it answers needs_owner.
     let order = desk.pay_order(6_800, "手冲咖啡豆 250g");
     let request = desk.request_refund("e2e-pin", &order, 6_800, "不想要了", "陈先生");
     w.click("[data-testid=nav-queue]");
     w.wait(&row(request));
     assert!(!w.is_shown(&format!("[data-testid=approve-{request}]")));
+    let direct = w.execute_async(&format!(
+        "const done = arguments[arguments.length - 1];
+         window.__TAURI_INTERNALS__.invoke('approve_request', {{ request: {request}, amount: null, pin: null }})
+           .then(ok => done({{ ok }}), error => done({{ error }}));"
+    ));
+    assert_eq!(direct["error"]["code"], "needs_owner", "{direct}");
+    assert!(desk.refunds_in_ledger(&order.out_trade_no).is_empty());
 
     // The desk refuses a wrong PIN (error code wrong_pin, shown in Chinese); the right one unlocks.
     w.click("[data-testid=unlock]");
@@ -290,4 +298,52 @@ fn a_first_start_lands_in_the_sandbox_where_demo_orders_and_requests_arrive() {
     );
     w.click("[data-testid=nav-orders]");
     w.wait("[data-testid^=order-SIM]");
+}
+
+/// Everything the window receives over IPC, and everything it shows, during a session with a
+/// refund and every screen visited: the API key (and the md5 of it that decrypts refund
+/// notifications) appears in none of it.
+#[test]
+#[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
+fn the_api_key_never_reaches_the_window() {
+    let desk = Desk::launch();
+    let w = &desk.window;
+    // Record every command's answer (and error) as the window receives it.
+    // Record every command's answer (and error) as the window receives it (the window's own
+    // opt-in trace; Tauri's invoke itself cannot be wrapped).
+    w.execute("window.__DESK_IPC_TRACE__ = [];");
+    let order = desk.pay_order(4_580, "抹茶曲奇礼盒");
+    let request = desk.request_refund("e2e-secret", &order, 4_580, "商品有瑕疵", "周女士");
+    w.click("[data-testid=nav-queue]");
+    w.click(&format!("[data-testid=approve-{request}]"));
+    w.click("[data-testid=approve-confirm]");
+    wait_for_state(&desk, "succeeded", request, "succeeded");
+    w.click("[data-testid=nav-orders]");
+    w.click(&format!("[data-testid=order-{}] td", order.out_trade_no));
+    w.wait("[data-testid=detail-refundable]");
+    close_order_detail(&desk);
+    w.click("[data-testid=nav-audit]");
+    w.click("[data-testid=tab-exchanges]");
+    w.wait_for_text("[data-testid=exchange-table]", "refund");
+    w.click("[data-testid=nav-settings]");
+    w.wait("[data-testid=example-request]");
+
+    let log: Vec<String> =
+        serde_json::from_value(w.execute("return window.__DESK_IPC_TRACE__")).unwrap();
+    assert!(
+        log.iter()
+            .any(|entry| entry.starts_with("exchange_log ") && entry.contains("out_refund_no")),
+        "the exchange log reached the window: {log:?}"
+    );
+    let shown = w.execute(
+        "return document.body.innerText + ' ' +
+           [...document.querySelectorAll('input, textarea')].map(e => e.value).join(' ')",
+    );
+    let shown = shown.as_str().unwrap_or_default();
+    for (what, secret) in desk.secrets() {
+        for entry in &log {
+            assert!(!entry.contains(&secret), "{what} in the IPC answer {entry}");
+        }
+        assert!(!shown.contains(&secret), "{what} is shown in the window");
+    }
 }

@@ -44,10 +44,23 @@ function isIpcError(value: unknown): value is IpcError {
   return typeof value === "object" && value !== null && "code" in value && "message" in value;
 }
 
+/**
+ * An opt-in record of every answer the window receives: when `window.__DESK_IPC_TRACE__` is an
+ * array (set from the WebView inspector or by the end-to-end tests), each command's answer or
+ * error is appended to it as `command JSON`. Off unless set.
+ */
+function trace(command: Command, outcome: string, value: unknown): void {
+  const log = (window as { __DESK_IPC_TRACE__?: unknown }).__DESK_IPC_TRACE__;
+  if (Array.isArray(log)) log.push(`${command}${outcome} ${JSON.stringify(value)}`);
+}
+
 async function call<T>(command: Command, args?: Record<string, unknown>): Promise<T> {
   try {
-    return await invoke<T>(command, args);
+    const answer = await invoke<T>(command, args);
+    trace(command, "", answer);
+    return answer;
   } catch (error) {
+    trace(command, " !", error);
     if (isIpcError(error)) throw new DeskError(error.code, error.message);
     throw new DeskError("unexpected", String(error));
   }
