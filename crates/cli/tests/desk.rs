@@ -444,3 +444,128 @@ fn setup_then_doctor_against_a_test_server() {
     assert!(!text.contains(c.api_key.expose()));
     sim.shutdown();
 }
+
+#[test]
+fn with_an_owner_pin_the_terminal_must_give_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("desk");
+    let serve = Serve::start(&dir);
+    let ready = serve.wait_for(|line| line["type"] == "ready");
+    let credentials: Value = serde_json::from_str(
+        &std::fs::read_to_string(ready["sandbox_credentials"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let (intake, control) = (
+        credentials["intake_url"].as_str().unwrap(),
+        credentials["control_url"].as_str().unwrap(),
+    );
+    let (_, created) = post(
+        &format!("{control}/v1/orders"),
+        json!({ "total_fee": 3000, "notify_url": format!("{intake}/wxpay/notify") }).to_string(),
+        &[("content-type", "application/json".to_owned())],
+    );
+    let out_trade_no = serde_json::from_str::<Value>(&created).unwrap()["out_trade_no"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    post(
+        &format!("{control}/v1/orders/{out_trade_no}/pay"),
+        String::new(),
+        &[],
+    );
+    serve.wait_for(|line| line["type"] == "order_paid");
+    let pending = |reason: &str| {
+        json_of(&cli(
+            &dir,
+            &[
+                "refunds",
+                "create",
+                "--out-trade-no",
+                &out_trade_no,
+                "--amount",
+                "1000",
+                "--reason",
+                reason,
+                "--json",
+            ],
+        ))["request"]
+            .as_i64()
+            .unwrap()
+            .to_string()
+    };
+    let (first, second) = (pending("少发一件"), pending("包装破损"));
+
+    // The owner sets a PIN (as the app's settings do: only its salted hash is kept).
+    let path = dir.join("config.toml");
+    let mut config = desk_runtime::Config::load(&path).unwrap().unwrap();
+    config.access.pin = Some(desk_runtime::hash_pin("246813").unwrap());
+    config.save(&path).unwrap();
+
+    let with_pin = |pin: Option<&str>, args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .args(["--json", "--data-dir"])
+            .arg(&dir)
+            .env("MERCHANT_DESK_KEYRING", "off")
+            .env_remove("MERCHANT_DESK_PIN");
+        if let Some(pin) = pin {
+            command.env("MERCHANT_DESK_PIN", pin);
+        }
+        command.output().unwrap()
+    };
+    let approve = [
+        "refunds",
+        "approve",
+        first.as_str(),
+        "--by",
+        "店员",
+        "--owner",
+    ];
+    let refused = error_of(&with_pin(None, &approve));
+    assert_eq!(refused["code"], "needs_owner", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("MERCHANT_DESK_PIN")
+    );
+    assert_eq!(
+        error_of(&with_pin(Some("000000"), &approve))["code"],
+        "wrong_pin"
+    );
+    let reject = [
+        "refunds",
+        "reject",
+        second.as_str(),
+        "--reason",
+        "不符合退款条件",
+    ];
+    assert_eq!(error_of(&with_pin(None, &reject))["code"], "needs_owner");
+    let manual = [
+        "refunds",
+        "create",
+        "--out-trade-no",
+        out_trade_no.as_str(),
+        "--amount",
+        "500",
+        "--reason",
+        "电话",
+        "--approve-by",
+        "店员",
+    ];
+    assert_eq!(error_of(&with_pin(None, &manual))["code"], "needs_owner");
+    let still: Vec<Value> =
+        serde_json::from_value(json_of(&cli(&dir, &["refunds", "list", "--json"]))).unwrap();
+    assert_eq!(still.len(), 2, "the refused manual refund left no request");
+    assert!(
+        still.iter().all(|item| item["state"] == "pending"),
+        "{still:?}"
+    );
+
+    // With the PIN, the owner acts.
+    let approved = json_of(&with_pin(Some("246813"), &approve));
+    assert_eq!(approved["refund_fee"], 1000, "{approved}");
+    json_of(&with_pin(Some("246813"), &reject));
+    serve.stop();
+}

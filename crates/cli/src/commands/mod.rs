@@ -55,6 +55,11 @@ pub enum CliError {
     Desk(#[from] desk_runtime::RuntimeError),
     #[error("{0}")]
     Core(#[from] desk_core::CoreError),
+    /// The desk has an owner PIN and it was not given (or was wrong).
+    #[error(
+        "{0}: this desk has an owner PIN; put it in the MERCHANT_DESK_PIN environment variable"
+    )]
+    Access(#[from] desk_runtime::AccessError),
     /// `doctor` found a problem; the text is the full report.
     #[error("{0}")]
     ChecksFailed(String),
@@ -65,6 +70,7 @@ impl CliError {
     pub fn code(&self) -> &'static str {
         match self {
             CliError::Core(error) => error.code(),
+            CliError::Access(error) => error.code(),
             CliError::Desk(desk_runtime::RuntimeError::Core(error)) => error.code(),
             CliError::Desk(desk_runtime::RuntimeError::Lock(_)) => "already_running",
             CliError::Desk(_) => "setup",

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
 use desk_core::{Approver, ManualRefund, QueueItem, QueueState, unix_now};
-use desk_runtime::Config;
+use desk_runtime::{Access, Config};
 use serde_json::json;
 use wxpay::{Fen, OrderRef, OutTradeNo, TransactionId};
 
@@ -132,6 +132,12 @@ pub async fn refunds(desk: &DeskArgs, command: RefundsCommand) -> Result<String,
                 name: non_empty(by, "--by")?,
                 limit,
             };
+            let asked = store.queue_item(id)?.requested_fee;
+            owner_pin(desk)?.require_for_amount(
+                amount.map_or(asked, Fen::new),
+                pin_from_env().as_deref(),
+                unix_now(),
+            )?;
             let approved = store.approve(id, amount.map(Fen::new), &approver, unix_now())?;
             desk.render(&approved, |a| {
                 format!(
@@ -143,6 +149,7 @@ pub async fn refunds(desk: &DeskArgs, command: RefundsCommand) -> Result<String,
             })
         }
         RefundsCommand::Reject { id, reason, by } => {
+            owner_pin(desk)?.require_owner(pin_from_env().as_deref(), unix_now())?;
             let store = desk.existing_store()?;
             let by = match by {
                 Some(by) => non_empty(by, "--by")?,
@@ -189,6 +196,14 @@ async fn create(desk: &DeskArgs, args: CreateArgs) -> Result<String, CliError> {
         reason: args.reason,
         customer: args.customer,
     };
+    if approve_by.is_some() {
+        // Checked before anything is created: a refused approval leaves no request behind.
+        owner_pin(desk)?.require_for_amount(
+            manual.amount,
+            pin_from_env().as_deref(),
+            unix_now(),
+        )?;
+    }
     let request = desk_core::create_manual_request(&store, &client, manual, unix_now()).await?;
     let approved = match approve_by {
         Some(name) => {
@@ -250,6 +265,19 @@ fn config(desk: &DeskArgs) -> Result<Config, CliError> {
     Ok(Config::load(&desk.dir()?.config())
         .map_err(desk_runtime::RuntimeError::from)?
         .unwrap_or_default())
+}
+
+/// The owner PIN's door, as the app has it. A terminal has no unlock that lasts: when a PIN is
+/// set, every approval and rejection gives it (`MERCHANT_DESK_PIN`, not a flag, so it stays out
+/// of the shell's history and the process list).
+fn owner_pin(desk: &DeskArgs) -> Result<Access, CliError> {
+    Ok(Access::new(config(desk)?.access))
+}
+
+fn pin_from_env() -> Option<String> {
+    std::env::var("MERCHANT_DESK_PIN")
+        .ok()
+        .filter(|pin| !pin.is_empty())
 }
 
 fn non_empty(name: String, flag: &str) -> Result<String, CliError> {
