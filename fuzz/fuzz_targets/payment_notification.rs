@@ -5,17 +5,14 @@
 //! again, so the typed decode sees what only WeChat could send.
 #![no_main]
 
+mod common;
+
 use libfuzzer_sys::fuzz_target;
 use wxpay::sign::{Expect, sign_and_encode, verify};
-use wxpay::{ApiKey, AppId, Fields, MchId, Merchant, PaymentNotification, SignType};
+use wxpay::{Fields, PaymentNotification, SignType};
 
 fuzz_target!(|data: &[u8]| {
-    let merchant = Merchant {
-        appid: AppId::new("wxd930ea5d5a258f4f").expect("appid"),
-        mch_id: MchId::new("10000100").expect("mch_id"),
-        api_key: ApiKey::new("192006250b4c09247ec02edce69f6a2d").expect("key"),
-        sign_type: SignType::Md5,
-    };
+    let merchant = common::merchant();
     let as_sent = PaymentNotification::parse(data, &merchant);
     let Ok(fields) = wxpay::xml::decode(data) else {
         assert!(as_sent.is_err(), "undecodable XML was accepted");

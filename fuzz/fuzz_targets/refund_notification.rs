@@ -3,17 +3,13 @@
 //! encrypted the way WeChat does: an error or a notification, never a panic.
 #![no_main]
 
+mod common;
+
 use libfuzzer_sys::fuzz_target;
 use wxpay::refund_notify::{RefundNotification, decrypt_req_info, encrypt_req_info};
-use wxpay::{ApiKey, AppId, MchId, Merchant, SignType};
 
 fuzz_target!(|data: &[u8]| {
-    let merchant = Merchant {
-        appid: AppId::new("wxd930ea5d5a258f4f").expect("appid"),
-        mch_id: MchId::new("10000100").expect("mch_id"),
-        api_key: ApiKey::new("192006250b4c09247ec02edce69f6a2d").expect("key"),
-        sign_type: SignType::Md5,
-    };
+    let merchant = common::merchant();
     let _ = RefundNotification::parse(data, &merchant);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = decrypt_req_info(text, &merchant.api_key);

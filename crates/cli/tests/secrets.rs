@@ -17,7 +17,7 @@ use md5::{Digest, Md5};
 use serde_json::{Value, json};
 use wxpay_sim::{Endpoint, Fault, FaultPlan, NewOrder, SimConfig};
 
-use support::{BIN, DeskProcess, cli, free_address, now};
+use support::{DeskProcess, cli, free_address, intake_at, now, setup_command};
 
 const CERT_PASSWORD: &str = "Cert-Pass-7d1e9b4a";
 
@@ -90,21 +90,7 @@ fn known_secrets_appear_nowhere_but_the_keyring_fallback() {
     let listen = free_address();
     let mut printed = String::new();
     let setup = |key: &str, password: &str| {
-        Command::new(BIN)
-            .args([
-                "setup",
-                "--appid",
-                c.appid.as_str(),
-                "--mch-id",
-                c.mch_id.as_str(),
-            ])
-            .arg("--p12")
-            .arg(&p12)
-            .args(["--api-base", &sim.info().base_url, "--extra-ca"])
-            .arg(&c.files.ca_pem)
-            .arg("--data-dir")
-            .arg(&dir)
-            .env("MERCHANT_DESK_KEYRING", "off")
+        setup_command(&sim, &dir, &p12)
             .env("WXPAY_API_KEY", key)
             .env("WXPAY_CERT_PASSWORD", password)
             .output()
@@ -121,12 +107,7 @@ fn known_secrets_appear_nowhere_but_the_keyring_fallback() {
     let saved = setup(&api_key, CERT_PASSWORD);
     assert!(saved.status.success(), "{}", text(&saved));
     printed.push_str(&text(&saved));
-    let path = dir.join("config.toml");
-    let mut desk_config = desk_runtime::Config::load(&path).unwrap().unwrap();
-    desk_config.intake.listen = listen;
-    desk_config.intake.public_url = Some(format!("http://{listen}"));
-    desk_config.save(&path).unwrap();
-    let intake_secret = desk_config.intake.shared_secret.clone();
+    let intake_secret = intake_at(&dir, listen);
 
     for args in [vec!["doctor"], vec!["doctor", "--json"]] {
         printed.push_str(&text(&cli(&dir, &args)));

@@ -60,8 +60,24 @@ pub fn free_address() -> SocketAddr {
 /// on `listen` and asking WeChat for refund notifications there. Returns the intake's shared
 /// secret.
 pub fn production_desk(sim: &SimHandle, dir: &Path, listen: SocketAddr) -> String {
+    let setup = setup_command(sim, dir, &sim.credentials().files.cert_p12)
+        .env("WXPAY_API_KEY", sim.credentials().api_key.expose())
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    intake_at(dir, listen)
+}
+
+/// `setup` for the simulator's merchant with the certificate in `p12`, talking to the simulator;
+/// the caller adds `WXPAY_API_KEY` (and `WXPAY_CERT_PASSWORD`).
+pub fn setup_command(sim: &SimHandle, dir: &Path, p12: &Path) -> Command {
     let c = sim.credentials();
-    let setup = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args([
             "setup",
             "--appid",
@@ -70,20 +86,19 @@ pub fn production_desk(sim: &SimHandle, dir: &Path, listen: SocketAddr) -> Strin
             c.mch_id.as_str(),
         ])
         .arg("--p12")
-        .arg(&c.files.cert_p12)
+        .arg(p12)
         .args(["--api-base", &sim.info().base_url, "--extra-ca"])
         .arg(&c.files.ca_pem)
         .arg("--data-dir")
         .arg(dir)
         .env("MERCHANT_DESK_KEYRING", "off")
-        .env("WXPAY_API_KEY", c.api_key.expose())
-        .output()
-        .unwrap();
-    assert!(
-        setup.status.success(),
-        "{}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
+        .env_remove("WXPAY_CERT_PASSWORD");
+    command
+}
+
+/// Points the desk's intake at `listen` and asks WeChat for refund notifications there; returns
+/// the intake's shared secret.
+pub fn intake_at(dir: &Path, listen: SocketAddr) -> String {
     let path = dir.join("config.toml");
     let mut config = desk_runtime::Config::load(&path).unwrap().unwrap();
     config.intake.listen = listen;
