@@ -154,12 +154,14 @@ impl Window {
             .is_ok_and(|enabled| enabled == Value::Bool(true))
     }
 
-    /// Waits until nothing in the window moves (dialogs, drawers and tabs animate in), so a
-    /// screenshot shows the screen as a user sees it.
+    /// Waits until nothing in the window moves (dialogs, drawers and tabs animate in; spinners,
+    /// which turn forever, do not count), so a click lands where it aims and a screenshot shows
+    /// the screen as a user sees it.
     pub fn settle(&self) {
         self.eventually("the window's animations to finish", WAIT, || {
             let running = self.execute(
-                "return document.getAnimations().filter(a => a.playState === 'running').length",
+                "return document.getAnimations().filter(a => a.playState === 'running'
+                   && a.effect && a.effect.getComputedTiming().iterations !== Infinity).length",
             );
             (running == json!(0)).then_some(())
         });
@@ -181,11 +183,14 @@ impl Window {
         self.find(css).is_some_and(|e| self.displayed(&e))
     }
 
-    /// Waits for `css` and clicks it. A click that lands on something else (a dialog still
-    /// fading out, a row re-rendering) is tried again until the wait runs out.
+    /// Waits for `css` and for the window to stop moving, then clicks it. A click that lands on
+    /// something else (a dialog still fading out, a row re-rendering) is tried again until the
+    /// wait runs out.
     pub fn click(&self, css: &str) {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
+            // A dialog that is still scaling in moves its buttons under the pointer.
+            self.settle();
             // A disabled button takes the click and does nothing: wait until it can act.
             let element = self.eventually(&format!("`{css}` to be enabled"), WAIT, || {
                 self.find(css)
