@@ -61,8 +61,12 @@ impl NotificationDaemon {
 
     /// Clicks the first notification shown (dunst's default action), as a user would.
     pub fn click_first(&self) {
-        // Nothing shown yet is not an error here: the caller clicks again.
-        let _ = Command::new("dunstctl").arg("action").arg("0").status();
+        let status = Command::new("dunstctl")
+            .arg("action")
+            .arg("0")
+            .status()
+            .expect("dunstctl runs");
+        assert!(status.success(), "dunstctl action failed: {status}");
     }
 }
 
