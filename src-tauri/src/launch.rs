@@ -30,6 +30,21 @@ pub struct Launch {
     pub listen: Option<SocketAddr>,
 }
 
+/// Why the command line (or its environment) cannot be used; printed with [`USAGE`].
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("unknown option {0}")]
+    UnknownOption(String),
+    #[error("{0} needs a value")]
+    MissingValue(String),
+    #[error("the demo setting {0} is neither off nor a number of seconds")]
+    Demo(String),
+    #[error("the intake address {0} is not an address like 127.0.0.1:8720")]
+    Listen(String),
+    #[error(transparent)]
+    DataDir(#[from] desk_runtime::FileError),
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Invocation {
@@ -43,7 +58,7 @@ impl Launch {
     pub fn parse(
         args: impl IntoIterator<Item = String>,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Invocation, String> {
+    ) -> Result<Invocation, LaunchError> {
         let (mut data_dir, mut demo, mut listen) =
             (env(DATA_DIR_ENV), env(DEMO_ENV), env(LISTEN_ENV));
         let mut args = args.into_iter();
@@ -57,24 +72,19 @@ impl Launch {
                 "--data-dir" => &mut data_dir,
                 "--demo" => &mut demo,
                 "--listen" => &mut listen,
-                _ => return Err(format!("unknown option {arg}")),
+                _ => return Err(LaunchError::UnknownOption(arg)),
             };
             let value = inline
                 .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))?;
+                .ok_or(LaunchError::MissingValue(name))?;
             *slot = Some(value);
         }
-        let data_dir = DataDir::resolve(data_dir.filter(|d| !d.is_empty()).map(PathBuf::from))
-            .map_err(|e| e.to_string())?;
+        let data_dir = DataDir::resolve(data_dir.filter(|d| !d.is_empty()).map(PathBuf::from))?;
         Ok(Invocation::Run(Launch {
             data_dir,
             demo: demo.as_deref().map_or(Ok(Some(DEMO_EVERY)), parse_demo)?,
             listen: listen
-                .map(|addr| {
-                    addr.parse().map_err(|_| {
-                        format!("the intake address {addr} is not an address like 127.0.0.1:8720")
-                    })
-                })
+                .map(|addr| addr.parse().map_err(|_| LaunchError::Listen(addr)))
                 .transpose()?,
         }))
     }
@@ -87,14 +97,12 @@ impl Launch {
     }
 }
 
-fn parse_demo(value: &str) -> Result<Option<Duration>, String> {
+fn parse_demo(value: &str) -> Result<Option<Duration>, LaunchError> {
     match value {
         "off" | "0" => Ok(None),
         seconds => match seconds.parse::<u64>() {
             Ok(seconds) => Ok(Some(Duration::from_secs(seconds))),
-            Err(_) => Err(format!(
-                "the demo setting {value} is neither off nor a number of seconds"
-            )),
+            Err(_) => Err(LaunchError::Demo(value.to_owned())),
         },
     }
 }
@@ -109,7 +117,9 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        match Launch::parse(args.iter().map(|a| (*a).to_owned()), lookup)? {
+        match Launch::parse(args.iter().map(|a| (*a).to_owned()), lookup)
+            .map_err(|e| e.to_string())?
+        {
             Invocation::Run(launch) => Ok(launch),
             Invocation::Help => Err("help".into()),
         }

@@ -18,7 +18,7 @@ mod capabilities_test;
 
 pub use commands::NAMES as COMMAND_NAMES;
 pub use error::{ErrorCode, IpcError};
-pub use launch::{Invocation, Launch, USAGE};
+pub use launch::{Invocation, Launch, LaunchError, USAGE};
 pub use state::AppState;
 
 use tauri::Manager;
