@@ -1,5 +1,6 @@
 //! Desktop notifications as the session bus carries them: a notification daemon (dunst) and
-//! `dbus-monitor` recording every `org.freedesktop.Notifications.Notify` call.
+//! `dbus-monitor` recording every `org.freedesktop.Notifications.Notify` call, and every
+//! subscription to clicks (`AddMatch` for `ActionInvoked`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -59,8 +60,21 @@ impl NotificationDaemon {
             .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
     }
 
-    /// Clicks the first notification shown (dunst's default action), as a user would.
-    pub fn click_first(&self) {
+    /// Clicks the first notification shown (dunst's default action), as a user would, once
+    /// dunst shows one and `listeners` subscriptions to clicks have been made (the sender of a
+    /// notification subscribes only after `Notify` returns: a click before that is lost, for
+    /// a person as for a test, but a person is never that quick).
+    pub fn click_first(&self, monitor: &NotificationMonitor, listeners: usize) {
+        eventually(
+            "the app to listen for a click on its notification",
+            Duration::from_secs(20),
+            || (monitor.click_listeners() >= listeners).then_some(()),
+        );
+        eventually(
+            "dunst to show the notification",
+            Duration::from_secs(20),
+            || (displayed() > 0).then_some(()),
+        );
         let status = Command::new("dunstctl")
             .arg("action")
             .arg("0")
@@ -68,6 +82,16 @@ impl NotificationDaemon {
             .expect("dunstctl runs");
         assert!(status.success(), "dunstctl action failed: {status}");
     }
+}
+
+/// How many notifications dunst shows now.
+fn displayed() -> usize {
+    Command::new("dunstctl")
+        .args(["count", "displayed"])
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+        .unwrap_or(0)
 }
 
 impl Drop for NotificationDaemon {
@@ -84,6 +108,7 @@ impl Drop for NotificationDaemon {
 pub struct NotificationMonitor {
     child: Child,
     seen: Arc<Mutex<Vec<Notification>>>,
+    click_listeners: Arc<Mutex<usize>>,
 }
 
 impl NotificationMonitor {
@@ -92,6 +117,7 @@ impl NotificationMonitor {
             .args([
                 "--session",
                 "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+                "type='method_call',interface='org.freedesktop.DBus',member='AddMatch'",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -99,10 +125,14 @@ impl NotificationMonitor {
             .unwrap_or_else(|e| panic!("dbus-monitor did not start ({e}): install dbus-bin"));
         let stdout = child.stdout.take().expect("dbus-monitor's output is piped");
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
+        let click_listeners = Arc::new(Mutex::new(0));
+        let (sink, listeners) = (seen.clone(), click_listeners.clone());
         std::thread::spawn(move || {
             let mut parser = MonitorParser::default();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if is_click_subscription(&line) {
+                    *listeners.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                }
                 if let Some(notification) = parser.line(&line) {
                     sink.lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -112,7 +142,16 @@ impl NotificationMonitor {
         });
         // dbus-monitor prints the NameAcquired signal once it is listening.
         std::thread::sleep(Duration::from_millis(500));
-        NotificationMonitor { child, seen }
+        NotificationMonitor {
+            child,
+            seen,
+            click_listeners,
+        }
+    }
+
+    /// How many subscriptions to notification clicks were made since the monitor started.
+    pub fn click_listeners(&self) -> usize {
+        *self.click_listeners.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits for a notification whose summary contains `summary`.
@@ -182,6 +221,14 @@ fn finish(strings: Vec<String>) -> Option<Notification> {
     })
 }
 
+/// The match rule of an `AddMatch` call (its only argument) that subscribes to clicks.
+fn is_click_subscription(line: &str) -> bool {
+    string_argument(line).is_some_and(|rule| {
+        rule.contains("member='ActionInvoked'")
+            && rule.contains("interface='org.freedesktop.Notifications'")
+    })
+}
+
 /// `   string "text"` → `text` (dbus-monitor prints strings raw between quotes).
 fn string_argument(line: &str) -> Option<String> {
     let rest = line.trim_start().strip_prefix("string \"")?;
@@ -226,5 +273,17 @@ method call time=3.0 sender=:1.5 -> destination=org.freedesktop.Notifications se
                 body: "订单 SIM1 · 14:05:09".into(),
             }]
         );
+    }
+
+    #[test]
+    fn click_subscriptions_are_recognised() {
+        let output = "\
+method call time=2.1 sender=:1.6 -> destination=org.freedesktop.DBus serial=3 path=/org/freedesktop/DBus; interface=org.freedesktop.DBus; member=AddMatch
+   string \"type='signal',interface='org.freedesktop.Notifications',member='ActionInvoked'\"
+method call time=2.2 sender=:1.6 -> destination=org.freedesktop.DBus serial=4 path=/org/freedesktop/DBus; interface=org.freedesktop.DBus; member=AddMatch
+   string \"type='signal',interface='org.freedesktop.Notifications',member='NotificationClosed'\"
+";
+        let found = output.lines().filter(|l| is_click_subscription(l)).count();
+        assert_eq!(found, 1);
     }
 }

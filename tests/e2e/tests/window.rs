@@ -128,7 +128,7 @@ fn desktop_notifications_reach_the_session_bus_and_a_click_opens_the_order() {
     );
 
     // Clicking the notification brings the window to that order.
-    daemon.click_first();
+    daemon.click_first(&monitor, 1);
     w.wait_for_text("[data-testid=order-detail]", &order.out_trade_no);
     close_order_detail(&desk);
 
