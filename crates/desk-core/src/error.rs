@@ -60,6 +60,9 @@ pub enum CoreError {
     },
     #[error("could not ask WeChat Pay: {}", .0.user_message(wxpay::Lang::En))]
     WeChat(#[source] wxpay::Error),
+    /// Stored with others in one transaction, whose commit failed (nothing of it was kept).
+    #[error("{0}")]
+    Batch(std::sync::Arc<CoreError>),
     #[error("{0}")]
     Invalid(String),
 }
@@ -75,6 +78,7 @@ impl CoreError {
     pub fn code(&self) -> &'static str {
         match self {
             CoreError::Store(_) => "storage",
+            CoreError::Batch(cause) => cause.code(),
             CoreError::OrderUnknown(_) | CoreError::NotOnWeChat(_) => "order_unknown",
             CoreError::OrderNotPaid { .. } => "order_not_paid",
             CoreError::WeChat(_) => "wechat_unavailable",

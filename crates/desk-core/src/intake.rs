@@ -27,6 +27,7 @@ use wxpay_client::{Transport, WxPayClient};
 
 use crate::error::CoreError;
 use crate::orders::{Payment, PaymentSource};
+use crate::payments::PaymentWriter;
 use crate::refunds::NewRequest;
 use crate::remote::{Confirm, blocking, china_time, confirm_order, unix_now};
 use crate::store::Store;
@@ -44,12 +45,14 @@ pub struct IntakeState<T> {
     pub client: WxPayClient<T>,
     /// The shared secret of the shop backend.
     pub secret: String,
+    payments: PaymentWriter,
     seen: Mutex<HashMap<String, i64>>,
 }
 
 impl<T> IntakeState<T> {
     pub fn new(store: Arc<Store>, client: WxPayClient<T>, secret: String) -> Self {
         IntakeState {
+            payments: PaymentWriter::start(store.clone()),
             store,
             client,
             secret,
@@ -114,8 +117,7 @@ async fn payment_notify<T: Transport + 'static>(
         attach: notification.attach.clone(),
         source: PaymentSource::Notification,
     };
-    let store = state.store.clone();
-    match blocking(move || store.record_payment(&payment, unix_now())).await {
+    match state.payments.record(payment).await {
         Ok(_) => xml(NotifyReply::Success),
         Err(_) => xml(NotifyReply::Fail("处理失败，请重试".into())),
     }

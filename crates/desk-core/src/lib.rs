@@ -15,6 +15,7 @@ mod events;
 pub mod intake;
 mod logs;
 mod orders;
+mod payments;
 mod queue;
 mod refunds;
 mod remote;
@@ -26,10 +27,13 @@ pub use error::CoreError;
 pub use events::{DeskEvent, EventReceiver, EventSender};
 pub use logs::{AuditEntry, ExchangeEntry};
 pub use orders::{Order, Payment, PaymentSource, Recorded};
-pub use queue::{QueueCount, QueueItem, QueueState, RefundView, UnknownQueueState};
+pub use payments::PaymentWriter;
+pub use queue::{QueueCount, QueueItem, QueueQuery, QueueState, RefundView, UnknownQueueState};
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,
 };
 pub use remote::{Confirm, ManualRefund, confirm_order, create_manual_request, unix_now};
+#[cfg(feature = "profile")]
+pub use store::StatementCost;
 pub use store::{MIGRATIONS, Store, StoreError};
 pub use work::DueRefund;

@@ -65,59 +65,59 @@ impl Store {
     /// Stores a payment once. A repeat with the same details is a duplicate; a report that
     /// contradicts the stored one (another amount or transaction) is refused.
     pub fn record_payment(&self, payment: &Payment, now: i64) -> Result<Recorded, CoreError> {
-        if !payment.total_fee.is_positive() {
-            return Err(CoreError::AmountNotPositive);
-        }
-        self.write(|tx| {
-            let existing: Option<(String, String, i64)> = tx
-                .query_row(
-                    "SELECT out_trade_no, transaction_id, total_fee FROM orders
-                     WHERE out_trade_no = ?1 OR transaction_id = ?2",
-                    params![payment.out_trade_no.as_str(), payment.transaction_id.as_str()],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()?;
-            if let Some((out_trade_no, transaction_id, total_fee)) = existing {
-                let detail = if out_trade_no != payment.out_trade_no.as_str() {
-                    "the transaction belongs to another order"
-                } else if transaction_id != payment.transaction_id.as_str() {
-                    "another transaction id"
-                } else if total_fee != payment.total_fee.get() {
-                    "another amount"
+        self.write(|tx| insert_payment(tx, payment, now))
+            .inspect(|recorded| self.announce_payment(payment, *recorded))
+    }
+
+    /// Stores payments as [`Store::record_payment`] does, all in one transaction: one commit
+    /// (one sync to disk) for a burst of notifications. Each payment has a savepoint of its own,
+    /// so one refused payment leaves the others stored; a failed commit fails them all.
+    pub fn record_payments(
+        &self,
+        payments: &[Payment],
+        now: i64,
+    ) -> Vec<Result<Recorded, CoreError>> {
+        let committed = self.write(|tx| {
+            let mut results = Vec::with_capacity(payments.len());
+            for payment in payments {
+                tx.execute_batch("SAVEPOINT payment")?;
+                let result = insert_payment(tx, payment, now);
+                tx.execute_batch(if result.is_ok() {
+                    "RELEASE payment"
                 } else {
-                    return Ok(Recorded::Duplicate);
-                };
-                return Err(CoreError::PaymentConflict {
-                    out_trade_no: payment.out_trade_no.to_string(),
-                    detail,
-                });
+                    "ROLLBACK TO payment; RELEASE payment"
+                })?;
+                results.push(result);
             }
-            tx.execute(
-                "INSERT INTO orders (out_trade_no, transaction_id, total_fee, paid_at, openid, trade_type, attach, source, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    payment.out_trade_no.as_str(),
-                    payment.transaction_id.as_str(),
-                    payment.total_fee.get(),
-                    payment.paid_at,
-                    payment.openid,
-                    payment.trade_type,
-                    payment.attach,
-                    payment.source.as_str(),
-                    now
-                ],
-            )?;
-            Ok(Recorded::New)
-        })
-        .inspect(|recorded| {
-            if *recorded == Recorded::New {
-                self.publish(DeskEvent::OrderPaid {
-                    out_trade_no: payment.out_trade_no.to_string(),
-                    total_fee: payment.total_fee,
-                    paid_at: payment.paid_at,
-                });
+            Ok::<_, CoreError>(results)
+        });
+        match committed {
+            Ok(results) => {
+                for (payment, result) in payments.iter().zip(&results) {
+                    if let Ok(recorded) = result {
+                        self.announce_payment(payment, *recorded);
+                    }
+                }
+                results
             }
-        })
+            Err(error) => {
+                let error = std::sync::Arc::new(error);
+                payments
+                    .iter()
+                    .map(|_| Err(CoreError::Batch(error.clone())))
+                    .collect()
+            }
+        }
+    }
+
+    fn announce_payment(&self, payment: &Payment, recorded: Recorded) {
+        if recorded == Recorded::New {
+            self.publish(DeskEvent::OrderPaid {
+                out_trade_no: payment.out_trade_no.to_string(),
+                total_fee: payment.total_fee,
+                paid_at: payment.paid_at,
+            });
+        }
     }
 
     /// The order number of a transaction the desk knows.
@@ -136,6 +136,57 @@ impl Store {
     pub fn order(&self, out_trade_no: &str) -> Result<Option<Order>, CoreError> {
         self.read(|conn| load_order(conn, out_trade_no).map_err(CoreError::from))
     }
+}
+
+/// The payment's row, inside the caller's transaction.
+fn insert_payment(tx: &Connection, payment: &Payment, now: i64) -> Result<Recorded, CoreError> {
+    if !payment.total_fee.is_positive() {
+        return Err(CoreError::AmountNotPositive);
+    }
+    let existing: Option<(String, String, i64)> = tx
+        .prepare_cached(
+            "SELECT out_trade_no, transaction_id, total_fee FROM orders
+             WHERE out_trade_no = ?1 OR transaction_id = ?2",
+        )?
+        .query_row(
+            params![
+                payment.out_trade_no.as_str(),
+                payment.transaction_id.as_str()
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    if let Some((out_trade_no, transaction_id, total_fee)) = existing {
+        let detail = if out_trade_no != payment.out_trade_no.as_str() {
+            "the transaction belongs to another order"
+        } else if transaction_id != payment.transaction_id.as_str() {
+            "another transaction id"
+        } else if total_fee != payment.total_fee.get() {
+            "another amount"
+        } else {
+            return Ok(Recorded::Duplicate);
+        };
+        return Err(CoreError::PaymentConflict {
+            out_trade_no: payment.out_trade_no.to_string(),
+            detail,
+        });
+    }
+    tx.prepare_cached(
+        "INSERT INTO orders (out_trade_no, transaction_id, total_fee, paid_at, openid, trade_type, attach, source, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        payment.out_trade_no.as_str(),
+        payment.transaction_id.as_str(),
+        payment.total_fee.get(),
+        payment.paid_at,
+        payment.openid,
+        payment.trade_type,
+        payment.attach,
+        payment.source.as_str(),
+        now
+    ])?;
+    Ok(Recorded::New)
 }
 
 /// An order with what its refunds hold. The one definition of "committed": every refund that
@@ -174,26 +225,46 @@ fn order_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Order> {
 
 impl Store {
     /// The most recently paid orders first; `search` keeps those whose order number or
-    /// transaction id starts with it.
+    /// transaction id starts with it (the first `limit` of each, by number, then newest first).
+    /// Each read walks an index for just the rows it returns.
     pub fn orders(&self, search: Option<&str>, limit: usize) -> Result<Vec<Order>, CoreError> {
         self.read(|conn| {
-            // Prefix ranges use the primary key and the unique index; a LIKE would scan.
-            let (from, to) = match search {
-                Some(prefix) => (prefix.to_owned(), format!("{prefix}\u{10FFFF}")),
-                None => (String::new(), "\u{10FFFF}".to_owned()),
+            let collect = |statement: &mut rusqlite::CachedStatement<'_>,
+                           args: &[&dyn rusqlite::ToSql]| {
+                statement
+                    .query_map(args, order_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
             };
-            let mut statement = conn.prepare(&format!(
-                "{ORDER_SELECT}
-                 WHERE o.out_trade_no IN (
-                     SELECT out_trade_no FROM orders WHERE out_trade_no >= ?1 AND out_trade_no < ?2
-                     UNION
-                     SELECT out_trade_no FROM orders WHERE transaction_id >= ?1 AND transaction_id < ?2)
-                 ORDER BY o.paid_at DESC, o.out_trade_no
-                 LIMIT ?3"
+            let limit = limit as i64;
+            let Some(prefix) = search.filter(|p| !p.is_empty()) else {
+                let mut newest = conn.prepare_cached(&format!(
+                    "{ORDER_SELECT} ORDER BY o.paid_at DESC, o.out_trade_no LIMIT ?1"
+                ))?;
+                return collect(&mut newest, &[&limit]).map_err(CoreError::from);
+            };
+            // Prefix ranges use the primary key and the unique index; a LIKE would scan.
+            let end = format!("{prefix}\u{10FFFF}");
+            let mut by_number = conn.prepare_cached(&format!(
+                "{ORDER_SELECT} WHERE o.out_trade_no >= ?1 AND o.out_trade_no < ?2
+                 ORDER BY o.out_trade_no LIMIT ?3"
             ))?;
-            let rows = statement.query_map(params![from, to, limit as i64], order_row)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(CoreError::from)
+            let mut found = collect(&mut by_number, &[&prefix, &end, &limit])?;
+            let mut by_transaction = conn.prepare_cached(&format!(
+                "{ORDER_SELECT} WHERE o.transaction_id >= ?1 AND o.transaction_id < ?2
+                 ORDER BY o.transaction_id LIMIT ?3"
+            ))?;
+            for order in collect(&mut by_transaction, &[&prefix, &end, &limit])? {
+                if !found.iter().any(|o| o.out_trade_no == order.out_trade_no) {
+                    found.push(order);
+                }
+            }
+            found.sort_by(|a, b| {
+                b.paid_at
+                    .cmp(&a.paid_at)
+                    .then_with(|| a.out_trade_no.cmp(&b.out_trade_no))
+            });
+            found.truncate(limit as usize);
+            Ok(found)
         })
     }
 }

@@ -116,10 +116,22 @@ pub struct RefundView {
 
 const QUEUE_SELECT: &str =
     "SELECT q.id, q.request_id, q.out_trade_no, q.requested_fee, q.reason, q.customer,
-        q.created_at, COALESCE(r.state, q.state), q.decided_by, q.decided_at, q.reject_reason,
+        q.created_at, q.queue_state, q.decided_by, q.decided_at, q.reject_reason,
         r.id, r.out_refund_no, r.refund_fee, r.refund_id, r.attempts, r.last_error,
         r.failure_reason, r.updated_at
  FROM refund_requests q LEFT JOIN refunds r ON r.request = q.id";
+
+/// Which part of the queue to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueQuery {
+    /// Only requests in these states; empty: every state.
+    pub states: Vec<QueueState>,
+    /// Only requests whose order number starts with this.
+    pub search: Option<String>,
+    /// The page after a request: only those older (a smaller id) than this one.
+    pub before: Option<i64>,
+    pub limit: usize,
+}
 
 impl Store {
     /// Newest first; only those in `state` when given.
@@ -128,16 +140,64 @@ impl Store {
         state: Option<QueueState>,
         limit: usize,
     ) -> Result<Vec<QueueItem>, CoreError> {
+        self.queue_page(&QueueQuery {
+            states: state.into_iter().collect(),
+            limit,
+            ..QueueQuery::default()
+        })
+    }
+
+    /// One page of the queue, newest first; with a search, the first `limit` matches in
+    /// order-number order (`before` does not apply: a search is narrow). Every page reads only its own rows from an index, however long the queue is: a
+    /// tab of several states merges one keyset read per state.
+    pub fn queue_page(&self, query: &QueueQuery) -> Result<Vec<QueueItem>, CoreError> {
+        let before = query.before.unwrap_or(i64::MAX);
+        let limit = query.limit as i64;
         self.read(|conn| {
-            let mut statement = conn.prepare(&format!(
-                "{QUEUE_SELECT} WHERE ?1 IS NULL OR COALESCE(r.state, q.state) = ?1
-                 ORDER BY q.id DESC LIMIT ?2"
+            if let Some(prefix) = query.search.as_deref().filter(|p| !p.is_empty()) {
+                // The order-number index, in its order: never all of a tab's rows, sorted.
+                let select = QUEUE_SELECT.replace(
+                    "refund_requests q",
+                    "refund_requests q INDEXED BY refund_requests_by_order",
+                );
+                let mut statement = conn.prepare_cached(&format!(
+                    "{select} WHERE q.out_trade_no >= ?1 AND q.out_trade_no < ?2
+                       AND (?3 IS NULL OR q.queue_state IN (SELECT value FROM json_each(?3)))
+                     ORDER BY q.out_trade_no, q.id LIMIT ?4"
+                ))?;
+                let states = (!query.states.is_empty()).then(|| {
+                    serde_json::to_string(
+                        &query.states.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                    )
+                    .unwrap_or_default()
+                });
+                let rows = statement.query_map(
+                    params![prefix, format!("{prefix}\u{10FFFF}"), states, limit],
+                    queue_row,
+                )?;
+                return rows.map(|row| row?).collect();
+            }
+            if query.states.is_empty() {
+                let mut statement = conn.prepare_cached(&format!(
+                    "{QUEUE_SELECT} WHERE q.id < ?1 ORDER BY q.id DESC LIMIT ?2"
+                ))?;
+                let rows = statement.query_map(params![before, limit], queue_row)?;
+                return rows.map(|row| row?).collect();
+            }
+            let mut statement = conn.prepare_cached(&format!(
+                "{QUEUE_SELECT} WHERE q.queue_state = ?1 AND q.id < ?2 ORDER BY q.id DESC LIMIT ?3"
             ))?;
-            let rows = statement.query_map(
-                params![state.map(QueueState::as_str), limit as i64],
-                queue_row,
-            )?;
-            rows.map(|row| row?).collect()
+            let mut items = Vec::new();
+            for state in &query.states {
+                let rows =
+                    statement.query_map(params![state.as_str(), before, limit], queue_row)?;
+                for row in rows {
+                    items.push(row??);
+                }
+            }
+            items.sort_unstable_by_key(|item| std::cmp::Reverse(item.request));
+            items.truncate(query.limit);
+            Ok(items)
         })
     }
 
@@ -153,13 +213,11 @@ impl Store {
     }
 
     /// How many requests are in each state (the queue's tabs); states with none are left out.
+    /// Read from the counts the triggers keep, not counted.
     pub fn queue_counts(&self) -> Result<Vec<QueueCount>, CoreError> {
         self.read(|conn| {
-            let mut statement = conn.prepare(
-                "SELECT COALESCE(r.state, q.state), COUNT(*)
-                 FROM refund_requests q LEFT JOIN refunds r ON r.request = q.id
-                 GROUP BY 1",
-            )?;
+            let mut statement =
+                conn.prepare_cached("SELECT state, count FROM queue_counts WHERE count > 0")?;
             let rows = statement.query_map([], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
             })?;

@@ -33,7 +33,7 @@ impl Store {
             let mut statement = conn.prepare(
                 "SELECT r.id, r.state, r.out_refund_no, r.out_trade_no, o.transaction_id, o.total_fee, r.refund_fee, r.attempts,
                         r.from_recharge, r.updated_at
-                 FROM refunds r JOIN orders o ON o.out_trade_no = r.out_trade_no
+                 FROM refunds r INDEXED BY refunds_due JOIN orders o ON o.out_trade_no = r.out_trade_no
                  WHERE r.state IN ('approved', 'submitting', 'processing')
                    AND COALESCE(r.next_attempt_at, 0) <= ?1
                  ORDER BY COALESCE(r.next_attempt_at, 0), r.id

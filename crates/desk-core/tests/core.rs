@@ -179,6 +179,50 @@ fn a_payment_is_stored_once() {
 }
 
 #[test]
+fn a_batch_of_payments_is_one_commit_and_a_refused_one_leaves_the_others() {
+    let (store, _dir) = store();
+    store.record_payment(&payment("OLD", 500), NOW).unwrap();
+    let mut events = store.subscribe();
+    let mut conflicting = payment("OLD", 500);
+    conflicting.total_fee = Fen::new(1);
+    let batch = [
+        payment("B1", 100),
+        conflicting,
+        payment("B2", 200),
+        payment("B1", 100),
+        payment("ZERO", 1),
+    ];
+    let mut batch = batch.to_vec();
+    batch[4].total_fee = Fen::new(0);
+    let results = store.record_payments(&batch, NOW);
+    assert!(matches!(results[0], Ok(Recorded::New)));
+    assert!(matches!(results[1], Err(CoreError::PaymentConflict { .. })));
+    assert!(matches!(results[2], Ok(Recorded::New)));
+    assert!(
+        matches!(results[3], Ok(Recorded::Duplicate)),
+        "a repeat within the batch sees the first"
+    );
+    assert!(matches!(results[4], Err(CoreError::AmountNotPositive)));
+    assert_eq!(
+        store.order("OLD").unwrap().unwrap().total_fee,
+        Fen::new(500)
+    );
+    assert_eq!(store.order("B2").unwrap().unwrap().total_fee, Fen::new(200));
+    assert!(store.order("ZERO").unwrap().is_none());
+    let mut paid = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let DeskEvent::OrderPaid { out_trade_no, .. } = event {
+            paid.push(out_trade_no);
+        }
+    }
+    assert_eq!(
+        paid,
+        ["B1", "B2"],
+        "one event per new order, after the commit"
+    );
+}
+
+#[test]
 fn concurrent_duplicates_store_one_order() {
     let (store, _dir) = store();
     let store = Arc::new(store);

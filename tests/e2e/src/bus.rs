@@ -151,7 +151,10 @@ impl NotificationMonitor {
 
     /// How many subscriptions to notification clicks were made since the monitor started.
     pub fn click_listeners(&self) -> usize {
-        *self.click_listeners.lock().unwrap_or_else(|p| p.into_inner())
+        *self
+            .click_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits for a notification whose summary contains `summary`.

@@ -112,6 +112,68 @@ impl Store {
         f(&self.lock())
     }
 
+    /// Runs `f` and returns, with its result, what each SQL statement it ran cost SQLite: the
+    /// measure behind the growth test and benchmark (a query that reads the whole table costs
+    /// steps in proportion to it).
+    #[cfg(feature = "profile")]
+    pub fn profile<T>(&self, f: impl FnOnce(&Store) -> T) -> (T, Vec<StatementCost>) {
+        use rusqlite::StatementStatus;
+        use rusqlite::trace::{TraceEvent, TraceEventCodes};
+        let costs = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = costs.clone();
+        // A statement's counters add up over its life, and cached statements live long: each
+        // run's cost is the difference from the statement's previous run.
+        let mut seen: std::collections::HashMap<String, [i32; 3]> = Default::default();
+        let record = move |event: TraceEvent<'_>| {
+            if let TraceEvent::Profile(statement, took) = event {
+                let sql = statement.sql().into_owned();
+                let now = [
+                    statement.get_status(StatementStatus::VmStep),
+                    statement.get_status(StatementStatus::FullscanStep),
+                    statement.get_status(StatementStatus::Sort),
+                ];
+                let before = seen.insert(sql.clone(), now).unwrap_or_default();
+                let delta = |i: usize| {
+                    if now[i] >= before[i] {
+                        now[i] - before[i]
+                    } else {
+                        now[i]
+                    }
+                };
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(StatementCost {
+                        sql,
+                        expanded: statement.expanded_sql(),
+                        vm_steps: delta(0),
+                        fullscan_steps: delta(1),
+                        sorts: delta(2),
+                        took,
+                    });
+            }
+        };
+        self.lock().flush_prepared_statement_cache();
+        let _ = self
+            .lock()
+            .trace_v2(TraceEventCodes::SQLITE_TRACE_PROFILE, Some(record));
+        let value = f(self);
+        let _ = self.lock().trace_v2(
+            TraceEventCodes::SQLITE_TRACE_PROFILE,
+            None::<fn(TraceEvent<'_>)>,
+        );
+        let costs = std::mem::take(&mut *costs.lock().unwrap_or_else(|p| p.into_inner()));
+        (value, costs)
+    }
+
+    /// SQLite's plan for `sql` (`EXPLAIN QUERY PLAN`), one line per step.
+    #[cfg(feature = "profile")]
+    pub fn query_plan(&self, sql: &str) -> rusqlite::Result<Vec<String>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let rows = statement.query_map([], |row| row.get::<_, String>(3))?;
+        rows.collect()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock left no open transaction behind (it rolled back on
         // drop), so the connection is still sound.
@@ -119,6 +181,23 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// What one statement cost SQLite (see [`Store::profile`]).
+#[cfg(feature = "profile")]
+#[derive(Debug, Clone)]
+pub struct StatementCost {
+    /// The statement as written, with its parameters as `?1`...
+    pub sql: String,
+    /// ...and with the values it ran with.
+    pub expanded: Option<String>,
+    /// Virtual-machine steps: grows with the rows the statement touched.
+    pub vm_steps: i32,
+    /// Steps of full table scans.
+    pub fullscan_steps: i32,
+    /// Sorts that could not use an index.
+    pub sorts: i32,
+    pub took: std::time::Duration,
 }
 
 /// Per-connection settings: WAL, enforced foreign keys, a busy timeout, and full sync so a

@@ -1,0 +1,9 @@
+//! Merchant Desk's benchmarks (`desk-bench`, run by `scripts/bench.sh`): the intake under load,
+//! refund throughput against the simulator and the database's growth. The library holds what the
+//! benchmarks and their tests share.
+
+pub mod growth;
+pub mod intake;
+pub mod load;
+pub mod seed;
+pub mod stats;

@@ -1,0 +1,98 @@
+//! No statement a user triggers costs more as the database grows: everything the screens, the
+//! intake and the engine ask of the database is run on a shop four times larger, and each
+//! statement's virtual-machine steps (which grow with the rows it touches) must stay flat. A full
+//! table scan or a sort of a whole table would take four times the steps.
+
+use desk_bench::growth::{steps_by_statement, user_actions};
+use desk_bench::seed::{Shop, seed};
+use desk_core::Store;
+
+fn steps(shop: Shop) -> std::collections::BTreeMap<String, (String, i32)> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("desk.sqlite3");
+    let now = desk_core::unix_now();
+    seed(&path, shop, now).expect("the shop is seeded");
+    let store = Store::open(&path).expect("the seeded database opens");
+    let actions = user_actions(&store, shop, now).expect("every action succeeds");
+    steps_by_statement(&actions)
+}
+
+#[test]
+fn no_statement_costs_more_on_a_database_four_times_larger() {
+    let small = steps(Shop {
+        orders: 2_000,
+        requests: 1_000,
+    });
+    let large = steps(Shop {
+        orders: 8_000,
+        requests: 4_000,
+    });
+    assert_eq!(
+        small.keys().collect::<Vec<_>>(),
+        large.keys().collect::<Vec<_>>(),
+        "the same statements ran at both sizes"
+    );
+    assert!(
+        small.len() >= 15,
+        "the actions ran their statements: {}",
+        small.len()
+    );
+    let mut grew = Vec::new();
+    for (sql, (action, before)) in &small {
+        let after = large[sql].1;
+        // Flat, with room for B-tree depth and page boundaries; a scan would be 4x.
+        if after > before + before / 2 + 200 {
+            grew.push(format!("{action}: {before} -> {after} steps\n    {sql}"));
+        }
+    }
+    assert!(
+        grew.is_empty(),
+        "statements that grew with the table:\n{}",
+        grew.join("\n")
+    );
+}
+
+#[test]
+fn the_seeded_queue_counts_match_its_rows() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("desk.sqlite3");
+    let shop = Shop {
+        orders: 300,
+        requests: 200,
+    };
+    seed(&path, shop, desk_core::unix_now()).expect("the shop is seeded");
+    let store = Store::open(&path).expect("the seeded database opens");
+    let counts = store.queue_counts().expect("counts");
+    let total: i64 = counts.iter().map(|c| c.count).sum();
+    assert_eq!(total, 200);
+    for count in counts {
+        let listed = store.queue(Some(count.state), 1_000).expect("a tab").len();
+        assert_eq!(listed as i64, count.count, "{:?}", count.state);
+    }
+}
+
+#[test]
+#[ignore]
+fn print_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.sqlite3");
+    let shop = Shop {
+        orders: 2000,
+        requests: 1000,
+    };
+    seed(&path, shop, desk_core::unix_now()).unwrap();
+    let store = Store::open(&path).unwrap();
+    let actions = user_actions(&store, shop, desk_core::unix_now()).unwrap();
+    for a in &actions {
+        for s in &a.statements {
+            if let Some(e) = &s.expanded {
+                println!(
+                    "{} [{}]\n  {:?}",
+                    a.name,
+                    s.vm_steps,
+                    store.query_plan(e).unwrap()
+                );
+            }
+        }
+    }
+}
