@@ -43,14 +43,13 @@ pub const PAGE: usize = 100;
 pub struct Action {
     pub name: String,
     pub statements: Vec<StatementCost>,
+    /// Wall time, as the caller waits for it (SQLite's own statement times are in whole ms).
+    pub took: std::time::Duration,
 }
 
 impl Action {
     pub fn micros(&self) -> f64 {
-        self.statements
-            .iter()
-            .map(|s| s.took.as_secs_f64() * 1e6)
-            .sum()
+        self.took.as_secs_f64() * 1e6
     }
 }
 
@@ -64,10 +63,12 @@ pub fn user_actions(
 ) -> Result<Vec<Action>, desk_core::CoreError> {
     let mut actions = Vec::new();
     let mut run = |name: &str, f: &dyn Fn(&Store) -> Result<(), desk_core::CoreError>| {
+        let started = std::time::Instant::now();
         let (result, statements) = store.profile(f);
         actions.push(Action {
             name: name.to_owned(),
             statements,
+            took: started.elapsed(),
         });
         result
     };

@@ -5,5 +5,6 @@
 pub mod growth;
 pub mod intake;
 pub mod load;
+pub mod refunds;
 pub mod seed;
 pub mod stats;

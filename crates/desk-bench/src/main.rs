@@ -4,8 +4,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use desk_bench::intake;
 use desk_bench::stats::millis;
+use desk_bench::{intake, refunds};
 
 #[derive(Parser)]
 #[command(about = "Merchant Desk's benchmarks (see BENCHMARKS.md)")]
@@ -24,6 +24,21 @@ enum Bench {
         /// Notifications per level.
         #[arg(long, default_value_t = 20_000)]
         count: usize,
+    },
+    /// Approved refunds driven to SUCCESS against the simulator at the engine's rate limit.
+    Refunds {
+        #[arg(long, default_value_t = 1_000)]
+        count: usize,
+        /// Rate limits (requests to WeChat a second), one run each; a high one shows what the
+        /// engine itself can do.
+        #[arg(long, value_delimiter = ',', default_value = "150,100000")]
+        rates: Vec<u32>,
+    },
+    /// Every user action's time and SQLite steps on databases of each size, and the plans.
+    Growth {
+        /// Paid orders; a tenth of them have a refund request.
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+        orders: Vec<usize>,
     },
 }
 
@@ -75,6 +90,109 @@ fn run(bench: Bench) -> Result<(), Box<dyn std::error::Error>> {
                     },
                 )?;
             }
+        }
+        Bench::Refunds { count, rates } => {
+            writeln!(
+                out,
+                "| rate limit | refunds | all sent | sends/s | all SUCCESS | requests to WeChat | in the ledger |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|---|")?;
+            for rate in rates {
+                let dir = tempfile::tempdir()?;
+                let run = runtime.block_on(refunds::run(dir.path(), count, rate))?;
+                writeln!(
+                    out,
+                    "| {}/s | {} | {:.2} s | {:.0} | {:.2} s | {} | {} |",
+                    run.rate_limit,
+                    run.refunds,
+                    run.all_sent.as_secs_f64(),
+                    run.sends_per_second(),
+                    run.all_succeeded.as_secs_f64(),
+                    run.requests_to_wechat,
+                    run.in_ledger,
+                )?;
+            }
+        }
+        Bench::Growth { orders } => growth_table(&mut out, &orders)?,
+    }
+    Ok(())
+}
+
+/// Each action's time (and VM steps) at each size, the best of three runs; then, for the
+/// largest size, each statement's plan.
+fn growth_table(out: &mut impl Write, sizes: &[usize]) -> Result<(), Box<dyn std::error::Error>> {
+    use desk_bench::growth::user_actions;
+    use desk_bench::seed::{Shop, seed};
+    let mut columns = Vec::new();
+    let mut plans = Vec::new();
+    for &orders in sizes {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("desk.sqlite3");
+        let shop = Shop {
+            orders,
+            requests: orders / 10,
+        };
+        let now = desk_core::unix_now();
+        let seeding = std::time::Instant::now();
+        seed(&path, shop, now)?;
+        eprintln!(
+            "seeded {orders} orders in {:.1} s",
+            seeding.elapsed().as_secs_f64()
+        );
+        let mut best: Vec<(String, f64, i64)> = Vec::new();
+        for round in 0..3 {
+            // A fresh copy each round: the actions approve, reject and add rows.
+            let copy = dir.path().join(format!("round-{round}.sqlite3"));
+            std::fs::copy(&path, &copy)?;
+            let store = desk_core::Store::open(&copy)?;
+            let actions = user_actions(&store, shop, now)?;
+            if round == 0 && Some(&orders) == sizes.last() {
+                for action in &actions {
+                    for statement in &action.statements {
+                        if let Some(sql) = &statement.expanded
+                            && sql.trim_start().starts_with("SELECT")
+                        {
+                            plans.push((action.name.clone(), store.query_plan(sql)?.join("; ")));
+                        }
+                    }
+                }
+            }
+            for (i, action) in actions.iter().enumerate() {
+                let steps: i64 = action
+                    .statements
+                    .iter()
+                    .map(|s| i64::from(s.vm_steps))
+                    .sum();
+                if round == 0 {
+                    best.push((action.name.clone(), action.micros(), steps));
+                } else {
+                    best[i].1 = best[i].1.min(action.micros());
+                }
+            }
+            drop(store);
+            std::fs::remove_file(&copy)?;
+        }
+        columns.push(best);
+    }
+    write!(out, "| action |")?;
+    for orders in sizes {
+        write!(out, " {orders} orders |")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "|---|{}", "---|".repeat(sizes.len()))?;
+    for (i, (name, _, _)) in columns[0].iter().enumerate() {
+        write!(out, "| {name} |")?;
+        for column in &columns {
+            let (_, micros, steps) = &column[i];
+            write!(out, " {micros:.0} µs ({steps} steps) |")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (action, plan) in plans {
+        if seen.insert(plan.clone()) {
+            writeln!(out, "- {action}: `{plan}`")?;
         }
     }
     Ok(())

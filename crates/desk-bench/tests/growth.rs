@@ -70,29 +70,3 @@ fn the_seeded_queue_counts_match_its_rows() {
         assert_eq!(listed as i64, count.count, "{:?}", count.state);
     }
 }
-
-#[test]
-#[ignore]
-fn print_plans() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("desk.sqlite3");
-    let shop = Shop {
-        orders: 2000,
-        requests: 1000,
-    };
-    seed(&path, shop, desk_core::unix_now()).unwrap();
-    let store = Store::open(&path).unwrap();
-    let actions = user_actions(&store, shop, desk_core::unix_now()).unwrap();
-    for a in &actions {
-        for s in &a.statements {
-            if let Some(e) = &s.expanded {
-                println!(
-                    "{} [{}]\n  {:?}",
-                    a.name,
-                    s.vm_steps,
-                    store.query_plan(e).unwrap()
-                );
-            }
-        }
-    }
-}

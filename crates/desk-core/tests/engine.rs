@@ -599,3 +599,30 @@ fn owner() -> Approver {
         limit: None,
     }
 }
+
+#[tokio::test]
+async fn requests_to_wechat_keep_to_the_rate_limit() {
+    let w = World::new().await;
+    let refunds: Vec<ApprovedRefund> = (0..6).map(|_| w.approved(1_000, 100)).collect();
+    // 20 a second: six sends take at least five gaps of 50 ms.
+    let engine = w.engine(EngineSettings {
+        max_requests_per_second: 20,
+        ..fast()
+    });
+    let started = std::time::Instant::now();
+    let pass = engine.run_once(now()).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(pass.sent, 6);
+    assert!(
+        took >= Duration::from_millis(250),
+        "six requests at 20/s were sent in {took:?}"
+    );
+    for refund in &refunds {
+        assert_eq!(w.state(refund), RefundState::Processing);
+    }
+    // The queries that follow keep the same pace (one pace for every request).
+    let started = std::time::Instant::now();
+    let pass = engine.run_once(now()).await.unwrap();
+    assert_eq!(pass.checked, 6);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}

@@ -87,7 +87,7 @@ pub struct IntakeConfig {
     pub shared_secret: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundPolicy {
     /// After NOTENOUGH, refund from recharge funds (可用余额) instead of waiting.
@@ -96,6 +96,27 @@ pub struct RefundPolicy {
     /// Staff may approve refunds up to this many fen; above it the owner must.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staff_limit_fen: Option<i64>,
+    /// The refund engine sends at most this many requests a second to WeChat Pay (refunds and
+    /// refund queries together); WeChat allows a merchant about 150.
+    #[serde(default = "default_requests_per_second")]
+    pub max_requests_per_second: u32,
+}
+
+/// WeChat Pay's documented frequency limit for refund calls.
+pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 150;
+
+fn default_requests_per_second() -> u32 {
+    DEFAULT_REQUESTS_PER_SECOND
+}
+
+impl Default for RefundPolicy {
+    fn default() -> Self {
+        RefundPolicy {
+            recharge_fallback: false,
+            staff_limit_fen: None,
+            max_requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +206,9 @@ impl Config {
         if self.refunds.staff_limit_fen.is_some_and(|limit| limit <= 0) {
             return Err(ConfigProblem::StaffLimitNotPositive);
         }
+        if self.refunds.max_requests_per_second == 0 {
+            return Err(ConfigProblem::NoRequestsPerSecond);
+        }
         if self
             .access
             .always_ask_above_fen
@@ -214,6 +238,8 @@ enum ConfigProblem {
     ShortSharedSecret,
     #[error("refunds.staff_limit_fen must be a positive number of fen")]
     StaffLimitNotPositive,
+    #[error("refunds.max_requests_per_second must be at least 1 (WeChat Pay allows about 150)")]
+    NoRequestsPerSecond,
     #[error("access.always_ask_above_fen must not be negative")]
     AlwaysAskNegative,
     #[error("alerts.quiet_hours needs from and to as \"HH:MM\" (00:00 to 23:59)")]

@@ -104,6 +104,7 @@ impl RunningDesk {
                     retry_max: Duration::from_secs(30),
                     not_enough_wait: Duration::from_secs(30),
                     recharge_fallback: config.refunds.recharge_fallback,
+                    max_requests_per_second: config.refunds.max_requests_per_second,
                     notify_url: Some(format!("{intake_url}/wxpay/refund-notify")),
                     ..EngineSettings::default()
                 };
@@ -130,6 +131,7 @@ impl RunningDesk {
                 let settings =
                     EngineSettings {
                         recharge_fallback: config.refunds.recharge_fallback,
+                        max_requests_per_second: config.refunds.max_requests_per_second,
                         notify_url: config.intake.public_url.as_ref().map(|base| {
                             format!("{}/wxpay/refund-notify", base.trim_end_matches('/'))
                         }),
