@@ -5,6 +5,7 @@
 pub mod growth;
 pub mod intake;
 pub mod load;
+pub mod protocol;
 pub mod refunds;
 pub mod seed;
 pub mod stats;

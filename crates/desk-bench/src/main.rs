@@ -34,6 +34,12 @@ enum Bench {
         #[arg(long, value_delimiter = ',', default_value = "150,100000")]
         rates: Vec<u32>,
     },
+    /// Parse + verify of payment notifications, side by side with wechatpy on the same bodies.
+    Protocol {
+        /// The Python with wechatpy installed (scripts/bench.sh makes a virtualenv).
+        #[arg(long)]
+        python: std::path::PathBuf,
+    },
     /// Every user action's time and SQLite steps on databases of each size, and the plans.
     Growth {
         /// Paid orders; a tenth of them have a refund request.
@@ -110,6 +116,25 @@ fn run(bench: Bench) -> Result<(), Box<dyn std::error::Error>> {
                     run.all_succeeded.as_secs_f64(),
                     run.requests_to_wechat,
                     run.in_ledger,
+                )?;
+            }
+        }
+        Bench::Protocol { python } => {
+            let dir = tempfile::tempdir()?;
+            let (desk, peer, version, sizes) = desk_bench::protocol::run(dir.path(), &python)?;
+            writeln!(
+                out,
+                "| notification | bytes | Merchant Desk | wechatpy (Python {version}) | ratio |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|")?;
+            for (name, bytes, ours, theirs) in [
+                ("MD5", sizes[0], desk.md5, peer.md5),
+                ("HMAC-SHA256", sizes[1], desk.hmac_sha256, peer.hmac_sha256),
+            ] {
+                writeln!(
+                    out,
+                    "| {name} | {bytes} | {ours:.2} µs | {theirs:.1} µs | {:.0}× |",
+                    theirs / ours
                 )?;
             }
         }

@@ -48,6 +48,11 @@ pub enum DeskEvent {
 pub type EventSender = tokio::sync::broadcast::Sender<DeskEvent>;
 pub type EventReceiver = tokio::sync::broadcast::Receiver<DeskEvent>;
 
+/// Room for a flash sale's burst: the intake commits up to 512 payments at once, and at 256
+/// connections a listener busy for a moment fell behind 1,024 events (seen in the intake
+/// benchmark). An event is about a hundred bytes.
+const EVENT_BACKLOG: usize = 16 * 1024;
+
 pub(crate) fn sender() -> EventSender {
-    tokio::sync::broadcast::channel(1024).0
+    tokio::sync::broadcast::channel(EVENT_BACKLOG).0
 }

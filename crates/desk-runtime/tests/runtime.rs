@@ -68,6 +68,10 @@ fn a_new_config_is_private_and_round_trips() {
     assert!(created.intake.listen.ip().is_loopback());
     assert_eq!(created.intake.shared_secret.len(), 64);
     assert_eq!(Config::load(&dir.config()).unwrap(), Some(created.clone()));
+    assert_eq!(
+        created.refunds.max_requests_per_second, 150,
+        "WeChat's frequency limit unless the owner sets another"
+    );
     assert_ne!(
         Config::new().intake.shared_secret,
         created.intake.shared_secret,
@@ -98,6 +102,10 @@ fn a_broken_config_is_named_with_its_path_and_left_alone() {
             "at least 16",
         ),
         ("mode = \"sandbox\"\ncolour = \"red\"\n", "unknown field"),
+        (
+            "mode = \"sandbox\"\n[intake]\nlisten = \"127.0.0.1:1\"\nshared_secret = \"0123456789abcdef\"\n[refunds]\nmax_requests_per_second = 0\n",
+            "max_requests_per_second must be at least 1",
+        ),
     ] {
         std::fs::write(dir.config(), text).unwrap();
         let error = Config::load(&dir.config()).unwrap_err().to_string();
