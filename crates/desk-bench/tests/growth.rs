@@ -70,3 +70,64 @@ fn the_seeded_queue_counts_match_its_rows() {
         assert_eq!(listed as i64, count.count, "{:?}", count.state);
     }
 }
+
+#[test]
+fn pages_follow_on_and_searches_keep_to_their_prefix_and_states() {
+    use desk_core::{QueueQuery, QueueState};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("desk.sqlite3");
+    let shop = Shop {
+        orders: 2_000,
+        requests: 1_000,
+    };
+    seed(&path, shop, desk_core::unix_now()).expect("the shop is seeded");
+    let store = Store::open(&path).expect("the seeded database opens");
+    let working = vec![
+        QueueState::Approved,
+        QueueState::Submitting,
+        QueueState::Processing,
+    ];
+    let page = |before| {
+        store
+            .queue_page(&QueueQuery {
+                states: working.clone(),
+                before,
+                limit: 40,
+                ..QueueQuery::default()
+            })
+            .expect("a page")
+    };
+    let first = page(None);
+    let second = page(first.last().map(|item| item.request));
+    let whole = store
+        .queue_page(&QueueQuery {
+            states: working.clone(),
+            limit: 80,
+            ..QueueQuery::default()
+        })
+        .expect("two pages at once");
+    let ids = |items: &[desk_core::QueueItem]| items.iter().map(|i| i.request).collect::<Vec<_>>();
+    assert_eq!(first.len(), 40);
+    assert_eq!([ids(&first), ids(&second)].concat(), ids(&whole));
+    assert!(
+        whole.windows(2).all(|w| w[0].request > w[1].request),
+        "newest first"
+    );
+    assert!(whole.iter().all(|item| working.contains(&item.state)));
+
+    let found = store
+        .queue_page(&QueueQuery {
+            states: vec![QueueState::Pending],
+            search: Some("SEED00000019".into()),
+            limit: 100,
+            ..QueueQuery::default()
+        })
+        .expect("a search");
+    assert!(!found.is_empty());
+    assert!(
+        found
+            .iter()
+            .all(|item| item.out_trade_no.starts_with("SEED00000019")
+                && item.state == QueueState::Pending)
+    );
+}

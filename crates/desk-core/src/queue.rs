@@ -148,8 +148,9 @@ impl Store {
     }
 
     /// One page of the queue, newest first; with a search, the first `limit` matches in
-    /// order-number order (`before` does not apply: a search is narrow). Every page reads only its own rows from an index, however long the queue is: a
-    /// tab of several states merges one keyset read per state.
+    /// order-number order (`before` does not apply: a search is narrow). Every page reads only
+    /// its own rows from an index, however long the queue is: a tab of several states merges
+    /// one keyset read per state.
     pub fn queue_page(&self, query: &QueueQuery) -> Result<Vec<QueueItem>, CoreError> {
         let before = query.before.unwrap_or(i64::MAX);
         let limit = query.limit as i64;
