@@ -6,6 +6,7 @@
 #   ./scripts/bench.sh intake     payment notifications over HTTP at 1, 8, 64, 256 connections
 #   ./scripts/bench.sh refunds    1,000 approved refunds to SUCCESS at the rate limit
 #   ./scripts/bench.sh growth     every user action from 10k to 1M orders, with query plans
+#   ./scripts/bench.sh ui         the real window (release build, Xvfb) on 100,000 requests
 #   ./scripts/bench.sh all
 # Arguments after the name go to desk-bench (`desk-bench intake --count 5000`, see --help).
 set -euo pipefail
@@ -31,8 +32,20 @@ protocol() {
   "$bench" protocol --python "$venv/bin/python" "$@"
 }
 
+ui() {
+  ensure_app_deps
+  ensure_e2e_deps
+  build_ui
+  cargo build --locked --release -p merchant-desk
+  echo "== ui: 100,000 refund requests in the real window" >&2
+  MERCHANT_DESK_APP=target/release/merchant-desk \
+    xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \
+    cargo test --locked -p merchant-desk-e2e --test scale -- --ignored --nocapture "$@"
+}
+
 case "$what" in
   protocol) protocol "$@" ;;
+  ui) ui "$@" ;;
   intake | refunds | growth) echo "== $what" >&2; "$bench" "$what" "$@" ;;
   all)
     protocol
@@ -40,6 +53,7 @@ case "$what" in
       echo "== $name" >&2
       "$bench" "$name"
     done
+    ui
     ;;
-  *) echo "usage: $0 protocol|intake|refunds|growth|all [desk-bench options]" >&2; exit 2 ;;
+  *) echo "usage: $0 protocol|intake|refunds|growth|ui|all [desk-bench options]" >&2; exit 2 ;;
 esac

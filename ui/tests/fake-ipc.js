@@ -95,7 +95,11 @@
       access: { pin_set: desk.pin !== null, owner: desk.pin === null || desk.unlocked, unlocked_until: desk.unlocked ? now() + 600 : null, always_ask_above_fen: desk.alwaysAskAbove },
       error: seed.startError ?? null,
     }),
-    queue_list: ({ queueState }) => desk.requests.filter((r) => !queueState || r.state === queueState).slice().reverse(),
+    queue_list: ({ queueStates, search, before, limit }) => {
+      const matching = desk.requests.filter((r) => !queueStates?.length || queueStates.includes(r.state));
+      if (search) return matching.filter((r) => r.out_trade_no.startsWith(search)).sort((a, b) => a.out_trade_no.localeCompare(b.out_trade_no) || a.request - b.request).slice(0, limit);
+      return matching.filter((r) => before == null || r.request < before).sort((a, b) => b.request - a.request).slice(0, limit);
+    },
     queue_counts: () => states.map((state) => ({ state, count: desk.requests.filter((r) => r.state === state).length })).filter((c) => c.count > 0),
     request_detail: ({ request }) => {
       const item = desk.requests.find((r) => r.request === request);

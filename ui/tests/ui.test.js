@@ -38,6 +38,39 @@ describe("refund queue", () => {
     await page.close();
   });
 
+  test("a long queue shows a page at a time, loads more on request, and a search narrows it", async () => {
+    const page = await openDesk(browser, server.url, {
+      setup: () => {
+        const desk = window.__fakeDesk;
+        const now = Math.floor(Date.now() / 1000);
+        for (let i = 0; i < 250; i++) {
+          const no = `L${String(i).padStart(5, "0")}`;
+          desk.orders.push({ out_trade_no: no, transaction_id: `4200${no}`, total_fee: 1000, paid_at: now - 600 });
+          desk.request(no, 500, "尺码不合适", "顾客", now - 300);
+        }
+      },
+    });
+    await page.getByTestId("queue-table").waitFor();
+    assert.equal(await page.locator(".queue-row").count(), 100, "the first page");
+    assert.equal(await page.getByTestId("queue-shown").innerText(), "已显示 100 / 共 250 条");
+    await page.getByTestId("queue-more").click();
+    await page.getByTestId("queue-shown").getByText("已显示 200 / 共 250 条").waitFor();
+    await page.getByTestId("queue-more").click();
+    await page.getByTestId("queue-shown").getByText("已显示 250 / 共 250 条").waitFor();
+    assert.equal(await page.getByTestId("queue-more").count(), 0, "nothing older is left");
+    assert.equal(await page.getByTestId("request-1").count(), 1, "the oldest request is shown last");
+
+    await page.getByTestId("queue-search").locator("input").fill("L0012");
+    await page.waitForFunction(() => document.querySelectorAll(".queue-row").length === 10);
+    const orders = await page.locator(".queue-row code").allInnerTexts();
+    assert.deepEqual(orders, Array.from({ length: 10 }, (_, i) => `L0012${i}`));
+    const asked = await commandsCalled(page, "queue_list");
+    assert.ok(asked.some((c) => c.args.search === "L0012" && c.args.queueStates.join() === "pending"), JSON.stringify(asked.at(-1)));
+    await page.getByTestId("queue-search").locator("input").fill("NOPE");
+    await page.getByTestId("queue-empty").getByText("没有匹配的退款申请").waitFor();
+    await page.close();
+  });
+
   test("approves in full once, however often the button is clicked, and follows the refund live", async () => {
     const page = await openDesk(browser, server.url, { setup: shop });
     await page.getByTestId("approve-2").click();

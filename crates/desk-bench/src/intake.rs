@@ -157,8 +157,14 @@ pub async fn run(
         let started = Instant::now();
         let sent: Vec<Sent> = post_all(addr, "/wxpay/notify", bodies, conns).await?;
         let elapsed = started.elapsed();
-        // Let the last alerts arrive.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Let the last alerts arrive (each accepted notification raises one), for up to 5 s.
+        let accepted = sent.iter().filter(|s| s.accepted).count();
+        let waiting_since = Instant::now();
+        while alerted.lock().unwrap_or_else(|p| p.into_inner()).len() < accepted
+            && waiting_since.elapsed() < Duration::from_secs(5)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let alerts = std::mem::take(&mut *alerted.lock().unwrap_or_else(|p| p.into_inner()));
         let mut latencies: Vec<Duration> = sent.iter().map(|s| s.latency).collect();
         latencies.sort_unstable();

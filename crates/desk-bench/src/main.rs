@@ -108,13 +108,14 @@ fn run(bench: Bench) -> Result<(), Box<dyn std::error::Error>> {
                 let run = runtime.block_on(refunds::run(dir.path(), count, rate))?;
                 writeln!(
                     out,
-                    "| {}/s | {} | {:.2} s | {:.0} | {:.2} s | {} | {} |",
+                    "| {}/s | {} | {:.2} s | {:.0} | {:.2} s | {} + {} | {} |",
                     run.rate_limit,
                     run.refunds,
                     run.all_sent.as_secs_f64(),
                     run.sends_per_second(),
                     run.all_succeeded.as_secs_f64(),
-                    run.requests_to_wechat,
+                    run.refund_calls,
+                    run.queries,
                     run.in_ledger,
                 )?;
             }

@@ -21,7 +21,10 @@ pub struct RefundRun {
     pub all_succeeded: Duration,
     /// Refunds the simulator's ledger holds for these orders (each exactly once).
     pub in_ledger: usize,
-    pub requests_to_wechat: usize,
+    /// Refund calls sent (each refund once unless a call failed), and refund queries (when a
+    /// refund's notification came after its first check was due).
+    pub refund_calls: usize,
+    pub queries: usize,
 }
 
 impl RefundRun {
@@ -144,7 +147,9 @@ pub async fn run(
         .iter()
         .filter(|r| orders.contains(r.out_trade_no.as_str()))
         .count();
-    let requests_to_wechat = store.exchanges(10 * count)?.len();
+    let exchanges = store.exchanges(10 * count)?;
+    let refund_calls = exchanges.iter().filter(|e| e.endpoint == "refund").count();
+    let queries = exchanges.len() - refund_calls;
     desk.shutdown().await;
     Ok(RefundRun {
         refunds: count,
@@ -156,6 +161,7 @@ pub async fn run(
         },
         all_succeeded,
         in_ledger,
-        requests_to_wechat,
+        refund_calls,
+        queries,
     })
 }

@@ -1,4 +1,6 @@
-use desk_core::{ApprovedRefund, Approver, Order, QueueCount, QueueItem, QueueState, unix_now};
+use desk_core::{
+    ApprovedRefund, Approver, Order, QueueCount, QueueItem, QueueQuery, QueueState, unix_now,
+};
 use serde::Serialize;
 use tauri::State;
 use wxpay::Fen;
@@ -16,19 +18,33 @@ fn owner() -> Approver {
     }
 }
 
+/// One page of the queue: the requests in `queue_states` (none: every state), newest first,
+/// older than `before` when given (the next page); or those whose order number starts with
+/// `search`.
 #[tauri::command]
 pub async fn queue_list(
     state: State<'_, AppState>,
-    queue_state: Option<String>,
+    queue_states: Option<Vec<String>>,
+    search: Option<String>,
+    before: Option<i64>,
     limit: Option<u32>,
 ) -> IpcResult<Vec<QueueItem>> {
-    let filter = queue_state
+    let states = queue_states
+        .unwrap_or_default()
+        .iter()
         .map(|s| s.parse::<QueueState>())
-        .transpose()
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| IpcError::new(ErrorCode::InvalidInput, e.to_string()))?;
-    let limit = super::limit(limit);
+    let query = QueueQuery {
+        states,
+        search: search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        before,
+        limit: super::limit(limit),
+    };
     state
-        .with_store(move |store| store.queue(filter, limit))
+        .with_store(move |store| store.queue_page(&query))
         .await
 }
 

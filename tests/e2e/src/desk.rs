@@ -46,10 +46,19 @@ impl Desk {
 
     /// Like [`Desk::launch`], with the sandbox's demo traffic paying an order every `seconds`.
     pub fn launch_with_demo(seconds: Option<u32>) -> Desk {
-        let data = tempfile::Builder::new()
+        Desk::launch_in(Desk::new_data_dir(), seconds)
+    }
+
+    /// A fresh data directory for [`Desk::launch_in`] (to fill before the app starts).
+    pub fn new_data_dir() -> tempfile::TempDir {
+        tempfile::Builder::new()
             .prefix("merchant-desk-e2e-")
             .tempdir()
-            .expect("a temporary data directory");
+            .expect("a temporary data directory")
+    }
+
+    /// Starts the app on `data`, which may already hold a database.
+    pub fn launch_in(data: tempfile::TempDir, seconds: Option<u32>) -> Desk {
         let args = [
             "--data-dir".to_owned(),
             data.path().display().to_string(),

@@ -68,8 +68,14 @@ async function call<T>(command: Command, args?: Record<string, unknown>): Promis
 
 export const desk = {
   status: () => call<AppStatus>("app_status"),
-  queue: (queueState: QueueState | null, limit = 300) =>
-    call<QueueItem[]>("queue_list", { queueState, limit }),
+  /** One page: `states` (empty: all) newest first, older than `before`; or a search by order number. */
+  queue: (states: QueueState[], options: { search?: string | null; before?: number | null; limit?: number } = {}) =>
+    call<QueueItem[]>("queue_list", {
+      queueStates: states,
+      search: options.search ?? null,
+      before: options.before ?? null,
+      limit: options.limit ?? 100,
+    }),
   queueCounts: () => call<QueueCount[]>("queue_counts"),
   requestDetail: (request: number) => call<RequestDetail>("request_detail", { request }),
   approve: (request: number, amount: number | null, pin: string | null) =>

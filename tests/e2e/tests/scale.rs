@@ -1,0 +1,220 @@
+//! The UI scale and footprint benchmark (`./scripts/bench.sh ui`): the real app, built in
+//! release, on a data directory holding 100,000 refund requests, under Xvfb. It prints a
+//! Markdown table for BENCHMARKS.md; its assertions only check that the window showed what it
+//! measured (a page of rows, the search's matches), not how fast.
+//!
+//! - cold start to interactive: from the app process's start (its start time in /proc) to the
+//!   queue's first rows painted (the window's `queue-first-render` mark, in wall-clock time);
+//! - first paint: the same mark from the page's own start (`performance.timeOrigin`);
+//! - filter and search: the window's `queue-update` measures, from a change of tab or search
+//!   to its rows painted;
+//! - idle memory: resident and proportional set sizes of the app and its WebKit processes after
+//!   ten quiet seconds.
+
+use std::path::Path;
+use std::time::Duration;
+
+use merchant_desk_e2e::desk::{Desk, application};
+use serde_json::Value;
+
+const REQUESTS: usize = 100_000;
+
+fn ms(value: &Value) -> f64 {
+    value.as_f64().unwrap_or(f64::NAN)
+}
+
+/// Unix time (ms) when process `pid` started.
+fn process_start_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the app's stat");
+    // Field 22 (starttime, clock ticks since boot), counted after the command's closing paren.
+    let after = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let ticks: f64 = after
+        .split(' ')
+        .nth(19)
+        .and_then(|f| f.parse().ok())
+        .expect("starttime");
+    let boot: f64 = std::fs::read_to_string("/proc/stat")
+        .expect("/proc/stat")
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse().ok()))
+        .expect("btime");
+    // USER_HZ is 100 on Linux.
+    (boot + ticks / 100.0) * 1000.0
+}
+
+/// The pids of the processes running `exe`, and of all their descendants.
+fn process_tree(exe: &Path) -> Vec<(u32, String)> {
+    let exe = exe.canonicalize().expect("the app's path");
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let name = stat[stat.find('(').unwrap_or(0) + 1..stat.rfind(')').unwrap_or(0)].to_owned();
+        let ppid: u32 = stat[stat.rfind(')').unwrap_or(0) + 2..]
+            .split(' ')
+            .nth(1)
+            .and_then(|f| f.parse().ok())
+            .unwrap_or(0);
+        let is_app = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe);
+        all.push((pid, ppid, name, is_app));
+    }
+    let mut tree: Vec<(u32, String)> = all
+        .iter()
+        .filter(|p| p.3)
+        .map(|p| (p.0, p.2.clone()))
+        .collect();
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i].0;
+        for p in all.iter().filter(|p| p.1 == parent) {
+            if !tree.iter().any(|t| t.0 == p.0) {
+                tree.push((p.0, p.2.clone()));
+            }
+        }
+        i += 1;
+    }
+    tree
+}
+
+/// (RSS, PSS) in MB of `pid`.
+fn memory_mb(pid: u32) -> (f64, f64) {
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    (field(&status, "VmRSS:"), field(&rollup, "Pss:"))
+}
+
+#[test]
+#[ignore = "a benchmark: run ./scripts/bench.sh ui"]
+fn a_queue_of_100000_requests_in_the_real_window() {
+    let data = Desk::new_data_dir();
+    let shop = desk_bench::seed::Shop {
+        orders: REQUESTS,
+        requests: REQUESTS,
+    };
+    desk_bench::seed::seed(&data.path().join("desk.sqlite3"), shop, now())
+        .expect("the queue is seeded");
+    let desk = Desk::launch_in(data, None);
+    let w = &desk.window;
+    w.resize(1280, 800);
+    w.wait(".queue-row");
+    w.eventually("the first render mark", Duration::from_secs(30), || {
+        let entry = w.execute(
+            "const e = performance.getEntriesByName('queue-first-render')[0]; \
+             return e ? [e.startTime, performance.timeOrigin + e.startTime] : null;",
+        );
+        entry.as_array().map(|a| (ms(&a[0]), ms(&a[1])))
+    });
+    let (first_paint, painted_at) = {
+        let entry = w.execute(
+            "const e = performance.getEntriesByName('queue-first-render')[0]; \
+             return [e.startTime, performance.timeOrigin + e.startTime];",
+        );
+        (ms(&entry[0]), ms(&entry[1]))
+    };
+    let app = application();
+    let tree = process_tree(&app);
+    let main = tree.first().expect("the app's process").0;
+    let cold_start = painted_at - process_start_ms(main);
+    let rows = w.execute("return document.querySelectorAll('.queue-row').length;");
+    assert_eq!(
+        rows.as_u64(),
+        Some(100),
+        "the first page of the pending tab"
+    );
+    let pending = w.text("[data-testid=count-pending]");
+
+    // Each change of tab or search, timed by the window until its rows are painted.
+    let mut updates = Vec::new();
+    let measure = |what: &str, action: &dyn Fn()| {
+        let before = w
+            .execute("return performance.getEntriesByName('queue-update').length;")
+            .as_u64()
+            .unwrap_or(0);
+        action();
+        let took = w.eventually(what, Duration::from_secs(30), || {
+            let entries = w.execute(
+                "return performance.getEntriesByName('queue-update').map(e => e.duration);",
+            );
+            let entries = entries.as_array()?.clone();
+            if entries.len() as u64 > before {
+                entries.last().map(ms)
+            } else {
+                None
+            }
+        });
+        (what.to_owned(), took)
+    };
+    for tab in [
+        "succeeded",
+        "working",
+        "attention",
+        "all",
+        "rejected",
+        "pending",
+    ] {
+        updates.push(measure(&format!("tab {tab}"), &|| {
+            w.click(&format!("[data-testid=tab-{tab}]"))
+        }));
+    }
+    let search = |text: &'static str| {
+        move || {
+            w.execute(&format!(
+                "const input = document.querySelector('[data-testid=queue-search] input'); \
+                 input.value = '{text}'; input.dispatchEvent(new Event('input', {{ bubbles: true }}));"
+            ));
+        }
+    };
+    updates.push(measure("search one order", &search("SEED0000099990")));
+    let found = w.execute("return document.querySelectorAll('.queue-row').length;");
+    assert!(
+        found.as_u64().is_some_and(|n| (1..=10).contains(&n)),
+        "the search shows that order's requests: {found}"
+    );
+    updates.push(measure("search 10,000 orders", &search("SEED00000")));
+    updates.push(measure("search cleared", &search("")));
+
+    std::thread::sleep(Duration::from_secs(10));
+    let mut memory = Vec::new();
+    for (pid, name) in process_tree(&app) {
+        let (rss, pss) = memory_mb(pid);
+        if rss > 0.0 {
+            memory.push((name, rss, pss));
+        }
+    }
+
+    println!("\n| {REQUESTS} refund requests (pending tab: {pending}) | |");
+    println!("|---|---|");
+    println!(
+        "| cold start to interactive (process start → first rows painted) | {cold_start:.0} ms |"
+    );
+    println!(
+        "| first paint of the queue (page start → first rows painted) | {first_paint:.0} ms |"
+    );
+    for (what, took) in &updates {
+        println!("| {what} (to rows painted) | {took:.1} ms |");
+    }
+    let (rss, pss): (f64, f64) = memory
+        .iter()
+        .fold((0.0, 0.0), |a, m| (a.0 + m.1, a.1 + m.2));
+    for (name, r, p) in &memory {
+        println!("| idle memory: {name} | RSS {r:.0} MB, PSS {p:.0} MB |");
+    }
+    println!("| idle memory, all processes | RSS {rss:.0} MB, PSS {pss:.0} MB |");
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

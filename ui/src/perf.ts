@@ -1,0 +1,16 @@
+// Performance marks the UI benchmark reads from the real window (`performance` entries): when the
+// queue first shows rows, and how long each change of tab or search took until its rows were on
+// screen. A handful of entries; nothing is sent anywhere.
+import { nextTick } from "vue";
+
+export const QUEUE_FIRST_RENDER = "queue-first-render";
+export const QUEUE_UPDATE = "queue-update";
+
+/** After the DOM shows what was just applied, measures from `started` (a performance.now()). */
+export async function measureRender(started: number, first: boolean): Promise<void> {
+  await nextTick();
+  // The frame after the DOM update is when it is painted.
+  await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+  if (first && performance.getEntriesByName(QUEUE_FIRST_RENDER).length === 0) performance.mark(QUEUE_FIRST_RENDER);
+  else performance.measure(QUEUE_UPDATE, { start: started, end: performance.now() });
+}
