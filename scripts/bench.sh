@@ -38,7 +38,7 @@ ui() {
   build_ui
   cargo build --locked --release -p merchant-desk
   echo "== ui: 100,000 refund requests in the real window" >&2
-  MERCHANT_DESK_APP=target/release/merchant-desk \
+  MERCHANT_DESK_APP="$PWD/target/release/merchant-desk" \
     xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \
     cargo test --locked -p merchant-desk-e2e --test scale -- --ignored --nocapture "$@"
 }

@@ -5,9 +5,12 @@ import { nextTick } from "vue";
 
 export const QUEUE_FIRST_RENDER = "queue-first-render";
 export const QUEUE_UPDATE = "queue-update";
+/** Of an update: from the change to the desk's answer (the rest is rendering). */
+export const QUEUE_FETCH = "queue-fetch";
 
 /** After the DOM shows what was just applied, measures from `started` (a performance.now()). */
 export async function measureRender(started: number, first: boolean): Promise<void> {
+  if (!first) performance.measure(QUEUE_FETCH, { start: started, end: performance.now() });
   await nextTick();
   // The frame after the DOM update is when it is painted.
   await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));

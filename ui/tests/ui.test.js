@@ -51,19 +51,24 @@ describe("refund queue", () => {
       },
     });
     await page.getByTestId("queue-table").waitFor();
-    assert.equal(await page.locator(".queue-row").count(), 100, "the first page");
     assert.equal(await page.getByTestId("queue-shown").innerText(), "已显示 100 / 共 250 条");
+    const inPage = await page.locator(".queue-row").count();
+    assert.ok(inPage > 0 && inPage < 100, `only the rows in view are in the page (virtual scrolling): ${inPage}`);
     await page.getByTestId("queue-more").click();
     await page.getByTestId("queue-shown").getByText("已显示 200 / 共 250 条").waitFor();
     await page.getByTestId("queue-more").click();
     await page.getByTestId("queue-shown").getByText("已显示 250 / 共 250 条").waitFor();
     assert.equal(await page.getByTestId("queue-more").count(), 0, "nothing older is left");
-    assert.equal(await page.getByTestId("request-1").count(), 1, "the oldest request is shown last");
+    assert.deepEqual(
+      await commandsCalled(page, "queue_list").then((calls) => calls.filter((c) => c.args.before != null).map((c) => c.args.before)),
+      [151, 51],
+      "each page starts after the oldest request shown",
+    );
 
     await page.getByTestId("queue-search").locator("input").fill("L0012");
-    await page.waitForFunction(() => document.querySelectorAll(".queue-row").length === 10);
+    await page.locator(".queue-row code").first().getByText("L00120").waitFor();
     const orders = await page.locator(".queue-row code").allInnerTexts();
-    assert.deepEqual(orders, Array.from({ length: 10 }, (_, i) => `L0012${i}`));
+    assert.ok(orders.length > 0 && orders.every((no) => no.startsWith("L0012")), JSON.stringify(orders));
     const asked = await commandsCalled(page, "queue_list");
     assert.ok(asked.some((c) => c.args.search === "L0012" && c.args.queueStates.join() === "pending"), JSON.stringify(asked.at(-1)));
     await page.getByTestId("queue-search").locator("input").fill("NOPE");
