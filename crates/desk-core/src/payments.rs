@@ -15,18 +15,21 @@ use crate::store::Store;
 
 /// At most this many payments share a transaction (bounds a commit's time and memory).
 const MAX_BATCH: usize = 512;
+/// Payments waiting for the writer, at most: beyond it the intake waits before reading more
+/// (back-pressure on a flood instead of unbounded memory).
+const MAX_WAITING: usize = 8 * MAX_BATCH;
 
 type Job = (Payment, oneshot::Sender<Result<Recorded, CoreError>>);
 
 /// The intake's payment writer. Its thread ends when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub struct PaymentWriter {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl PaymentWriter {
     pub fn start(store: Arc<Store>) -> PaymentWriter {
-        let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
+        let (jobs, mut queue) = mpsc::channel::<Job>(MAX_WAITING);
         std::thread::Builder::new()
             .name("payment-writer".into())
             .spawn(move || {
@@ -56,6 +59,7 @@ impl PaymentWriter {
         let (answer, answered) = oneshot::channel();
         self.jobs
             .send((payment, answer))
+            .await
             .map_err(|_| CoreError::Invalid("the payment writer stopped".into()))?;
         answered
             .await
