@@ -216,6 +216,17 @@ fn a_queue_of_100000_requests_in_the_real_window() {
     ));
     updates.push(measure("search cleared", &search(String::new())));
 
+    // The IPC alone: twenty calls of the cheapest command (ten rows from the desk), one after
+    // another, while the window is idle.
+    let ipc = w.execute_async(
+        "const done = arguments[arguments.length - 1]; \
+         (async () => { const times = []; \
+           for (let i = 0; i < 20; i++) { const t = performance.now(); \
+             await window.__TAURI_INTERNALS__.invoke('queue_counts'); times.push(performance.now() - t); } \
+           times.sort((a, b) => a - b); done([times[10], times[19]]); })();",
+    );
+    let (ipc_median, ipc_max) = (ms(&ipc[0]), ms(&ipc[1]));
+
     std::thread::sleep(Duration::from_secs(10));
     let mut memory = Vec::new();
     for (pid, name) in process_tree(&app) {
@@ -232,6 +243,9 @@ fn a_queue_of_100000_requests_in_the_real_window() {
     );
     println!(
         "| first paint of the queue (page start → first rows painted) | {first_paint:.0} ms |"
+    );
+    println!(
+        "| an IPC round trip (queue_counts), idle: median / max of 20 | {ipc_median:.1} / {ipc_max:.1} ms |"
     );
     for (what, (took, fetch)) in &updates {
         println!("| {what} (to rows painted) | {took:.0} ms (answer after {fetch:.0} ms) |");
