@@ -12,7 +12,8 @@ use desk_core::DeskEvent;
 use desk_runtime::{AlertSettings, Alerter, DataDir, Language, RunningDesk, StartOptions};
 use wxpay::{ApiKey, Fields, SignType};
 
-use crate::load::{LoadError, Sent, post_all};
+use crate::error::BenchError;
+use crate::load::{Sent, post_all};
 use crate::stats::quantile;
 
 /// One load level's results.
@@ -41,22 +42,6 @@ impl IntakeRun {
     pub fn alert_p(&self, q: f64) -> Duration {
         quantile(&self.alert_latencies, q)
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    #[error("the desk: {0}")]
-    Runtime(#[from] desk_runtime::RuntimeError),
-    #[error("the data directory: {0}")]
-    Files(#[from] desk_runtime::FileError),
-    #[error("the desk's database: {0}")]
-    Core(#[from] desk_core::CoreError),
-    #[error("the load: {0}")]
-    Load(#[from] LoadError),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// A payment notification as WeChat sends it for a mini-program order (MD5, every value in

@@ -2,6 +2,7 @@
 //! refund throughput against the simulator and the database's growth. The library holds what the
 //! benchmarks and their tests share.
 
+pub mod error;
 pub mod growth;
 pub mod intake;
 pub mod load;

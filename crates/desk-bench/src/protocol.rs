@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use wxpay::{ApiKey, AppId, Fields, MchId, Merchant, PaymentNotification, SignType};
 
-use crate::intake::BenchError;
+use crate::error::BenchError;
 
 const APPID: &str = "wx2421b1c4370ec43b";
 const MCH_ID: &str = "1900000109";

@@ -10,7 +10,7 @@ use desk_runtime::{Config, DataDir, RunningDesk, StartOptions};
 use wxpay::{Fen, OutTradeNo, TransactionId};
 use wxpay_sim::NewOrder;
 
-use crate::intake::BenchError;
+use crate::error::BenchError;
 
 #[derive(Debug, Clone)]
 pub struct RefundRun {

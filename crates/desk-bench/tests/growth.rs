@@ -7,12 +7,17 @@ use desk_bench::growth::{steps_by_statement, user_actions};
 use desk_bench::seed::{Shop, seed};
 use desk_core::Store;
 
-fn steps(shop: Shop) -> std::collections::BTreeMap<String, (String, i32)> {
+/// A desk database holding `shop` (seeded at `now`), open; the directory goes with it.
+fn seeded(shop: Shop, now: i64) -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("desk.sqlite3");
-    let now = desk_core::unix_now();
     seed(&path, shop, now).expect("the shop is seeded");
-    let store = Store::open(&path).expect("the seeded database opens");
+    (Store::open(&path).expect("the seeded database opens"), dir)
+}
+
+fn steps(shop: Shop) -> std::collections::BTreeMap<String, (String, i32)> {
+    let now = desk_core::unix_now();
+    let (store, _dir) = seeded(shop, now);
     let actions = user_actions(&store, shop, now).expect("every action succeeds");
     steps_by_statement(&actions)
 }
@@ -54,14 +59,11 @@ fn no_statement_costs_more_on_a_database_four_times_larger() {
 
 #[test]
 fn the_seeded_queue_counts_match_its_rows() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = dir.path().join("desk.sqlite3");
     let shop = Shop {
         orders: 300,
         requests: 200,
     };
-    seed(&path, shop, desk_core::unix_now()).expect("the shop is seeded");
-    let store = Store::open(&path).expect("the seeded database opens");
+    let (store, _dir) = seeded(shop, desk_core::unix_now());
     let counts = store.queue_counts().expect("counts");
     let total: i64 = counts.iter().map(|c| c.count).sum();
     assert_eq!(total, 200);
@@ -74,14 +76,11 @@ fn the_seeded_queue_counts_match_its_rows() {
 #[test]
 fn pages_follow_on_and_searches_keep_to_their_prefix_and_states() {
     use desk_core::{QueueQuery, QueueState};
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = dir.path().join("desk.sqlite3");
     let shop = Shop {
         orders: 2_000,
         requests: 1_000,
     };
-    seed(&path, shop, desk_core::unix_now()).expect("the shop is seeded");
-    let store = Store::open(&path).expect("the seeded database opens");
+    let (store, _dir) = seeded(shop, desk_core::unix_now());
     let working = vec![
         QueueState::Approved,
         QueueState::Submitting,

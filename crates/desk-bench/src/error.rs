@@ -1,0 +1,19 @@
+//! What can stop a benchmark.
+
+use crate::load::LoadError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("the desk: {0}")]
+    Runtime(#[from] desk_runtime::RuntimeError),
+    #[error("the data directory: {0}")]
+    Files(#[from] desk_runtime::FileError),
+    #[error("the desk's database: {0}")]
+    Core(#[from] desk_core::CoreError),
+    #[error("the load: {0}")]
+    Load(#[from] LoadError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
