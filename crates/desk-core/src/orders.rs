@@ -138,6 +138,12 @@ impl Store {
     }
 }
 
+/// The upper bound of the range of text starting with `prefix` (`>= prefix AND < end`): an
+/// index walk where `LIKE 'prefix%'` would scan.
+pub(crate) fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
 /// The payment's row, inside the caller's transaction.
 fn insert_payment(tx: &Connection, payment: &Payment, now: i64) -> Result<Recorded, CoreError> {
     if !payment.total_fee.is_positive() {
@@ -243,7 +249,7 @@ impl Store {
                 return collect(&mut newest, &[&limit]).map_err(CoreError::from);
             };
             // Prefix ranges use the primary key and the unique index; a LIKE would scan.
-            let end = format!("{prefix}\u{10FFFF}");
+            let end = prefix_end(prefix);
             let mut by_number = conn.prepare_cached(&format!(
                 "{ORDER_SELECT} WHERE o.out_trade_no >= ?1 AND o.out_trade_no < ?2
                  ORDER BY o.out_trade_no LIMIT ?3"

@@ -5,6 +5,7 @@ use serde::Serialize;
 use wxpay::Fen;
 
 use crate::error::CoreError;
+use crate::orders::prefix_end;
 use crate::refunds::RefundState;
 use crate::store::Store;
 
@@ -173,7 +174,7 @@ impl Store {
                     .unwrap_or_default()
                 });
                 let rows = statement.query_map(
-                    params![prefix, format!("{prefix}\u{10FFFF}"), states, limit],
+                    params![prefix, prefix_end(prefix), states, limit],
                     queue_row,
                 )?;
                 return rows.map(|row| row?).collect();
