@@ -7,11 +7,14 @@ export const QUEUE_FIRST_RENDER = "queue-first-render";
 export const QUEUE_UPDATE = "queue-update";
 /** Of an update: from the change to the desk's answer (the rest is rendering). */
 export const QUEUE_FETCH = "queue-fetch";
+/** Of an update: from the change to the DOM showing the answer (the rest is layout and paint). */
+export const QUEUE_DOM = "queue-dom";
 
 /** After the DOM shows what was just applied, measures from `started` (a performance.now()). */
 export async function measureRender(started: number, first: boolean): Promise<void> {
   if (!first) performance.measure(QUEUE_FETCH, { start: started, end: performance.now() });
   await nextTick();
+  if (!first) performance.measure(QUEUE_DOM, { start: started, end: performance.now() });
   // The frame after the DOM update is when it is painted.
   await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
   if (first && performance.getEntriesByName(QUEUE_FIRST_RENDER).length === 0) performance.mark(QUEUE_FIRST_RENDER);

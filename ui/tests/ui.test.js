@@ -54,6 +54,11 @@ describe("refund queue", () => {
     assert.equal(await page.getByTestId("queue-shown").innerText(), "已显示 100 / 共 250 条");
     const inPage = await page.locator(".queue-row").count();
     assert.ok(inPage > 0 && inPage < 100, `only the rows in view are in the page (virtual scrolling): ${inPage}`);
+    // Scrolled to its end, the table shows the oldest request of the page, still only a screenful.
+    await page.getByTestId("queue-table").evaluate((table) => (table.scrollTop = table.scrollHeight));
+    await page.getByTestId("request-151").waitFor();
+    assert.equal(await page.getByTestId("request-250").count(), 0, "the newest rows left the page");
+    assert.ok((await page.locator(".queue-row").count()) < 100);
     await page.getByTestId("queue-more").click();
     await page.getByTestId("queue-shown").getByText("已显示 200 / 共 250 条").waitFor();
     await page.getByTestId("queue-more").click();
@@ -123,7 +128,7 @@ describe("refund queue", () => {
 
   test("batch approval approves every selected request", async () => {
     const page = await openDesk(browser, server.url, { setup: shop });
-    await page.locator(".n-data-table-th .n-checkbox").click();
+    await page.getByTestId("queue-select-all").click();
     await page.getByTestId("batch-approve").getByText("批量同意（2）").waitFor();
     await page.getByTestId("batch-approve").click();
     await page.getByTestId("queue-empty").waitFor();

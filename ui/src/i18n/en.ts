@@ -46,6 +46,7 @@ const en: typeof zh = {
     approve: "Approve",
     reject: "Reject",
     batchApprove: "Approve selected ({n})",
+    selectAll: "Select every request shown",
     overDay: "Over 24 h",
     requested: "Requested",
     refundable: "Refundable",

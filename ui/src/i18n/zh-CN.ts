@@ -44,6 +44,7 @@ export default {
     approve: "同意退款",
     reject: "拒绝",
     batchApprove: "批量同意（{n}）",
+    selectAll: "选择显示的全部申请",
     overDay: "超过 24 小时",
     requested: "申请金额",
     refundable: "可退金额",
