@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod launch;
 mod notify;
+mod rendering;
 mod state;
 mod tray;
 
@@ -56,6 +57,11 @@ pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
         ])
         .setup(|app| {
             let handle = app.handle().clone();
+            if !rendering::compositing_wanted(|name| std::env::var(name).ok())
+                && let Some(window) = handle.get_webview_window("main")
+            {
+                rendering::draw_without_compositing(&window);
+            }
             if let Err(error) = tray::build(&handle) {
                 // Desktops without a status area still get the window and notifications.
                 eprintln!("merchant-desk: no tray icon: {error}");

@@ -15,8 +15,14 @@ export async function measureRender(started: number, first: boolean): Promise<vo
   if (!first) performance.measure(QUEUE_FETCH, { start: started, end: performance.now() });
   await nextTick();
   if (!first) performance.measure(QUEUE_DOM, { start: started, end: performance.now() });
-  // The frame after the DOM update is when it is painted.
-  await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+  // A frame's callbacks run before it is drawn: the rows are on screen when the frame after
+  // the one that draws them begins.
+  await nextFrame();
+  await nextFrame();
   if (first && performance.getEntriesByName(QUEUE_FIRST_RENDER).length === 0) performance.mark(QUEUE_FIRST_RENDER);
   else performance.measure(QUEUE_UPDATE, { start: started, end: performance.now() });
+}
+
+function nextFrame(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
 }
