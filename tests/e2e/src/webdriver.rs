@@ -299,7 +299,19 @@ impl Window {
 
     /// A PNG of the window's content.
     pub fn screenshot(&self) -> Vec<u8> {
+        // WebKit takes the picture after its next drawing of the page, and without accelerated
+        // compositing (the app's default, see src-tauri/src/rendering.rs) a page that does not
+        // change is not drawn again: an invisible pixel changes every frame meanwhile.
+        self.execute(
+            "const dot = document.createElement('div'); dot.id = '__screenshot_tick'; \
+             dot.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none'; \
+             document.body.append(dot); let on = false; \
+             const tick = () => { if (!dot.isConnected) return; on = !on; \
+               dot.style.opacity = on ? '0.01' : '0.02'; requestAnimationFrame(tick); }; \
+             requestAnimationFrame(tick);",
+        );
         let encoded = self.call("GET", "/screenshot", None);
+        self.execute("document.getElementById('__screenshot_tick')?.remove();");
         base64::engine::general_purpose::STANDARD
             .decode(encoded.as_str().unwrap_or_default())
             .expect("WebDriver sends screenshots as base64")
