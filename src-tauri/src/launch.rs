@@ -21,6 +21,9 @@ usage: merchant-desk [--data-dir DIR] [--demo off|SECONDS] [--listen ADDRESS]
                       (env MERCHANT_DESK_DEMO)
   --listen ADDRESS    the intake's address instead of the configured one, e.g. 127.0.0.1:0
                       (env MERCHANT_DESK_LISTEN)
+
+  env MERCHANT_DESK_COMPOSITING=on  draw the window with WebKit's accelerated compositing
+                      (off by default: without a GPU it redraws the whole window each frame)
 ";
 
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! How the window is drawn. WebKitGTK's accelerated compositing redraws the whole window for
 //! every change; without a GPU (software GL, remote desktops, Xvfb) that took 70–90 ms a frame
 //! for a change of the queue's tab, and its buffers about 140 MB. The desk is tables and forms:
-//! WebKit draws just what changed without it (a tab's new rows in under 15 ms). A shop that wants
+//! WebKit draws just what changed without it (a tab's new rows in 6–14 ms). A shop that wants
 //! compositing back starts the app with `MERCHANT_DESK_COMPOSITING=on`.
 
 pub const COMPOSITING_ENV: &str = "MERCHANT_DESK_COMPOSITING";
@@ -11,8 +11,8 @@ pub fn compositing_wanted(env: impl Fn(&str) -> Option<String>) -> bool {
     env(COMPOSITING_ENV).is_some_and(|value| matches!(value.trim(), "on" | "1" | "yes"))
 }
 
-/// Turns accelerated compositing off in the window's web view (before its first page is drawn:
-/// it is called while the app sets up).
+/// Turns accelerated compositing off in the window's web view. Called while the app sets up;
+/// WebKit leaves compositing mode for a page already loading.
 #[cfg(target_os = "linux")]
 pub fn draw_without_compositing(window: &tauri::WebviewWindow) {
     let applied = window.with_webview(|webview| {
