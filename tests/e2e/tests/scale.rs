@@ -117,20 +117,14 @@ fn a_queue_of_100000_requests_in_the_real_window() {
     let w = &desk.window;
     w.resize(1280, 800);
     w.wait(".queue-row");
-    w.eventually("the first render mark", Duration::from_secs(30), || {
-        let entry = w.execute(
-            "const e = performance.getEntriesByName('queue-first-render')[0]; \
-             return e ? [e.startTime, performance.timeOrigin + e.startTime] : null;",
-        );
-        entry.as_array().map(|a| (ms(&a[0]), ms(&a[1])))
-    });
-    let (first_paint, painted_at) = {
-        let entry = w.execute(
-            "const e = performance.getEntriesByName('queue-first-render')[0]; \
-             return [e.startTime, performance.timeOrigin + e.startTime];",
-        );
-        (ms(&entry[0]), ms(&entry[1]))
-    };
+    let (first_paint, painted_at) =
+        w.eventually("the first render mark", Duration::from_secs(30), || {
+            let entry = w.execute(
+                "const e = performance.getEntriesByName('queue-first-render')[0]; \
+                 return e ? [e.startTime, performance.timeOrigin + e.startTime] : null;",
+            );
+            entry.as_array().map(|a| (ms(&a[0]), ms(&a[1])))
+        });
     let app = application();
     let tree = process_tree(&app);
     let main = tree.first().expect("the app's process").0;
