@@ -10,6 +10,10 @@ pub enum BenchError {
     Files(#[from] desk_runtime::FileError),
     #[error("the desk's database: {0}")]
     Core(#[from] desk_core::CoreError),
+    #[error("the desk database: {0}")]
+    Store(#[from] desk_core::StoreError),
+    #[error("seeding: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("the load: {0}")]
     Load(#[from] LoadError),
     #[error("{0}")]

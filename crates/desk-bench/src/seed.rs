@@ -8,6 +8,8 @@ use std::path::Path;
 use desk_core::Store;
 use rusqlite::{Connection, params};
 
+use crate::error::BenchError;
+
 /// What a seeded database holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shop {
@@ -48,7 +50,7 @@ const MIX: [(&str, Option<&str>); 20] = [
 
 /// Creates (migrating) the desk database at `path` and fills it with `shop`, paid over the
 /// `shop.orders` minutes before `now`.
-pub fn seed(path: &Path, shop: Shop, now: i64) -> Result<(), SeedError> {
+pub fn seed(path: &Path, shop: Shop, now: i64) -> Result<(), BenchError> {
     drop(Store::open(path)?);
     let mut conn = Connection::open(path)?;
     let tx = conn.transaction()?;
@@ -125,12 +127,4 @@ pub fn seed(path: &Path, shop: Shop, now: i64) -> Result<(), SeedError> {
     }
     tx.commit()?;
     Ok(())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SeedError {
-    #[error("the desk database: {0}")]
-    Store(#[from] desk_core::StoreError),
-    #[error("seeding: {0}")]
-    Sqlite(#[from] rusqlite::Error),
 }
