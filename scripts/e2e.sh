@@ -15,8 +15,12 @@ ensure_e2e_deps
 echo "== end to end: building the app"
 cargo build --locked -p merchant-desk
 echo "== end to end: the real window under Xvfb"
-# The bus is started inside the display so that services it starts (dunst) can show.
-xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \
+# The bus is started inside the display so that services it starts (dunst) can show. Xvfb
+# keeps its screen in a file the tests read (what the window put on the display).
+framebuffer=$(mktemp -d)
+trap 'rm -rf "$framebuffer"' EXIT
+E2E_FRAMEBUFFER="$framebuffer/Xvfb_screen0" \
+  xvfb-run -a -s "-screen 0 1400x900x24 -fbdir $framebuffer" dbus-run-session -- \
   cargo test --locked -p merchant-desk-e2e --test window -- --ignored --test-threads=1 "$@"
 echo "== end to end: the UI benchmark once, on a small queue (paging and search in the real window)"
 UI_BENCH_REQUESTS=2000 xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \

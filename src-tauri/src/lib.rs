@@ -74,6 +74,8 @@ pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
 
 /// Runs the app until its window is closed.
 pub fn run() {
+    // First: it changes the environment, which is safe only before any thread starts.
+    rendering::keep_gl_out_of_window_process();
     let invocation = Launch::parse(std::env::args().skip(1), |name| std::env::var(name).ok());
     let state = match invocation {
         Ok(Invocation::Run(launch)) => tauri::async_runtime::block_on(AppState::start(launch)),

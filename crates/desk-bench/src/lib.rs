@@ -2,6 +2,8 @@
 //! refund throughput against the simulator and the database's growth. The library holds what the
 //! benchmarks and their tests share.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod growth;
 pub mod intake;

@@ -1,5 +1,7 @@
 //! `desk-bench`: the desk's benchmarks, each printing a Markdown table for BENCHMARKS.md.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::time::Duration;
 

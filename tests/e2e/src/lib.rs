@@ -1,12 +1,14 @@
 //! The end-to-end harness: the real Merchant Desk window driven through tauri-driver and
 //! WebKitWebDriver, the embedded sandbox simulator's control API, the desk's intake, and the
-//! desktop notifications seen on the session bus.
+//! desktop notifications seen on the session bus, the app's processes and the X screen itself.
 //!
 //! Needs a display and a session bus; `scripts/e2e.sh` provides both (Xvfb, dbus-run-session),
 //! builds the app and installs tauri-driver, then runs the ignored tests of this crate.
 
 pub mod bus;
 pub mod desk;
+pub mod process;
+pub mod screen;
 pub mod webdriver;
 
 use std::time::{Duration, Instant};

@@ -11,10 +11,10 @@
 //! - idle memory: resident and proportional set sizes of the app and its WebKit processes after
 //!   ten quiet seconds.
 
-use std::path::Path;
 use std::time::Duration;
 
 use merchant_desk_e2e::desk::{Desk, application};
+use merchant_desk_e2e::process;
 use serde_json::Value;
 
 /// How many requests to seed: 100,000, or `UI_BENCH_REQUESTS` (a small queue shows the
@@ -49,58 +49,6 @@ fn process_start_ms(pid: u32) -> f64 {
     (boot + ticks / 100.0) * 1000.0
 }
 
-/// The pids of the processes running `exe`, and of all their descendants.
-fn process_tree(exe: &Path) -> Vec<(u32, String)> {
-    let exe = exe.canonicalize().expect("the app's path");
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let name = stat[stat.find('(').unwrap_or(0) + 1..stat.rfind(')').unwrap_or(0)].to_owned();
-        let ppid: u32 = stat[stat.rfind(')').unwrap_or(0) + 2..]
-            .split(' ')
-            .nth(1)
-            .and_then(|f| f.parse().ok())
-            .unwrap_or(0);
-        let is_app = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe);
-        all.push((pid, ppid, name, is_app));
-    }
-    let mut tree: Vec<(u32, String)> = all
-        .iter()
-        .filter(|p| p.3)
-        .map(|p| (p.0, p.2.clone()))
-        .collect();
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i].0;
-        for p in all.iter().filter(|p| p.1 == parent) {
-            if !tree.iter().any(|t| t.0 == p.0) {
-                tree.push((p.0, p.2.clone()));
-            }
-        }
-        i += 1;
-    }
-    tree
-}
-
-/// (RSS, PSS) in MB of `pid`.
-fn memory_mb(pid: u32) -> (f64, f64) {
-    let field = |text: &str, name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    (field(&status, "VmRSS:"), field(&rollup, "Pss:"))
-}
-
 #[test]
 #[ignore = "a benchmark: run ./scripts/bench.sh ui"]
 fn a_queue_of_100000_requests_in_the_real_window() {
@@ -126,7 +74,7 @@ fn a_queue_of_100000_requests_in_the_real_window() {
             entry.as_array().map(|a| (ms(&a[0]), ms(&a[1])))
         });
     let app = application();
-    let tree = process_tree(&app);
+    let tree = process::tree(&app);
     let main = tree.first().expect("the app's process").0;
     let cold_start = painted_at - process_start_ms(main);
     // The first page is loaded; virtual scrolling puts only the rows in view in the page.
@@ -228,8 +176,8 @@ fn a_queue_of_100000_requests_in_the_real_window() {
 
     std::thread::sleep(Duration::from_secs(10));
     let mut memory = Vec::new();
-    for (pid, name) in process_tree(&app) {
-        let (rss, pss) = memory_mb(pid);
+    for (pid, name) in process::tree(&app) {
+        let (rss, pss) = process::memory_mb(pid);
         if rss > 0.0 {
             memory.push((name, rss, pss));
         }

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use merchant_desk_e2e::bus::{NotificationDaemon, NotificationMonitor};
-use merchant_desk_e2e::desk::Desk;
+use merchant_desk_e2e::desk::{Desk, application};
+use merchant_desk_e2e::process;
+use merchant_desk_e2e::screen::Screen;
 
 /// A sandbox refund goes PROCESSING → SUCCESS in a few seconds; the desk checks soon after.
 const REFUND_SETTLES: Duration = Duration::from_secs(45);
@@ -346,4 +348,39 @@ fn the_api_key_never_reaches_the_window() {
         }
         assert!(!shown.contains(&secret), "{what} is shown in the window");
     }
+}
+
+#[test]
+#[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
+fn the_window_shows_the_page_on_the_display_without_a_gl_driver_of_its_own() {
+    let desk = Desk::launch();
+    let w = &desk.window;
+    let tree = process::tree(&application());
+    let app = tree.first().expect("the app's process").0;
+    let gl: Vec<String> = process::mapped_files(app)
+        .into_iter()
+        .filter(|file| file.contains("/dri/") || file.contains("libLLVM") || file.contains("_mesa"))
+        .collect();
+    assert!(
+        gl.is_empty(),
+        "the window's process maps a GL driver: {gl:?}"
+    );
+
+    // The page paints a 200 × 100 block of a colour the desk never uses: the X screen shows
+    // it, then, once it is gone, no longer (the window follows the page, not one old frame).
+    const MAGENTA: u32 = 0xff00ff;
+    w.execute(
+        "const block = document.createElement('div'); block.id = '__display_check'; \
+         block.style.cssText = 'position:fixed;left:40px;top:300px;width:200px;height:100px;\
+           background:#ff00ff;z-index:10000'; document.body.append(block);",
+    );
+    w.eventually("the block on the X screen", Duration::from_secs(10), || {
+        (Screen::capture().count(MAGENTA) >= 19_000).then_some(())
+    });
+    w.execute("document.getElementById('__display_check').remove();");
+    w.eventually(
+        "the block gone from the X screen",
+        Duration::from_secs(10),
+        || (Screen::capture().count(MAGENTA) == 0).then_some(()),
+    );
 }
