@@ -7,6 +7,20 @@ use std::path::PathBuf;
 /// The environment variable naming Xvfb's screen file.
 pub const FRAMEBUFFER_ENV: &str = "E2E_FRAMEBUFFER";
 
+/// Why bytes are not a screen this module can read.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum XwdError {
+    #[error("the XWD header is cut short")]
+    HeaderCutShort,
+    #[error("not a 32-bit ZPixmap (format {format}, {bits_per_pixel} bits a pixel)")]
+    NotZPixmap32 {
+        format: usize,
+        bits_per_pixel: usize,
+    },
+    #[error("the XWD image is cut short at line {line}")]
+    ImageCutShort { line: usize },
+}
+
 /// One picture of the screen, as 0xRRGGBB pixels.
 #[derive(Debug)]
 pub struct Screen {
@@ -27,10 +41,10 @@ impl Screen {
     }
 
     /// Decodes an XWD image of 32 bits a pixel (the ZPixmap Xvfb writes at depth 24).
-    pub fn from_xwd(bytes: &[u8]) -> Result<Screen, String> {
-        let field = |index: usize| -> Result<usize, String> {
+    pub fn from_xwd(bytes: &[u8]) -> Result<Screen, XwdError> {
+        let field = |index: usize| -> Result<usize, XwdError> {
             let at = index * 4;
-            let word = bytes.get(at..at + 4).ok_or("the XWD header is cut short")?;
+            let word = bytes.get(at..at + 4).ok_or(XwdError::HeaderCutShort)?;
             Ok(u32::from_be_bytes([word[0], word[1], word[2], word[3]]) as usize)
         };
         let (header_size, format, width, height) = (field(0)?, field(2)?, field(4)?, field(5)?);
@@ -38,9 +52,10 @@ impl Screen {
         let masks = [field(14)? as u32, field(15)? as u32, field(16)? as u32];
         let colormap_entries = field(19)?;
         if format != 2 || bits_per_pixel != 32 {
-            return Err(format!(
-                "not a 32-bit ZPixmap (format {format}, {bits_per_pixel} bits a pixel)"
-            ));
+            return Err(XwdError::NotZPixmap32 {
+                format,
+                bits_per_pixel,
+            });
         }
         let start = header_size + colormap_entries * 12;
         let mut pixels = Vec::with_capacity(width * height);
@@ -48,7 +63,7 @@ impl Screen {
             let line = start + y * bytes_per_line;
             let row = bytes
                 .get(line..line + width * 4)
-                .ok_or("the XWD image is cut short")?;
+                .ok_or(XwdError::ImageCutShort { line: y })?;
             for p in row.chunks_exact(4) {
                 let word = [p[0], p[1], p[2], p[3]];
                 // byte_order 0 is LSBFirst.
@@ -108,7 +123,13 @@ mod tests {
     #[test]
     fn a_cut_short_image_is_an_error_not_a_blank_screen() {
         let bytes = xwd([0, 0]);
-        assert!(Screen::from_xwd(&bytes[..bytes.len() - 1]).is_err());
-        assert!(Screen::from_xwd(&bytes[..40]).is_err());
+        assert_eq!(
+            Screen::from_xwd(&bytes[..bytes.len() - 1]).unwrap_err(),
+            XwdError::ImageCutShort { line: 0 }
+        );
+        assert_eq!(
+            Screen::from_xwd(&bytes[..40]).unwrap_err(),
+            XwdError::HeaderCutShort
+        );
     }
 }
