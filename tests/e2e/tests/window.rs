@@ -198,7 +198,7 @@ fn screenshots_of_the_main_screens_in_both_languages() {
         w.wait_for_text("[data-testid=app-title]", title);
         let shoot = |screen: &str| {
             w.eventually("the toasts to fade", Duration::from_secs(10), || {
-                (!w.is_shown(".n-message")).then_some(())
+                (!w.is_shown("[data-testid=toast]")).then_some(())
             });
             w.settle();
             let png = w.screenshot();

@@ -208,7 +208,7 @@ const en: typeof zh = {
     storage: "The local database failed",
     unexpected: "Something went wrong",
   },
-  common: { cancel: "Cancel", confirm: "OK", save: "Save", close: "Close", refresh: "Refresh" },
+  common: { cancel: "Cancel", confirm: "OK", save: "Save", close: "Close", clear: "Clear", refresh: "Refresh" },
 };
 
 export default en;

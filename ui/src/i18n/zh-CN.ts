@@ -206,5 +206,5 @@ export default {
     storage: "本地数据库出错",
     unexpected: "出错了",
   } as Record<string, string>,
-  common: { cancel: "取消", confirm: "确定", save: "保存", close: "关闭", refresh: "刷新" },
+  common: { cancel: "取消", confirm: "确定", save: "保存", close: "关闭", clear: "清除", refresh: "刷新" },
 };
