@@ -78,6 +78,25 @@ describe("refund queue", () => {
     assert.ok(asked.some((c) => c.args.search === "L0012" && c.args.queueStates.join() === "pending"), JSON.stringify(asked.at(-1)));
     await page.getByTestId("queue-search").locator("input").fill("NOPE");
     await page.getByTestId("queue-empty").getByText("没有匹配的退款申请").waitFor();
+    await page.getByTestId("queue-search").getByRole("button", { name: "清除" }).click();
+    await page.getByTestId("queue-shown").getByText("已显示 100 / 共 250 条").waitFor();
+    assert.equal(await page.getByTestId("queue-search").locator("input").inputValue(), "");
+    await page.close();
+  });
+
+  test("the queue screen starts without naive-ui, which comes with the orders screen", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("approve-1").click();
+    await page.getByTestId("refundable").waitFor();
+    await page.keyboard.press("Escape");
+    await page.getByTestId("approve-confirm").waitFor({ state: "detached" });
+    // naive-ui writes its styles into <style cssr-id> elements when its components are set up.
+    const naiveStyles = () => page.evaluate(() => document.querySelectorAll("style[cssr-id]").length);
+    assert.equal(await naiveStyles(), 0, "the shell, the queue and its dialogs are plain elements");
+    assert.equal((await commandsCalled(page, "approve_request")).length, 0, "Esc closes the dialog without approving");
+    await page.getByTestId("nav").getByText("订单").click();
+    await page.getByTestId("order-A1001").waitFor();
+    assert.ok((await naiveStyles()) > 0, "the orders screen is naive-ui's");
     await page.close();
   });
 
