@@ -93,7 +93,7 @@ describe("refund queue", () => {
           const no = `H${String(i).padStart(5, "0")}`;
           desk.orders.push({ out_trade_no: no, transaction_id: `4200${no}`, total_fee: 1000, paid_at: now - 600 });
           const request = desk.request(no, 500, "尺码不合适", "顾客", now - 300);
-          Object.assign(desk.requests.find((r) => r.request === request), refund ? { state, decided_by: "owner", refund } : { state, decided_by: "owner", reject_reason: "已发货" });
+          Object.assign(desk.requests.find((r) => r.request === request), { state, decided_by: "owner" }, refund ? { refund } : { reject_reason: "已发货" });
         };
         // A failed refund's row (why, and what to do) is several times a rejected one's height.
         for (let i = 0; i < 30; i++) add(i, "failed", { id: i + 1, out_refund_no: `R${i}`, refund_fee: 500, refund_id: null, attempts: 1, last_error: null, failure_reason: "商户余额不足", updated_at: now });
@@ -111,9 +111,11 @@ describe("refund queue", () => {
     await page.getByTestId("problem-30").waitFor();
     await page.getByTestId("tab-rejected").click();
     await page.locator(".queue-row[data-state=rejected]").first().waitFor();
-    assert.ok((await uncovered()) <= 0, `the rejected rows reach the table's bottom: ${await uncovered()} px short`);
+    const short = await uncovered();
+    assert.ok(short <= 0, `the rejected rows reach the table's bottom: ${short} px short`);
     await table.evaluate((element) => (element.scrollTop = 600));
-    assert.ok((await uncovered()) <= 0, `scrolled, they still do: ${await uncovered()} px short`);
+    const scrolledShort = await uncovered();
+    assert.ok(scrolledShort <= 0, `scrolled, they still do: ${scrolledShort} px short`);
     await page.close();
   });
 
