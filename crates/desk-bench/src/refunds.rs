@@ -147,10 +147,12 @@ pub async fn run(
         .iter()
         .filter(|r| orders.contains(r.out_trade_no.as_str()))
         .count();
+    // A refund's notification can mark it succeeded before the engine has logged the call's
+    // answer; the shutdown waits for the engine's pass, so the log is read once it is whole.
+    desk.shutdown().await;
     let exchanges = store.exchanges(10 * count)?;
     let refund_calls = exchanges.iter().filter(|e| e.endpoint == "refund").count();
     let queries = exchanges.len() - refund_calls;
-    desk.shutdown().await;
     Ok(RefundRun {
         refunds: count,
         rate_limit,
