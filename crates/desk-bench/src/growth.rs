@@ -113,9 +113,8 @@ pub fn user_actions(
     let (first, second) = match pending.as_slice() {
         [a, b, ..] => (a.request, b.request),
         _ => {
-            return Err(desk_core::CoreError::Invalid(
-                "the seed has no pending requests".into(),
-            ));
+            // The seed always has pending requests; without them there is nothing to measure.
+            return Err(desk_core::CoreError::RequestNotFound(0));
         }
     };
     run("request detail", &|s| s.queue_item(first).map(drop))?;
@@ -130,10 +129,9 @@ pub fn user_actions(
     run("audit log", &|s| s.audit_log(PAGE).map(drop))?;
     run("exchange log", &|s| s.exchanges(PAGE).map(drop))?;
     let payment = Payment {
-        out_trade_no: OutTradeNo::new("GROWTH1")
-            .map_err(|e| desk_core::CoreError::Invalid(e.to_string()))?,
+        out_trade_no: OutTradeNo::new("GROWTH1").map_err(desk_core::CoreError::BadId)?,
         transaction_id: TransactionId::new("4200000000GROWTH1")
-            .map_err(|e| desk_core::CoreError::Invalid(e.to_string()))?,
+            .map_err(desk_core::CoreError::BadId)?,
         total_fee: Fen::new(9_900),
         paid_at: now,
         openid: None,
@@ -167,7 +165,7 @@ pub fn user_actions(
     run("reject", &|s| {
         s.reject(second, "已超过退货期", "owner", now)
     })?;
-    run("engine: due work", &|s| s.due_refunds(now, 32).map(drop))?;
+    run("engine: due work", &|s| s.due_count(now, 32).map(drop))?;
     Ok(actions)
 }
 

@@ -2,22 +2,25 @@
 //!
 //! Never twice: a refund's `out_refund_no` is fixed at approval and every send reuses it, which
 //! WeChat treats as the same refund. The claim (approved → submitting) is committed before the
-//! send; a refund found in `submitting` afterwards (the app died mid-call) is looked up with
-//! refundquery first and sent again only if WeChat has no record of it.
+//! send. Whenever WeChat's answer does not say the refund was accepted (unknown, refused, a
+//! crash mid-call), the refund stays in `submitting` and is asked of WeChat by its number
+//! before anything else: sent again only if WeChat has no record of it, failed only if WeChat
+//! refused it and has no record of it. What each answer means is [`crate::outcome`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use wxpay::{
-    ErrCode, Error, Lang, OrderRef, RefundAccount, RefundNotification, RefundQueryKey,
-    RefundQueryRequest, RefundRequest, RefundStatus, Retry,
+    Error, OrderRef, RefundAccount, RefundNotification, RefundQueryKey, RefundQueryRequest,
+    RefundRequest,
 };
 use wxpay_client::{Transport, WxPayClient};
 
 use crate::error::CoreError;
-use crate::refunds::RefundState;
+use crate::lifecycle::{Problem, RefundState};
+use crate::outcome::{QueryOutcome, SendOutcome, Wait, classify_query, classify_send};
 use crate::store::Store;
-use crate::work::DueRefund;
+use crate::work::{DueRefund, Failure, Noted};
 
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -101,16 +104,21 @@ impl<T: Transport> Engine<T> {
                 }
                 RefundState::Submitting => {
                     pass.checked += 1;
-                    self.recover(&due, now).await
+                    self.resolve(&due, now).await
                 }
                 RefundState::Processing => {
                     pass.checked += 1;
                     self.follow(&due, now).await
                 }
-                _ => Ok(()),
+                // Not due by themselves: the owner resumes held ones; final ones are done.
+                RefundState::Held
+                | RefundState::Succeeded
+                | RefundState::Closed
+                | RefundState::NeedsManual
+                | RefundState::Failed => Ok(()),
             };
             match outcome {
-                // Another worker moved it first: nothing to do.
+                // Another worker (or a notification) moved it first: nothing to do.
                 Err(CoreError::TransitionLost { .. }) | Ok(()) => {}
                 Err(other) => return Err(other),
             }
@@ -118,6 +126,7 @@ impl<T: Transport> Engine<T> {
         Ok(pass)
     }
 
+    /// Sends an approved refund (WeChat has no record of it) and records what the answer means.
     async fn submit(&self, due: &DueRefund, now: i64) -> Result<(), CoreError> {
         self.store.claim_for_submit(due.id, now)?;
         let request = RefundRequest {
@@ -133,61 +142,79 @@ impl<T: Transport> Engine<T> {
         self.pace.wait().await;
         let result = self.client.execute(&request).await;
         self.log("refund", due.id, &format!("{request:?}"), &result, now)?;
-        match result {
-            Ok(accepted) => {
+        match classify_send(&result, &due.out_refund_no, due.refund_fee) {
+            SendOutcome::Accepted { refund_id } => {
                 let check_at = now + secs(self.settings.first_check_after);
                 self.store
-                    .mark_accepted(due.id, accepted.refund_id.as_str(), check_at, now)
+                    .mark_accepted(due.id, RefundState::Submitting, &refund_id, check_at, now)
             }
-            Err(error) => self.after_failed_send(due, &error, now),
-        }
-    }
-
-    fn after_failed_send(&self, due: &DueRefund, error: &Error, now: i64) -> Result<(), CoreError> {
-        let message = error.user_message(Lang::ZhCn);
-        let backoff = self.backoff(due.attempts + 1);
-        match error.retry() {
-            Retry::SameRequest => {
-                self.store
-                    .retry_later(due.id, now + secs(backoff), &message, now)
-            }
-            Retry::AfterPause(pause) => {
-                self.store
-                    .retry_later(due.id, now + secs(pause.max(backoff)), &message, now)
-            }
-            Retry::LaterOrOtherFunds if self.settings.recharge_fallback && !due.from_recharge => {
-                self.store.retry_from_recharge(due.id, &message, now)
-            }
-            Retry::LaterOrOtherFunds => self.store.retry_later(
+            // Failed only once WeChat, asked by the same number, has no record of it.
+            SendOutcome::Refused { problem, detail } => self.store.ask_later(
                 due.id,
-                now + secs(self.settings.not_enough_wait),
-                &message,
+                &Failure {
+                    problem,
+                    detail: &detail,
+                    refused: true,
+                    from_recharge: false,
+                },
+                now,
                 now,
             ),
-            Retry::Never => self.store.mark_failed(due.id, &message, now),
+            SendOutcome::Unknown {
+                problem,
+                wait,
+                detail,
+            } => {
+                let backoff = secs(self.backoff(due.attempts + 1));
+                let (wait, from_recharge) = match wait {
+                    Wait::Backoff => (backoff, false),
+                    Wait::Pause(pause) => (secs(pause).max(backoff), false),
+                    Wait::Funds if self.settings.recharge_fallback && !due.from_recharge => {
+                        (0, true)
+                    }
+                    Wait::Funds => (secs(self.settings.not_enough_wait), false),
+                };
+                self.store.ask_later(
+                    due.id,
+                    &Failure {
+                        problem,
+                        detail: &detail,
+                        refused: false,
+                        from_recharge,
+                    },
+                    now + wait,
+                    now,
+                )
+            }
+            SendOutcome::Setup { problem, detail } => {
+                self.store.hold(due.id, problem, &detail, now)
+            }
         }
     }
 
-    /// A refund left in `submitting` by a crash: ask WeChat before sending anything.
-    async fn recover(&self, due: &DueRefund, now: i64) -> Result<(), CoreError> {
+    /// A refund whose fate WeChat has not told us (an unknown or refused answer, a crash during
+    /// the call, a resumed hold): ask WeChat by its number before anything else.
+    async fn resolve(&self, due: &DueRefund, now: i64) -> Result<(), CoreError> {
         match self.query(due, now).await? {
-            Lookup::Found { refund_id, status } => {
-                self.store.mark_accepted(due.id, &refund_id, now, now)?;
+            QueryOutcome::Found { refund_id, status } => {
+                self.store
+                    .mark_accepted(due.id, RefundState::Submitting, &refund_id, now, now)?;
                 self.store.settle(due.id, &status, now)
             }
+            // WeChat refused it and has no record of it: no money moved.
+            QueryOutcome::NoRecord if due.refused.is_some() => self.store.mark_failed(due.id, now),
             // WeChat never got it: send again, with the same number.
-            Lookup::NotFound => self.store.retry_later(
-                due.id,
-                now,
-                "重启后未在微信支付找到该退款，将用同一退款单号重新发送",
-                now,
-            ),
-            Lookup::Failed(message) => self.store.check_again(
+            QueryOutcome::NoRecord => self.store.send_again(due.id, now, now),
+            QueryOutcome::Unknown { problem, detail } => self.store.check_again(
                 due.id,
                 RefundState::Submitting,
                 now + secs(self.backoff(1)),
-                Some(&message),
+                Noted::Problem(problem),
+                &detail,
             ),
+            QueryOutcome::Setup { problem, detail } => {
+                self.store.hold(due.id, problem, &detail, now)
+            }
         }
     }
 
@@ -203,23 +230,21 @@ impl<T: Transport> Engine<T> {
                         .max(self.settings.first_check_after),
                 ),
             );
+        let again = |noted, detail: &str| {
+            self.store
+                .check_again(due.id, RefundState::Processing, next, noted, detail)
+        };
         match self.query(due, now).await? {
-            Lookup::Found { status, .. } if status.is_final() => {
+            QueryOutcome::Found { status, .. } if status.is_final() => {
                 self.store.settle(due.id, &status, now)
             }
-            Lookup::Found { .. } => {
-                self.store
-                    .check_again(due.id, RefundState::Processing, next, None)
-            }
-            Lookup::NotFound => self.store.check_again(
-                due.id,
-                RefundState::Processing,
-                next,
-                Some("微信支付暂时查不到这笔已受理的退款，稍后再查"),
+            QueryOutcome::Found { .. } => again(Noted::Clear, ""),
+            QueryOutcome::NoRecord => again(
+                Noted::Problem(Problem::NotFoundAfterAccepted),
+                "REFUNDNOTEXIST",
             ),
-            Lookup::Failed(message) => {
-                self.store
-                    .check_again(due.id, RefundState::Processing, next, Some(&message))
+            QueryOutcome::Unknown { problem, detail } | QueryOutcome::Setup { problem, detail } => {
+                again(Noted::Problem(problem), &detail)
             }
         }
     }
@@ -233,7 +258,7 @@ impl<T: Transport> Engine<T> {
         self.store.apply_refund_notification(notification, now)
     }
 
-    async fn query(&self, due: &DueRefund, now: i64) -> Result<Lookup, CoreError> {
+    async fn query(&self, due: &DueRefund, now: i64) -> Result<QueryOutcome, CoreError> {
         let request = RefundQueryRequest {
             key: RefundQueryKey::OutRefundNo(due.out_refund_no.clone()),
             offset: None,
@@ -241,20 +266,7 @@ impl<T: Transport> Engine<T> {
         self.pace.wait().await;
         let result = self.client.execute(&request).await;
         self.log("refundquery", due.id, &format!("{request:?}"), &result, now)?;
-        Ok(match result {
-            Ok(answer) => match answer.find(&due.out_refund_no) {
-                Some(record) => Lookup::Found {
-                    refund_id: record.refund_id.to_string(),
-                    status: record.refund_status.clone(),
-                },
-                None => Lookup::NotFound,
-            },
-            Err(Error::Business {
-                code: ErrCode::RefundNotExist,
-                ..
-            }) => Lookup::NotFound,
-            Err(error) => Lookup::Failed(error.user_message(Lang::ZhCn)),
-        })
+        Ok(classify_query(&result, &due.out_refund_no))
     }
 
     fn log<R: std::fmt::Debug>(
@@ -315,15 +327,6 @@ impl Pace {
         }
         *next = (*next).max(now) + self.every;
     }
-}
-
-enum Lookup {
-    Found {
-        refund_id: String,
-        status: RefundStatus,
-    },
-    NotFound,
-    Failed(String),
 }
 
 fn secs(duration: Duration) -> i64 {

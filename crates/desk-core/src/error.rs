@@ -1,13 +1,22 @@
-//! The core's errors, each with a stable code the UI and the intake API branch on.
+//! The core's errors, each with a [`Code`] the window, the intake API and the CLI branch on.
 
 use wxpay::Fen;
 
+use crate::lifecycle::{Code, RefundState, RequestState};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A background task of the desk (the storage thread, the payment writer) stopped.
+    #[error("the desk's {0} stopped; restart the desk")]
+    TaskStopped(&'static str),
+    /// The database holds a value this version does not know (written by hand, or corrupt).
+    #[error("the database holds an unknown value {0:?}")]
+    UnknownState(String),
+    #[error("an order or refund number is invalid: {0}")]
+    BadId(#[source] wxpay::IdError),
     #[error("the desk has no paid order {0}")]
     OrderUnknown(String),
     #[error(
@@ -19,8 +28,8 @@ pub enum CoreError {
     },
     #[error("no refund request {0}")]
     RequestNotFound(i64),
-    #[error("refund request {id} is {state}, not pending")]
-    NotPending { id: i64, state: String },
+    #[error("refund request {id} is {}, not pending", state.as_str())]
+    NotPending { id: i64, state: RequestState },
     #[error("the amount must be at least 1 fen")]
     AmountNotPositive,
     #[error("{amount} fen is more than the {requested} fen the customer asked for")]
@@ -45,10 +54,19 @@ pub enum CoreError {
     OrderTooOld,
     #[error("request id {0} was already used for a different refund request")]
     RequestIdConflict(String),
+    #[error("{what} needs a reason the customer will see")]
+    ReasonMissing { what: &'static str },
     #[error(
-        "refund {refund} was not {expected} any more (another worker moved it); nothing was changed"
+        "refund {refund} was not {} any more (another worker moved it); nothing was changed",
+        expected.as_str()
     )]
-    TransitionLost { refund: i64, expected: &'static str },
+    TransitionLost { refund: i64, expected: RefundState },
+    #[error("a refund cannot go from {} to {}", from.as_str(), to.as_str())]
+    NotAStep { from: RefundState, to: RefundState },
+    #[error(
+        "the refund notification for {out_refund_no} names another order or amount than the desk's refund; not applied"
+    )]
+    NotificationMismatch { out_refund_no: String },
     #[error("WeChat Pay has no order with {0}: check the number")]
     NotOnWeChat(String),
     #[error(
@@ -63,8 +81,6 @@ pub enum CoreError {
     /// Stored with others in one transaction, whose commit failed (nothing of it was kept).
     #[error("{0}")]
     Batch(std::sync::Arc<CoreError>),
-    #[error("{0}")]
-    Invalid(String),
 }
 
 impl From<rusqlite::Error> for CoreError {
@@ -74,24 +90,30 @@ impl From<rusqlite::Error> for CoreError {
 }
 
 impl CoreError {
-    /// A small closed set of codes for the UI and the intake API.
-    pub fn code(&self) -> &'static str {
+    /// The code the edges branch on.
+    pub fn code(&self) -> Code {
         match self {
-            CoreError::Store(_) => "storage",
+            CoreError::Store(_)
+            | CoreError::TaskStopped(_)
+            | CoreError::UnknownState(_)
+            | CoreError::BadId(_) => Code::Storage,
             CoreError::Batch(cause) => cause.code(),
-            CoreError::OrderUnknown(_) | CoreError::NotOnWeChat(_) => "order_unknown",
-            CoreError::OrderNotPaid { .. } => "order_not_paid",
-            CoreError::WeChat(_) => "wechat_unavailable",
-            CoreError::PaymentConflict { .. } => "payment_conflict",
-            CoreError::RequestNotFound(_) => "not_found",
-            CoreError::NotPending { .. } | CoreError::TransitionLost { .. } => "conflict",
+            CoreError::OrderUnknown(_) | CoreError::NotOnWeChat(_) => Code::OrderUnknown,
+            CoreError::OrderNotPaid { .. } => Code::OrderNotPaid,
+            CoreError::WeChat(_) => Code::WechatUnavailable,
+            CoreError::PaymentConflict { .. } => Code::PaymentConflict,
+            CoreError::RequestNotFound(_) => Code::NotFound,
+            CoreError::NotPending { .. }
+            | CoreError::TransitionLost { .. }
+            | CoreError::NotAStep { .. }
+            | CoreError::NotificationMismatch { .. } => Code::Conflict,
             CoreError::AmountNotPositive
             | CoreError::AboveRequested { .. }
-            | CoreError::ExceedsRefundable { .. }
-            | CoreError::Invalid(_) => "invalid_amount",
-            CoreError::OverApprovalLimit { .. } => "needs_owner",
-            CoreError::TooManyRefunds | CoreError::OrderTooOld => "not_refundable",
-            CoreError::RequestIdConflict(_) => "request_id_conflict",
+            | CoreError::ExceedsRefundable { .. } => Code::InvalidAmount,
+            CoreError::ReasonMissing { .. } => Code::InvalidInput,
+            CoreError::OverApprovalLimit { .. } => Code::NeedsOwner,
+            CoreError::TooManyRefunds | CoreError::OrderTooOld => Code::NotRefundable,
+            CoreError::RequestIdConflict(_) => Code::RequestIdConflict,
         }
     }
 }

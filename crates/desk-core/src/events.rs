@@ -6,7 +6,7 @@
 use serde::Serialize;
 use wxpay::Fen;
 
-use crate::refunds::RefundState;
+use crate::lifecycle::{Problem, RefundState, RequestState};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -28,11 +28,10 @@ pub enum DeskEvent {
     RequestClosed {
         request: i64,
         out_trade_no: String,
-        /// `rejected` or `withdrawn`.
-        state: &'static str,
+        /// Rejected or withdrawn.
+        state: RequestState,
     },
-    /// A refund was approved or moved to another state. `failed` (WeChat refused it for good),
-    /// `needs_manual` and `closed` carry the reason in `detail`.
+    /// A refund was approved, moved to another state, or met a problem on its way.
     RefundChanged {
         refund: i64,
         request: i64,
@@ -40,7 +39,12 @@ pub enum DeskEvent {
         out_refund_no: String,
         refund_fee: Fen,
         state: RefundState,
-        detail: Option<String>,
+        /// Why it waits, is held or failed.
+        problem: Option<Problem>,
+        /// WeChat's own words about the problem.
+        wechat_detail: Option<String>,
+        /// WeChat's evidence overrode the desk's record (a refund held as failed was paid).
+        contradicted: bool,
     },
 }
 

@@ -26,6 +26,7 @@ use wxpay::{NotifyReply, PaymentNotification, PaymentResult, RefundNotification}
 use wxpay_client::{Transport, WxPayClient};
 
 use crate::error::CoreError;
+use crate::lifecycle::Code;
 use crate::orders::{Payment, PaymentSource};
 use crate::payments::PaymentWriter;
 use crate::refunds::NewRequest;
@@ -152,12 +153,22 @@ impl IntoResponse for ApiError {
 
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
-        let status = match error.code() {
-            "order_unknown" | "not_found" => StatusCode::NOT_FOUND,
-            "wechat_unavailable" => StatusCode::BAD_GATEWAY,
-            "request_id_conflict" | "conflict" | "payment_conflict" => StatusCode::CONFLICT,
-            "storage" => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        let code = error.code();
+        let status = match code {
+            Code::OrderUnknown | Code::NotFound => StatusCode::NOT_FOUND,
+            Code::WechatUnavailable => StatusCode::BAD_GATEWAY,
+            Code::RequestIdConflict | Code::Conflict | Code::PaymentConflict => {
+                StatusCode::CONFLICT
+            }
+            Code::Storage | Code::Setup | Code::DeskUnavailable => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Code::InvalidAmount
+            | Code::InvalidInput
+            | Code::NotRefundable
+            | Code::OrderNotPaid
+            | Code::NeedsOwner
+            | Code::WrongPin => StatusCode::UNPROCESSABLE_ENTITY,
         };
         // Storage errors carry paths and SQL: say only that it failed.
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -165,7 +176,7 @@ impl From<CoreError> for ApiError {
         } else {
             error.to_string()
         };
-        ApiError(status, error.code(), message)
+        ApiError(status, code.as_str(), message)
     }
 }
 
@@ -183,7 +194,8 @@ async fn refund_request<T: Transport + 'static>(
         &body,
         now,
     )?;
-    state.first_time(&checked.signature, now)?;
+    // A replay of a stored request is refused; a retry after a failure below is not one.
+    state.not_seen(&checked.signature, now)?;
     let order = checked.order;
     let out_trade_no =
         confirm_order(&state.store, &state.client, &order, Confirm::IfUnknown).await?;
@@ -196,6 +208,7 @@ async fn refund_request<T: Transport + 'static>(
     };
     let store = state.store.clone();
     let (id, created) = blocking(move || store.add_request(&new, now)).await?;
+    state.remember(checked.signature, now);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -222,15 +235,12 @@ pub fn example_request(base_url: &str, secret: &str, now: i64) -> String {
 }
 
 impl<T> IntakeState<T> {
-    /// A signature is accepted once (within twice the clock window, after which its timestamp
-    /// is too old anyway).
-    fn first_time(&self, signature: &str, now: i64) -> Result<(), ApiError> {
+    /// A signature is accepted once it led to a stored request (remembered for twice the clock
+    /// window, after which its timestamp is too old anyway).
+    fn not_seen(&self, signature: &str, now: i64) -> Result<(), ApiError> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.retain(|_, expires| *expires > now);
-        if seen
-            .insert(signature.to_owned(), now + 2 * CLOCK_WINDOW_SECS)
-            .is_some()
-        {
+        if seen.contains_key(signature) {
             return Err(ApiError(
                 StatusCode::CONFLICT,
                 "replayed",
@@ -238,6 +248,11 @@ impl<T> IntakeState<T> {
             ));
         }
         Ok(())
+    }
+
+    fn remember(&self, signature: String, now: i64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(signature, now + 2 * CLOCK_WINDOW_SECS);
     }
 }
 

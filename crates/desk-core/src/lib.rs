@@ -13,8 +13,10 @@ mod engine;
 mod error;
 mod events;
 pub mod intake;
+mod lifecycle;
 mod logs;
 mod orders;
+pub mod outcome;
 mod payments;
 mod queue;
 mod refunds;
@@ -25,15 +27,16 @@ mod work;
 pub use engine::{Engine, EngineSettings, Pass};
 pub use error::CoreError;
 pub use events::{DeskEvent, EventReceiver, EventSender};
+pub use lifecycle::{Code, Problem, RefundState, RequestState};
 pub use logs::{AuditEntry, ExchangeEntry};
 pub use orders::{Order, Payment, PaymentSource, Recorded};
 pub use payments::PaymentWriter;
 pub use queue::{QueueCount, QueueItem, QueueQuery, QueueState, RefundView, UnknownQueueState};
 pub use refunds::{
-    ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS, RefundState,
+    ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS,
 };
 pub use remote::{Confirm, ManualRefund, confirm_order, create_manual_request, unix_now};
 #[cfg(feature = "profile")]
 pub use store::StatementCost;
 pub use store::{MIGRATIONS, Store, StoreError};
-pub use work::DueRefund;
+pub use work::FoundRefund;

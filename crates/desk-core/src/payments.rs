@@ -60,9 +60,9 @@ impl PaymentWriter {
         self.jobs
             .send((payment, answer))
             .await
-            .map_err(|_| CoreError::Invalid("the payment writer stopped".into()))?;
+            .map_err(|_| CoreError::TaskStopped("payment writer"))?;
         answered
             .await
-            .unwrap_or_else(|_| Err(CoreError::Invalid("the payment writer stopped".into())))
+            .unwrap_or_else(|_| Err(CoreError::TaskStopped("payment writer")))
     }
 }

@@ -5,8 +5,8 @@ use serde::Serialize;
 use wxpay::Fen;
 
 use crate::error::CoreError;
+use crate::lifecycle::{Problem, RefundState, RequestState};
 use crate::orders::prefix_end;
-use crate::refunds::RefundState;
 use crate::store::Store;
 
 /// Where a request stands: its own state until approved, then its refund's.
@@ -19,6 +19,7 @@ pub enum QueueState {
     Withdrawn,
     Approved,
     Submitting,
+    Held,
     Processing,
     Succeeded,
     Closed,
@@ -27,12 +28,13 @@ pub enum QueueState {
 }
 
 impl QueueState {
-    pub const ALL: [QueueState; 10] = [
+    pub const ALL: [QueueState; 11] = [
         QueueState::Pending,
         QueueState::Rejected,
         QueueState::Withdrawn,
         QueueState::Approved,
         QueueState::Submitting,
+        QueueState::Held,
         QueueState::Processing,
         QueueState::Succeeded,
         QueueState::Closed,
@@ -42,11 +44,12 @@ impl QueueState {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            QueueState::Pending => "pending",
-            QueueState::Rejected => "rejected",
-            QueueState::Withdrawn => "withdrawn",
+            QueueState::Pending => RequestState::Pending.as_str(),
+            QueueState::Rejected => RequestState::Rejected.as_str(),
+            QueueState::Withdrawn => RequestState::Withdrawn.as_str(),
             QueueState::Approved => RefundState::Approved.as_str(),
             QueueState::Submitting => RefundState::Submitting.as_str(),
+            QueueState::Held => RefundState::Held.as_str(),
             QueueState::Processing => RefundState::Processing.as_str(),
             QueueState::Succeeded => RefundState::Succeeded.as_str(),
             QueueState::Closed => RefundState::Closed.as_str(),
@@ -63,7 +66,7 @@ impl QueueState {
 /// A state name the queue does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown state {0:?}; use one of pending, rejected, withdrawn, approved, submitting, processing, succeeded, closed, needs_manual, failed"
+    "unknown state {0:?}; use one of pending, rejected, withdrawn, approved, submitting, held, processing, succeeded, closed, needs_manual, failed"
 )]
 pub struct UnknownQueueState(pub String);
 
@@ -108,18 +111,20 @@ pub struct RefundView {
     pub refund_fee: Fen,
     pub refund_id: Option<String>,
     pub attempts: i64,
-    /// The last retryable problem (the refund is still being worked on).
-    pub last_error: Option<String>,
-    /// Why a failed refund failed and what to do.
-    pub failure_reason: Option<String>,
+    /// Why it waits, is held or failed (the window translates the code).
+    pub problem: Option<Problem>,
+    /// WeChat's own words about the problem.
+    pub wechat_detail: Option<String>,
+    /// WeChat's evidence overrode the desk's record (a refund held as failed was paid).
+    pub contradicted: bool,
     pub updated_at: i64,
 }
 
 const QUEUE_SELECT: &str =
     "SELECT q.id, q.request_id, q.out_trade_no, q.requested_fee, q.reason, q.customer,
         q.created_at, q.queue_state, q.decided_by, q.decided_at, q.reject_reason,
-        r.id, r.out_refund_no, r.refund_fee, r.refund_id, r.attempts, r.last_error,
-        r.failure_reason, r.updated_at
+        r.id, r.out_refund_no, r.refund_fee, r.refund_id, r.attempts, r.problem,
+        r.wechat_detail, r.contradicted, r.updated_at
  FROM refund_requests q LEFT JOIN refunds r ON r.request = q.id";
 
 /// Which part of the queue to read.
@@ -226,8 +231,7 @@ impl Store {
             let mut counts = Vec::new();
             for row in rows {
                 let (state, count) = row?;
-                let state = QueueState::parse(&state)
-                    .ok_or_else(|| CoreError::Invalid(format!("unknown state {state}")))?;
+                let state = QueueState::parse(&state).ok_or(CoreError::UnknownState(state))?;
                 counts.push(QueueCount { state, count });
             }
             counts.sort_by_key(|c| QueueState::ALL.iter().position(|s| *s == c.state));
@@ -252,19 +256,29 @@ impl Store {
 fn queue_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<QueueItem, CoreError>> {
     let state: String = row.get(7)?;
     let Some(state) = QueueState::parse(&state) else {
-        return Ok(Err(CoreError::Invalid(format!("unknown state {state}"))));
+        return Ok(Err(CoreError::UnknownState(state)));
     };
     let refund = match row.get::<_, Option<i64>>(11)? {
-        Some(id) => Some(RefundView {
-            id,
-            out_refund_no: row.get(12)?,
-            refund_fee: Fen::new(row.get(13)?),
-            refund_id: row.get(14)?,
-            attempts: row.get(15)?,
-            last_error: row.get(16)?,
-            failure_reason: row.get(17)?,
-            updated_at: row.get(18)?,
-        }),
+        Some(id) => {
+            let problem = match row.get::<_, Option<String>>(16)? {
+                Some(code) => match Problem::parse(&code) {
+                    Some(problem) => Some(problem),
+                    None => return Ok(Err(CoreError::UnknownState(code))),
+                },
+                None => None,
+            };
+            Some(RefundView {
+                id,
+                out_refund_no: row.get(12)?,
+                refund_fee: Fen::new(row.get(13)?),
+                refund_id: row.get(14)?,
+                attempts: row.get(15)?,
+                problem,
+                wechat_detail: row.get(17)?,
+                contradicted: row.get(18)?,
+                updated_at: row.get(19)?,
+            })
+        }
         None => None,
     };
     Ok(Ok(QueueItem {

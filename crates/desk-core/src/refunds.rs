@@ -1,19 +1,16 @@
-//! Refund requests and refunds: the states, and the one transaction that turns an approval into
-//! a refund with its own `out_refund_no`.
-//!
-//! Request: pending → approved | rejected | withdrawn.
-//! Refund: approved → submitting → processing → succeeded | closed (REFUNDCLOSE) |
-//! needs_manual (CHANGE); submitting → failed (a final business error). Every change is a
+//! Refund requests and the one transaction that turns an approval into a refund with its own
+//! `out_refund_no`. The states and their steps are in [`crate::lifecycle`]; every change is a
 //! conditional UPDATE whose row count is checked.
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wxpay::{Fen, OutRefundNo, OutTradeNo};
 
 use crate::error::CoreError;
 use crate::events::DeskEvent;
+use crate::lifecycle::{RefundState, RequestState};
 use crate::orders::load_order;
 use crate::store::Store;
 use crate::work::refund_event;
@@ -22,77 +19,6 @@ use crate::work::refund_event;
 pub const REFUND_WINDOW_SECS: i64 = 365 * 24 * 3600;
 /// WeChat allows 50 refunds per order.
 pub const MAX_REFUNDS_PER_ORDER: i64 = 50;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum RefundState {
-    /// Approved; not yet sent.
-    Approved,
-    /// Being sent. After a crash, looked up before anything is resent.
-    Submitting,
-    /// Accepted by WeChat; its outcome is being followed.
-    Processing,
-    Succeeded,
-    /// REFUNDCLOSE: WeChat gave up; the money stayed with the merchant.
-    Closed,
-    /// CHANGE: the customer's card failed; finish in the merchant platform.
-    NeedsManual,
-    /// A final business error: WeChat did not accept the refund.
-    Failed,
-}
-
-impl RefundState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundState::Approved => "approved",
-            RefundState::Submitting => "submitting",
-            RefundState::Processing => "processing",
-            RefundState::Succeeded => "succeeded",
-            RefundState::Closed => "closed",
-            RefundState::NeedsManual => "needs_manual",
-            RefundState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<RefundState> {
-        use RefundState::*;
-        [
-            Approved,
-            Submitting,
-            Processing,
-            Succeeded,
-            Closed,
-            NeedsManual,
-            Failed,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
-    }
-
-    /// The final state WeChat's `refund_status` names, if it is final.
-    pub fn from_wire(status: &wxpay::RefundStatus) -> Option<RefundState> {
-        match status {
-            wxpay::RefundStatus::Success => Some(RefundState::Succeeded),
-            wxpay::RefundStatus::RefundClose => Some(RefundState::Closed),
-            wxpay::RefundStatus::Change => Some(RefundState::NeedsManual),
-            _ => None,
-        }
-    }
-
-    /// Whether `self → to` is a step of the state machine.
-    pub fn may_become(self, to: RefundState) -> bool {
-        use RefundState::*;
-        matches!(
-            (self, to),
-            // approved → processing: WeChat's refund notification arrived while the desk was
-            // waiting to send again after an unknown outcome; it is not sent again.
-            (Approved, Submitting | Processing)
-                | (Submitting, Processing | Failed | Approved)
-                | (Processing, Succeeded | Closed | NeedsManual)
-        )
-    }
-}
 
 /// A customer's refund request, from the shop's backend or typed in by the owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +109,7 @@ impl Store {
     ) -> Result<ApprovedRefund, CoreError> {
         self.write(|tx| {
             let (out_trade_no, requested, state) = request_row(tx, request)?;
-            if state != "pending" {
+            if state != RequestState::Pending {
                 return Err(CoreError::NotPending { id: request, state });
             }
             let amount = amount.unwrap_or(requested);
@@ -202,18 +128,19 @@ impl Store {
             }
             check_refundable(tx, &out_trade_no, amount, now)?;
             let changed = tx.execute(
-                "UPDATE refund_requests SET state = 'approved', decided_by = ?2, decided_at = ?3
-                 WHERE id = ?1 AND state = 'pending'",
-                params![request, approver.name, now],
+                "UPDATE refund_requests SET state = ?4, decided_by = ?2, decided_at = ?3
+                 WHERE id = ?1 AND state = ?5",
+                params![request, approver.name, now, RequestState::Approved.as_str(), RequestState::Pending.as_str()],
             )?;
             if changed != 1 {
-                return Err(CoreError::NotPending { id: request, state: "changed meanwhile".into() });
+                let (_, _, state) = request_row(tx, request)?;
+                return Err(CoreError::NotPending { id: request, state });
             }
             let out_refund_no = new_out_refund_no(request)?;
             tx.execute(
                 "INSERT INTO refunds (request, out_trade_no, out_refund_no, refund_fee, state, approved_by, approved_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 'approved', ?5, ?6, ?6)",
-                params![request, out_trade_no, out_refund_no.as_str(), amount.get(), approver.name, now],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![request, out_trade_no, out_refund_no.as_str(), amount.get(), RefundState::Approved.as_str(), approver.name, now],
             )?;
             let refund = tx.last_insert_rowid();
             audit(tx, now, &approver.name, "approve", &out_trade_no, request, Some(amount), None)?;
@@ -246,22 +173,34 @@ impl Store {
 
     pub fn reject(&self, request: i64, reason: &str, by: &str, now: i64) -> Result<(), CoreError> {
         if reason.trim().is_empty() {
-            return Err(CoreError::Invalid(
-                "a rejection needs a reason the customer will see".into(),
-            ));
+            return Err(CoreError::ReasonMissing {
+                what: "a rejection",
+            });
         }
-        self.decide(request, "rejected", by, Some(reason), now)
+        self.decide(
+            request,
+            (RequestState::Rejected, "reject"),
+            by,
+            Some(reason),
+            now,
+        )
     }
 
     /// The customer or the backend took the request back.
     pub fn withdraw(&self, request: i64, by: &str, now: i64) -> Result<(), CoreError> {
-        self.decide(request, "withdrawn", by, None, now)
+        self.decide(
+            request,
+            (RequestState::Withdrawn, "withdraw"),
+            by,
+            None,
+            now,
+        )
     }
 
     fn decide(
         &self,
         request: i64,
-        to: &'static str,
+        (to, action): (RequestState, &str),
         by: &str,
         reason: Option<&str>,
         now: i64,
@@ -270,13 +209,12 @@ impl Store {
             let (out_trade_no, requested, state) = request_row(tx, request)?;
             let changed = tx.execute(
                 "UPDATE refund_requests SET state = ?2, decided_by = ?3, decided_at = ?4, reject_reason = ?5
-                 WHERE id = ?1 AND state = 'pending'",
-                params![request, to, by, now, reason],
+                 WHERE id = ?1 AND state = ?6",
+                params![request, to.as_str(), by, now, reason, RequestState::Pending.as_str()],
             )?;
             if changed != 1 {
                 return Err(CoreError::NotPending { id: request, state });
             }
-            let action = if to == "rejected" { "reject" } else { "withdraw" };
             audit(tx, now, by, action, &out_trade_no, request, Some(requested), reason)?;
             Ok(out_trade_no)
         })
@@ -301,14 +239,20 @@ impl Store {
     }
 }
 
-fn request_row(tx: &Transaction<'_>, request: i64) -> Result<(String, Fen, String), CoreError> {
-    tx.query_row(
-        "SELECT out_trade_no, requested_fee, state FROM refund_requests WHERE id = ?1",
-        [request],
-        |row| Ok((row.get(0)?, Fen::new(row.get(1)?), row.get(2)?)),
-    )
-    .optional()?
-    .ok_or(CoreError::RequestNotFound(request))
+fn request_row(
+    tx: &Transaction<'_>,
+    request: i64,
+) -> Result<(String, Fen, RequestState), CoreError> {
+    let (out_trade_no, fee, state): (String, i64, String) = tx
+        .query_row(
+            "SELECT out_trade_no, requested_fee, state FROM refund_requests WHERE id = ?1",
+            [request],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?
+        .ok_or(CoreError::RequestNotFound(request))?;
+    let state = RequestState::parse(&state).ok_or(CoreError::UnknownState(state))?;
+    Ok((out_trade_no, Fen::new(fee), state))
 }
 
 /// The one place that says whether `amount` may still be refunded on an order: within a year of
@@ -345,7 +289,7 @@ fn new_out_refund_no(request: i64) -> Result<OutRefundNo, CoreError> {
         .take(8)
         .map(char::from)
         .collect();
-    OutRefundNo::new(format!("MD{request}-{suffix}")).map_err(|e| CoreError::Invalid(e.to_string()))
+    OutRefundNo::new(format!("MD{request}-{suffix}")).map_err(CoreError::BadId)
 }
 
 #[allow(clippy::too_many_arguments)]

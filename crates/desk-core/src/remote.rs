@@ -36,7 +36,7 @@ pub async fn confirm_order<T: Transport>(
         })
         .await?;
         if let Some(no) = known {
-            return OutTradeNo::new(no).map_err(|e| CoreError::Invalid(e.to_string()));
+            return OutTradeNo::new(no).map_err(CoreError::BadId);
         }
     }
     let answer = client
@@ -100,9 +100,9 @@ pub async fn create_manual_request<T: Transport>(
         return Err(CoreError::AmountNotPositive);
     }
     if manual.reason.trim().is_empty() {
-        return Err(CoreError::Invalid(
-            "a manual refund needs a reason (the customer sees it)".into(),
-        ));
+        return Err(CoreError::ReasonMissing {
+            what: "a manual refund",
+        });
     }
     let out_trade_no = confirm_order(store, client, &manual.order, Confirm::Always).await?;
     let request = NewRequest {
@@ -124,7 +124,7 @@ pub(crate) async fn blocking<R: Send + 'static>(
 ) -> Result<R, CoreError> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|_| Err(CoreError::Invalid("the storage task stopped".into())))
+        .unwrap_or_else(|_| Err(CoreError::TaskStopped("storage task")))
 }
 
 /// The desk's clock: Unix seconds now (every stored time is in these).

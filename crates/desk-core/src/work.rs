@@ -1,16 +1,17 @@
-//! The refunds table as the engine sees it: what is due, and each step as a conditional update.
+//! The refunds table as the engine sees it: what is due, and each step of the lifecycle as a
+//! conditional update, published after its commit.
 
 use rusqlite::{OptionalExtension, params};
 use wxpay::{Fen, OutRefundNo, OutTradeNo, RefundNotification, RefundStatus, TransactionId};
 
 use crate::error::CoreError;
 use crate::events::DeskEvent;
-use crate::refunds::RefundState;
+use crate::lifecycle::{Problem, RefundState};
 use crate::store::Store;
 
 /// A refund the engine has to act on now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DueRefund {
+pub(crate) struct DueRefund {
     pub id: i64,
     pub state: RefundState,
     pub out_refund_no: OutRefundNo,
@@ -22,17 +23,28 @@ pub struct DueRefund {
     pub attempts: i64,
     /// Send from recharge funds (可用余额) after the unsettled funds ran short.
     pub from_recharge: bool,
+    /// WeChat refused the last send for this reason; failed if WeChat has no record of it.
+    pub refused: Option<Problem>,
     /// When the refund last changed state (for processing ones: when WeChat accepted it).
     pub since: i64,
 }
 
+/// What a refund query found, as the store records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Noted {
+    /// The problem and WeChat's words are kept; the refund stays where it is.
+    Problem(Problem),
+    /// The problem is cleared (a query went through).
+    Clear,
+}
+
 impl Store {
-    /// Refunds waiting to be sent, followed up or recovered, whose time has come.
-    pub fn due_refunds(&self, now: i64, limit: usize) -> Result<Vec<DueRefund>, CoreError> {
+    /// Refunds waiting to be sent, asked about or followed up, whose time has come.
+    pub(crate) fn due_refunds(&self, now: i64, limit: usize) -> Result<Vec<DueRefund>, CoreError> {
         self.read(|conn| {
-            let mut statement = conn.prepare(
+            let mut statement = conn.prepare_cached(
                 "SELECT r.id, r.state, r.out_refund_no, r.out_trade_no, o.transaction_id, o.total_fee, r.refund_fee, r.attempts,
-                        r.from_recharge, r.updated_at
+                        r.from_recharge, r.refused, r.updated_at
                  FROM refunds r INDEXED BY refunds_due JOIN orders o ON o.out_trade_no = r.out_trade_no
                  WHERE r.state IN ('approved', 'submitting', 'processing')
                    AND COALESCE(r.next_attempt_at, 0) <= ?1
@@ -50,24 +62,25 @@ impl Store {
                     row.get::<_, i64>(6)?,
                     row.get::<_, i64>(7)?,
                     row.get::<_, bool>(8)?,
-                    row.get::<_, i64>(9)?,
+                    row.get::<_, Option<String>>(9)?,
+                    row.get::<_, i64>(10)?,
                 ))
             })?;
             let mut due = Vec::new();
             for row in rows {
-                let (id, state, out_refund_no, out_trade_no, transaction_id, total_fee, refund_fee, attempts, from_recharge, since) =
+                let (id, state, out_refund_no, out_trade_no, transaction_id, total_fee, refund_fee, attempts, from_recharge, refused, since) =
                     row?;
-                let invalid = |e: wxpay::IdError| CoreError::Invalid(e.to_string());
                 due.push(DueRefund {
                     id,
-                    state: RefundState::parse(&state).ok_or_else(|| CoreError::Invalid(format!("unknown state {state}")))?,
-                    out_refund_no: OutRefundNo::new(out_refund_no).map_err(invalid)?,
-                    out_trade_no: OutTradeNo::new(out_trade_no).map_err(invalid)?,
-                    transaction_id: TransactionId::new(transaction_id).map_err(invalid)?,
+                    state: parse_state(state)?,
+                    out_refund_no: OutRefundNo::new(out_refund_no).map_err(CoreError::BadId)?,
+                    out_trade_no: OutTradeNo::new(out_trade_no).map_err(CoreError::BadId)?,
+                    transaction_id: TransactionId::new(transaction_id).map_err(CoreError::BadId)?,
                     total_fee: Fen::new(total_fee),
                     refund_fee: Fen::new(refund_fee),
                     attempts,
                     from_recharge,
+                    refused: refused.map(parse_problem).transpose()?,
                     since,
                 });
             }
@@ -75,36 +88,27 @@ impl Store {
         })
     }
 
+    /// How many refunds are due at `now`: the engine's look for work, for the growth test.
+    #[cfg(feature = "profile")]
+    pub fn due_count(&self, now: i64, limit: usize) -> Result<usize, CoreError> {
+        self.due_refunds(now, limit).map(|due| due.len())
+    }
+
     /// approved → submitting, counting the attempt. Committed before anything is sent, so a
-    /// crash from here on is recovered by a query, never by a blind resend.
-    pub fn claim_for_submit(&self, refund: i64, now: i64) -> Result<(), CoreError> {
-        self.step(
-            refund,
-            RefundState::Approved,
-            RefundState::Submitting,
-            now,
-            |tx| {
-                tx.execute(
-                    "UPDATE refunds SET attempts = attempts + 1 WHERE id = ?1",
-                    [refund],
-                )?;
-                Ok(())
-            },
-        )
+    /// crash from here on is resolved by a query, never by a blind resend.
+    pub(crate) fn claim_for_submit(&self, refund: i64, now: i64) -> Result<(), CoreError> {
+        self.step(refund, RefundState::Approved, RefundState::Submitting, now, |tx| {
+            tx.execute(
+                "UPDATE refunds SET attempts = attempts + 1, next_attempt_at = ?2, refused = NULL WHERE id = ?1",
+                params![refund, now],
+            )?;
+            Ok(())
+        })
     }
 
-    /// submitting → processing: WeChat accepted it. Its outcome is checked from `check_at` on.
-    pub fn mark_accepted(
-        &self,
-        refund: i64,
-        refund_id: &str,
-        check_at: i64,
-        now: i64,
-    ) -> Result<(), CoreError> {
-        self.accepted(refund, RefundState::Submitting, refund_id, check_at, now)
-    }
-
-    fn accepted(
+    /// approved | submitting | held → processing: WeChat has the refund. Its outcome is checked
+    /// from `check_at` on.
+    pub(crate) fn mark_accepted(
         &self,
         refund: i64,
         from: RefundState,
@@ -114,21 +118,62 @@ impl Store {
     ) -> Result<(), CoreError> {
         self.step(refund, from, RefundState::Processing, now, |tx| {
             tx.execute(
-                "UPDATE refunds SET refund_id = ?2, next_attempt_at = ?3, last_error = NULL WHERE id = ?1",
+                "UPDATE refunds SET refund_id = ?2, next_attempt_at = ?3, problem = NULL, wechat_detail = NULL, refused = NULL
+                 WHERE id = ?1",
                 params![refund, refund_id, check_at],
             )?;
             Ok(())
         })
     }
 
-    /// submitting → approved: send again (with the same number) from `retry_at`.
-    pub fn retry_later(
+    /// A send failed (refused, or its outcome unknown): the refund stays in `submitting`, to be
+    /// asked of WeChat at `ask_at`. `refused` when WeChat refused it; `from_recharge` to send
+    /// the next time from recharge funds.
+    pub(crate) fn ask_later(
         &self,
         refund: i64,
-        retry_at: i64,
-        error: &str,
+        failure: &Failure<'_>,
+        ask_at: i64,
         now: i64,
     ) -> Result<(), CoreError> {
+        self.note(refund, RefundState::Submitting, now, |tx| {
+            tx.execute(
+                "UPDATE refunds SET next_attempt_at = ?2, problem = ?3, wechat_detail = ?4, refused = ?5,
+                        from_recharge = from_recharge OR ?6
+                 WHERE id = ?1",
+                params![
+                    refund,
+                    ask_at,
+                    failure.problem.as_str(),
+                    failure.detail,
+                    failure.refused.then_some(failure.problem.as_str()),
+                    failure.from_recharge
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// submitting → held: the desk's own setup is wrong; the owner fixes it.
+    pub(crate) fn hold(
+        &self,
+        refund: i64,
+        problem: Problem,
+        detail: &str,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        self.step(refund, RefundState::Submitting, RefundState::Held, now, |tx| {
+            tx.execute(
+                "UPDATE refunds SET next_attempt_at = NULL, problem = ?2, wechat_detail = ?3 WHERE id = ?1",
+                params![refund, problem.as_str(), detail],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// submitting → approved: WeChat has no record of it and did not refuse it; sent again
+    /// with the same number at `send_at`.
+    pub(crate) fn send_again(&self, refund: i64, send_at: i64, now: i64) -> Result<(), CoreError> {
         self.step(
             refund,
             RefundState::Submitting,
@@ -136,27 +181,16 @@ impl Store {
             now,
             |tx| {
                 tx.execute(
-                    "UPDATE refunds SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
-                    params![refund, retry_at, error],
+                    "UPDATE refunds SET next_attempt_at = ?2 WHERE id = ?1",
+                    params![refund, send_at],
                 )?;
                 Ok(())
             },
         )
     }
 
-    /// submitting → approved, to be sent again at once from recharge funds.
-    pub fn retry_from_recharge(&self, refund: i64, error: &str, now: i64) -> Result<(), CoreError> {
-        self.step(refund, RefundState::Submitting, RefundState::Approved, now, |tx| {
-            tx.execute(
-                "UPDATE refunds SET from_recharge = 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
-                params![refund, now, error],
-            )?;
-            Ok(())
-        })
-    }
-
-    /// submitting → failed: WeChat refused it for good; `reason` says what to do.
-    pub fn mark_failed(&self, refund: i64, reason: &str, now: i64) -> Result<(), CoreError> {
+    /// submitting → failed: WeChat refused it (`refused` holds why) and has no record of it.
+    pub(crate) fn mark_failed(&self, refund: i64, now: i64) -> Result<(), CoreError> {
         self.step(
             refund,
             RefundState::Submitting,
@@ -164,106 +198,160 @@ impl Store {
             now,
             |tx| {
                 tx.execute(
-                    "UPDATE refunds SET failure_reason = ?2, next_attempt_at = NULL WHERE id = ?1",
-                    params![refund, reason],
+                    "UPDATE refunds SET problem = refused, next_attempt_at = NULL WHERE id = ?1",
+                    [refund],
                 )?;
                 Ok(())
             },
         )
     }
 
-    /// processing → succeeded | closed | needs_manual.
-    pub fn mark_final(&self, refund: i64, to: RefundState, now: i64) -> Result<(), CoreError> {
-        self.step(refund, RefundState::Processing, to, now, |tx| {
-            tx.execute(
-                "UPDATE refunds SET next_attempt_at = NULL WHERE id = ?1",
-                [refund],
-            )?;
-            Ok(())
-        })
+    /// processing → the state WeChat reports, when it is final.
+    pub(crate) fn settle(
+        &self,
+        refund: i64,
+        status: &RefundStatus,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        match RefundState::from_wire(status) {
+            Some(to) => self.step(refund, RefundState::Processing, to, now, |tx| {
+                tx.execute(
+                    "UPDATE refunds SET next_attempt_at = NULL, problem = NULL WHERE id = ?1",
+                    [refund],
+                )?;
+                Ok(())
+            }),
+            None => Ok(()),
+        }
     }
 
-    /// Keeps a refund in its state and looks at it again at `at`.
-    pub fn check_again(
+    /// Keeps a refund in `state` and looks at it again at `at`, noting what the last look found.
+    pub(crate) fn check_again(
         &self,
         refund: i64,
         state: RefundState,
         at: i64,
-        error: Option<&str>,
+        noted: Noted,
+        detail: &str,
     ) -> Result<(), CoreError> {
+        let (problem, detail) = match noted {
+            Noted::Problem(problem) => (Some(problem.as_str()), Some(detail)),
+            Noted::Clear => (None, None),
+        };
         self.write(|tx| {
             let changed = tx.execute(
-                "UPDATE refunds SET next_attempt_at = ?3, last_error = COALESCE(?4, last_error) WHERE id = ?1 AND state = ?2",
-                params![refund, state.as_str(), at, error],
+                "UPDATE refunds SET next_attempt_at = ?3, problem = ?4, wechat_detail = ?5
+                 WHERE id = ?1 AND state = ?2",
+                params![refund, state.as_str(), at, problem, detail],
             )?;
             if changed != 1 {
                 return Err(CoreError::TransitionLost {
                     refund,
-                    expected: state.as_str(),
+                    expected: state,
                 });
             }
             Ok(())
         })
     }
 
-    /// processing → the state WeChat reports, when it is final.
-    pub fn settle(&self, refund: i64, status: &RefundStatus, now: i64) -> Result<(), CoreError> {
-        match RefundState::from_wire(status) {
-            Some(to) => self.mark_final(refund, to, now),
-            None => Ok(()),
+    /// held → submitting, for every held refund: the owner fixed the setup (the doctor passed).
+    /// Each is asked of WeChat before anything else. Returns how many.
+    pub fn resume_held(&self, now: i64) -> Result<usize, CoreError> {
+        let held: Vec<i64> = self.read(|conn| {
+            let mut statement =
+                conn.prepare_cached("SELECT id FROM refunds WHERE state = 'held' ORDER BY id")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect::<Result<_, _>>()
+        })?;
+        let mut resumed = 0;
+        for refund in held {
+            match self.step(
+                refund,
+                RefundState::Held,
+                RefundState::Submitting,
+                now,
+                |tx| {
+                    tx.execute(
+                        "UPDATE refunds SET next_attempt_at = ?2 WHERE id = ?1",
+                        params![refund, now],
+                    )?;
+                    Ok(())
+                },
+            ) {
+                Ok(()) => resumed += 1,
+                Err(CoreError::TransitionLost { .. }) => {}
+                Err(other) => return Err(other),
+            }
         }
+        Ok(resumed)
     }
 
     /// A refund notification (decrypted and checked by the caller) settles the refund it names.
+    /// WeChat's word beats the desk's record: a refund held, waiting or failed that WeChat
+    /// reports is moved to what WeChat says (a failed one is marked as contradicted).
     /// Returns false when there is nothing to change (not ours, or already final).
     pub fn apply_refund_notification(
         &self,
         notification: &RefundNotification,
         now: i64,
     ) -> Result<bool, CoreError> {
-        let Some((id, state, fee)) = self.refund_by_number(notification.out_refund_no.as_str())?
-        else {
+        let Some(found) = self.refund_by_number(notification.out_refund_no.as_str())? else {
             return Ok(false);
         };
-        if fee != notification.refund_fee {
-            return Err(CoreError::Invalid(format!(
-                "the refund notification for {} says {} fen, the desk approved {} fen; not applied",
-                notification.out_refund_no, notification.refund_fee, fee
-            )));
+        if found.refund_fee != notification.refund_fee
+            || found.out_trade_no != notification.out_trade_no.as_str()
+        {
+            return Err(CoreError::NotificationMismatch {
+                out_refund_no: notification.out_refund_no.to_string(),
+            });
         }
-        match state {
-            // Sent, or to be sent again after an unknown outcome: WeChat has it.
-            RefundState::Submitting | RefundState::Approved => {
-                self.accepted(id, state, notification.refund_id.as_str(), now, now)?
+        let refund_id = notification.refund_id.as_str();
+        match found.state {
+            RefundState::Approved | RefundState::Submitting | RefundState::Held => {
+                self.mark_accepted(found.id, found.state, refund_id, now, now)?;
+                self.settle(found.id, &notification.refund_status, now)?;
             }
-            RefundState::Processing => {}
-            _ => return Ok(false),
+            RefundState::Processing => self.settle(found.id, &notification.refund_status, now)?,
+            RefundState::Failed => match RefundState::from_wire(&notification.refund_status) {
+                Some(to) => self.step(found.id, RefundState::Failed, to, now, |tx| {
+                    tx.execute(
+                        "UPDATE refunds SET contradicted = 1, refund_id = ?2 WHERE id = ?1",
+                        params![found.id, refund_id],
+                    )?;
+                    Ok(())
+                })?,
+                None => return Ok(false),
+            },
+            RefundState::Succeeded | RefundState::Closed | RefundState::NeedsManual => {
+                return Ok(false);
+            }
         }
-        self.settle(id, &notification.refund_status, now)?;
         Ok(true)
     }
 
     /// The refund with this number, if the desk made it.
-    pub fn refund_by_number(
-        &self,
-        out_refund_no: &str,
-    ) -> Result<Option<(i64, RefundState, Fen)>, CoreError> {
-        self.read(|conn| {
-            let row: Option<(i64, String, i64)> = conn
-                .query_row(
-                    "SELECT id, state, refund_fee FROM refunds WHERE out_refund_no = ?1",
-                    [out_refund_no],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()?;
-            Ok(row.and_then(|(id, state, fee)| {
-                RefundState::parse(&state).map(|state| (id, state, Fen::new(fee)))
-            }))
+    pub fn refund_by_number(&self, out_refund_no: &str) -> Result<Option<FoundRefund>, CoreError> {
+        let row: Option<(i64, String, i64, String)> = self.read(|conn| {
+            conn.query_row(
+                "SELECT id, state, refund_fee, out_trade_no FROM refunds WHERE out_refund_no = ?1",
+                [out_refund_no],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()
+        })?;
+        row.map(|(id, state, fee, out_trade_no)| {
+            Ok(FoundRefund {
+                id,
+                state: parse_state(state)?,
+                refund_fee: Fen::new(fee),
+                out_trade_no,
+            })
         })
+        .transpose()
     }
 
     /// Appends to the exchange log. `request` and `response` must already be redacted.
-    pub fn log_exchange(
+    pub(crate) fn log_exchange(
         &self,
         endpoint: &str,
         refund: Option<i64>,
@@ -291,11 +379,7 @@ impl Store {
         also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), CoreError>,
     ) -> Result<(), CoreError> {
         if !from.may_become(to) {
-            return Err(CoreError::Invalid(format!(
-                "a refund cannot go from {} to {}",
-                from.as_str(),
-                to.as_str()
-            )));
+            return Err(CoreError::NotAStep { from, to });
         }
         let event = self.write(|tx| {
             let changed = tx.execute(
@@ -305,7 +389,34 @@ impl Store {
             if changed != 1 {
                 return Err(CoreError::TransitionLost {
                     refund,
-                    expected: from.as_str(),
+                    expected: from,
+                });
+            }
+            also(tx)?;
+            refund_event(tx, refund)
+        })?;
+        self.publish(event);
+        Ok(())
+    }
+
+    /// Bookkeeping on a refund that stays in `state`, announced like a step (the window shows
+    /// the problem as it happens).
+    fn note(
+        &self,
+        refund: i64,
+        state: RefundState,
+        now: i64,
+        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), CoreError>,
+    ) -> Result<(), CoreError> {
+        let event = self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE refunds SET updated_at = ?3 WHERE id = ?1 AND state = ?2",
+                params![refund, state.as_str(), now],
+            )?;
+            if changed != 1 {
+                return Err(CoreError::TransitionLost {
+                    refund,
+                    expected: state,
                 });
             }
             also(tx)?;
@@ -316,12 +427,40 @@ impl Store {
     }
 }
 
+/// Why a send did not get the refund accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure<'a> {
+    pub problem: Problem,
+    pub detail: &'a str,
+    /// WeChat refused this refund number (rather than "unknown" or "not now").
+    pub refused: bool,
+    pub from_recharge: bool,
+}
+
+/// A refund found by its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundRefund {
+    pub id: i64,
+    pub state: RefundState,
+    pub refund_fee: Fen,
+    pub out_trade_no: String,
+}
+
+fn parse_state(text: String) -> Result<RefundState, CoreError> {
+    RefundState::parse(&text).ok_or(CoreError::UnknownState(text))
+}
+
+fn parse_problem(text: String) -> Result<Problem, CoreError> {
+    Problem::parse(&text).ok_or(CoreError::UnknownState(text))
+}
+
 /// The event announcing a refund's current state (read inside the transaction that set it).
 pub(crate) fn refund_event(
     tx: &rusqlite::Transaction<'_>,
     refund: i64,
 ) -> Result<DeskEvent, CoreError> {
-    let (request, out_trade_no, out_refund_no, fee, state, failure, last_error): (
+    #[allow(clippy::type_complexity)]
+    let (request, out_trade_no, out_refund_no, fee, state, problem, wechat_detail, contradicted): (
         i64,
         String,
         String,
@@ -329,8 +468,9 @@ pub(crate) fn refund_event(
         String,
         Option<String>,
         Option<String>,
+        bool,
     ) = tx.query_row(
-        "SELECT request, out_trade_no, out_refund_no, refund_fee, state, failure_reason, last_error
+        "SELECT request, out_trade_no, out_refund_no, refund_fee, state, problem, wechat_detail, contradicted
          FROM refunds WHERE id = ?1",
         [refund],
         |row| {
@@ -342,23 +482,19 @@ pub(crate) fn refund_event(
                 row.get(4)?,
                 row.get(5)?,
                 row.get(6)?,
+                row.get(7)?,
             ))
         },
     )?;
-    let state = RefundState::parse(&state)
-        .ok_or_else(|| CoreError::Invalid(format!("unknown refund state {state}")))?;
-    let detail = match state {
-        RefundState::Failed => failure,
-        RefundState::Approved | RefundState::Submitting => last_error,
-        _ => None,
-    };
     Ok(DeskEvent::RefundChanged {
         refund,
         request,
         out_trade_no,
         out_refund_no,
         refund_fee: Fen::new(fee),
-        state,
-        detail,
+        state: parse_state(state)?,
+        problem: problem.map(parse_problem).transpose()?,
+        wechat_detail,
+        contradicted,
     })
 }

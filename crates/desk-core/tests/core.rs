@@ -295,7 +295,7 @@ fn approval_commits_one_refund_number_and_every_guard() {
         limit: Some(Fen::new(500)),
     };
     let err = store.approve(r1, None, &clerk, NOW).unwrap_err();
-    assert_eq!(err.code(), "needs_owner");
+    assert_eq!(err.code(), Code::NeedsOwner);
     assert!(
         err.to_string().contains("clerk's approval limit of 500"),
         "{err}"
@@ -360,7 +360,7 @@ fn closed_and_failed_refunds_give_the_amount_back() {
     );
     assert!(matches!(
         store.transition(refund, Closed, Succeeded, NOW),
-        Err(CoreError::Invalid(_))
+        Err(CoreError::NotAStep { .. })
     ));
 }
 
@@ -393,7 +393,7 @@ fn reject_and_withdraw() {
     let (r1, _) = store.add_request(&request("A1", 100), NOW).unwrap();
     assert!(matches!(
         store.reject(r1, "  ", "owner", NOW),
-        Err(CoreError::Invalid(_))
+        Err(CoreError::ReasonMissing { .. })
     ));
     store.reject(r1, "商品已使用", "owner", NOW).unwrap();
     assert!(matches!(

@@ -112,7 +112,7 @@ impl World {
             .refund_by_number(refund.out_refund_no.as_str())
             .unwrap()
             .unwrap()
-            .1
+            .state
     }
 
     /// Runs passes (with the engine's clock `skew` seconds ahead) until the refund is final.
@@ -242,11 +242,15 @@ async fn a_pause_is_respected_before_resending() {
         count: 1,
     });
     engine.run_once(now()).await.unwrap();
-    assert_eq!(w.state(&refund), RefundState::Approved);
     assert_eq!(
-        engine.run_once(now() + 5).await.unwrap().sent,
-        0,
-        "not before the pause is over"
+        w.state(&refund),
+        RefundState::Submitting,
+        "not accepted: to be asked of WeChat before it is sent again"
+    );
+    assert_eq!(
+        engine.run_once(now() + 5).await.unwrap(),
+        Pass::default(),
+        "neither asked nor sent before the pause is over"
     );
     assert_eq!(w.drive(&engine, &refund, 11).await, RefundState::Succeeded);
     assert_eq!(w.paid_out(&refund), 1);
@@ -257,7 +261,14 @@ async fn a_crash_while_submitting_is_recovered_by_a_query_first() {
     let w = World::new().await;
     // The app claimed the refund, sent it, and died before recording the answer.
     let sent = w.approved(1000, 300);
-    w.store.claim_for_submit(sent.refund, now()).unwrap();
+    w.store
+        .transition(
+            sent.refund,
+            RefundState::Approved,
+            RefundState::Submitting,
+            now(),
+        )
+        .unwrap();
     let order = w.sim.ledger()[0].transaction_id.clone();
     w.client()
         .execute(&RefundRequest {
@@ -274,7 +285,14 @@ async fn a_crash_while_submitting_is_recovered_by_a_query_first() {
         .unwrap();
     // The app claimed another refund and died before sending it.
     let unsent = w.approved(500, 500);
-    w.store.claim_for_submit(unsent.refund, now()).unwrap();
+    w.store
+        .transition(
+            unsent.refund,
+            RefundState::Approved,
+            RefundState::Submitting,
+            now(),
+        )
+        .unwrap();
 
     // A new process starts.
     let engine = w.engine(fast());
@@ -309,10 +327,10 @@ async fn not_enough_funds_waits_or_uses_recharge_funds() {
     waiting.run_once(now()).await.unwrap();
     assert_eq!(
         w.state(&refund),
-        RefundState::Approved,
-        "waits for the balance"
+        RefundState::Submitting,
+        "waits for the balance, then asks WeChat before sending again"
     );
-    assert_eq!(waiting.run_once(now() + 60).await.unwrap().sent, 0);
+    assert_eq!(waiting.run_once(now() + 60).await.unwrap(), Pass::default());
 
     let fallback = w.engine(EngineSettings {
         recharge_fallback: true,
@@ -348,15 +366,28 @@ async fn a_final_refusal_fails_with_a_reason() {
         w.drive(&w.engine(fast()), &refund, 0).await,
         RefundState::Failed
     );
-    let reason: String = rusqlite::Connection::open(w.store.path())
-        .unwrap()
+    let db = rusqlite::Connection::open(w.store.path()).unwrap();
+    let (problem, detail): (String, String) = db
         .query_row(
-            "SELECT failure_reason FROM refunds WHERE id = ?1",
+            "SELECT problem, wechat_detail FROM refunds WHERE id = ?1",
             [refund.refund],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert!(reason.contains("其他方式"), "{reason}");
+    assert_eq!(problem, "account_abnormal", "a code, not a sentence");
+    assert!(detail.starts_with("USER_ACCOUNT_ABNORMAL"), "{detail}");
+    let endpoints: Vec<String> = db
+        .prepare("SELECT endpoint FROM exchanges WHERE refund = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([refund.refund], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        endpoints,
+        ["refund", "refundquery"],
+        "failed only after WeChat said it has no record of the number"
+    );
     assert_eq!(w.paid_out(&refund), 0);
     let order = w
         .store
@@ -455,7 +486,7 @@ async fn a_notification_settles_a_refund_waiting_to_be_sent_again() {
         count: 1,
     });
     engine.run_once(now()).await.unwrap();
-    assert_eq!(w.state(&refund), RefundState::Approved);
+    assert_eq!(w.state(&refund), RefundState::Submitting);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let notification = notification_for(&w, &refund, 1000);
     assert!(engine.apply_notification(&notification, now()).unwrap());
@@ -583,12 +614,12 @@ async fn a_manual_refund_of_an_unknown_or_unpaid_order_is_refused() {
     let unknown = create_manual_request(&w.store, &w.client(), attempt("NO-SUCH-ORDER"), now())
         .await
         .unwrap_err();
-    assert_eq!(unknown.code(), "order_unknown", "{unknown}");
+    assert_eq!(unknown.code(), Code::OrderUnknown, "{unknown}");
     let not_paid =
         create_manual_request(&w.store, &w.client(), attempt(&unpaid.out_trade_no), now())
             .await
             .unwrap_err();
-    assert_eq!(not_paid.code(), "order_not_paid", "{not_paid}");
+    assert_eq!(not_paid.code(), Code::OrderNotPaid, "{not_paid}");
     assert!(w.store.queue(None, 10).unwrap().is_empty());
     assert!(w.store.orders(None, 10).unwrap().is_empty());
 }

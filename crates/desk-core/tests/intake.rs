@@ -400,7 +400,7 @@ async fn a_refund_notification_through_the_intake_settles_the_refund() {
             .refund_by_number(approved.out_refund_no.as_str())
             .unwrap()
             .unwrap()
-            .1
+            .state
             == RefundState::Succeeded
         {
             break;
@@ -412,7 +412,7 @@ async fn a_refund_notification_through_the_intake_settles_the_refund() {
             .refund_by_number(approved.out_refund_no.as_str())
             .unwrap()
             .unwrap()
-            .1,
+            .state,
         RefundState::Succeeded
     );
     // Committed, then published: the events so far tell the whole story, in order.

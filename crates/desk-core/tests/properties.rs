@@ -194,7 +194,15 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             }
             Step::Crash { refund, sent } => {
                 if let Some(approved) = refunds.get(refund)
-                    && desk.store.claim_for_submit(approved.refund, now()).is_ok()
+                    && desk
+                        .store
+                        .transition(
+                            approved.refund,
+                            RefundState::Approved,
+                            RefundState::Submitting,
+                            now(),
+                        )
+                        .is_ok()
                 {
                     if sent {
                         let order = refund_order(&desk.store, approved, &orders);
@@ -223,7 +231,7 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
     // The engine's clock runs ahead by an hour more each pass, past every backoff and pause.
     for pass in 1..=300 {
         let _ = desk.engine.run_once(now() + 3600 * pass).await;
-        if desk.store.due_refunds(i64::MAX, 1).unwrap().is_empty() {
+        if desk.store.due_count(i64::MAX, 1).unwrap() == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -231,11 +239,12 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
     check_ledger(&sim, &orders)?;
     let ledger = sim.ledger();
     for approved in &refunds {
-        let (_, state, _) = desk
+        let state = desk
             .store
             .refund_by_number(approved.out_refund_no.as_str())
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .state;
         let paid = ledger
             .iter()
             .filter(|e| {
@@ -280,15 +289,14 @@ fn refund_order<'a>(
     approved: &ApprovedRefund,
     orders: &'a [Payment],
 ) -> &'a Payment {
-    let due = store.due_refunds(i64::MAX, 1000).unwrap();
-    let out_trade_no = due
-        .iter()
-        .find(|d| d.id == approved.refund)
-        .map(|d| d.out_trade_no.clone())
-        .unwrap();
+    let out_trade_no = store
+        .refund_by_number(approved.out_refund_no.as_str())
+        .unwrap()
+        .unwrap()
+        .out_trade_no;
     orders
         .iter()
-        .find(|o| o.out_trade_no == out_trade_no)
+        .find(|o| o.out_trade_no.as_str() == out_trade_no)
         .unwrap()
 }
 

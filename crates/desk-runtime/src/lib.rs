@@ -18,7 +18,7 @@ mod setup;
 
 pub use access::{Access, AccessConfig, AccessError, AccessStatus, UNLOCK_SECS, hash_pin};
 pub use alerts::{
-    Alert, AlertKind, AlertSettings, AlertTarget, Alerter, Language, QuietHours, yuan,
+    Alert, AlertKind, AlertSettings, AlertTarget, Alerter, Language, QuietHours, problem_text, yuan,
 };
 pub use config::{
     CertificateConfig, Config, ConfigError, DEFAULT_LISTEN, IntakeConfig, MerchantConfig, Mode,

@@ -182,7 +182,7 @@ impl Transport for HttpsTransport {
         needs_client_cert: bool,
     ) -> Result<HttpReply, TransportError> {
         if needs_client_cert && !self.has_identity {
-            return Err(TransportError::new(
+            return Err(TransportError::before_sending(
                 TransportErrorKind::ClientCertificateMissing,
                 format!("{path} requires the merchant certificate"),
             ));
@@ -214,17 +214,25 @@ impl Transport for HttpsTransport {
 /// Names the cause of a reqwest failure from its source chain.
 pub(crate) fn classify(error: reqwest::Error) -> TransportError {
     let detail = chain_text(&error);
+    // Connecting covers TCP and the TLS handshake: nothing of the request was sent yet. Any
+    // later failure (TLS 1.3 reports a refused client certificate only then) may follow it.
+    let made = |kind| {
+        if error.is_connect() {
+            TransportError::before_sending(kind, detail.clone())
+        } else {
+            TransportError::new(kind, detail.clone())
+        }
+    };
     if let Some(tls) = find_rustls_error(&error) {
-        return TransportError::new(tls_kind(tls), detail);
+        return made(tls_kind(tls));
     }
-    let kind = if error.is_timeout() {
+    made(if error.is_timeout() {
         TransportErrorKind::Timeout
     } else if error.is_connect() {
         TransportErrorKind::Connect
     } else {
         TransportErrorKind::ConnectionLost
-    };
-    TransportError::new(kind, detail)
+    })
 }
 
 fn tls_kind(error: &rustls::Error) -> TransportErrorKind {

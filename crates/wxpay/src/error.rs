@@ -12,7 +12,6 @@ use crate::xml::XmlError;
 
 /// Any failure of a v2 call or of an inbound v2 message.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The request did not complete over HTTPS, or the answer was not a v2 message.
     #[error("{0}")]
@@ -49,10 +48,21 @@ pub enum Error {
 pub struct TransportError {
     pub kind: TransportErrorKind,
     pub detail: String,
+    /// Whether any of the request may have reached the server.
+    pub written: Written,
+}
+
+/// Whether a failed request may have reached the server: only a failure before the connection
+/// was set up (TCP and the TLS handshake) proves it did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// It failed before anything of the request was sent.
+    Not,
+    /// Some or all of it may have been sent (and acted on).
+    Maybe,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum TransportErrorKind {
     /// No connection was made (DNS, refused, unreachable): the request was never sent.
     Connect,
@@ -114,10 +124,20 @@ impl fmt::Display for TransportErrorKind {
 }
 
 impl TransportError {
+    /// A failure that may have come after the request was sent (the safe assumption).
     pub fn new(kind: TransportErrorKind, detail: impl Into<String>) -> TransportError {
         TransportError {
             kind,
             detail: detail.into(),
+            written: Written::Maybe,
+        }
+    }
+
+    /// A failure before anything of the request was sent.
+    pub fn before_sending(kind: TransportErrorKind, detail: impl Into<String>) -> TransportError {
+        TransportError {
+            written: Written::Not,
+            ..TransportError::new(kind, detail)
         }
     }
 }

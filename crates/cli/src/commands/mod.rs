@@ -69,16 +69,28 @@ impl CliError {
     /// A stable code for `--json` callers.
     pub fn code(&self) -> &'static str {
         match self {
-            CliError::Core(error) => error.code(),
+            CliError::Core(error) => error.code().as_str(),
             CliError::Access(error) => error.code(),
-            CliError::Desk(desk_runtime::RuntimeError::Core(error)) => error.code(),
+            CliError::Desk(desk_runtime::RuntimeError::Core(error)) => error.code().as_str(),
             CliError::Desk(desk_runtime::RuntimeError::Lock(_)) => "already_running",
             CliError::Desk(_) => "setup",
             CliError::NoDesk(_) => "no_desk",
             CliError::ChecksFailed(_) => "checks_failed",
             CliError::Output(_) | CliError::Runtime(_) | CliError::Input(_) => "io",
             CliError::Sim(_) => "simulator",
-            _ => "invalid_argument",
+            CliError::NotKeyValue(_)
+            | CliError::DuplicateParameter(_)
+            | CliError::NoParameters
+            | CliError::SignTypeConflict { .. }
+            | CliError::Key(_)
+            | CliError::Protocol(_)
+            | CliError::Xml(_)
+            | CliError::Decrypt(_)
+            | CliError::NoReqInfo
+            | CliError::EmptyInput
+            | CliError::InputTooLarge(_)
+            | CliError::NotSeconds(_)
+            | CliError::Argument(_) => "invalid_argument",
         }
     }
 }

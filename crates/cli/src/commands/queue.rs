@@ -247,12 +247,14 @@ fn describe(item: &QueueItem) -> String {
     }
     if let Some(refund) = &item.refund {
         let _ = write!(line, "  refund {}", refund.out_refund_no);
-        if let Some(reason) = refund
-            .failure_reason
-            .as_ref()
-            .or(refund.last_error.as_ref())
-        {
-            let _ = write!(line, "  ({reason})");
+        if let Some(problem) = refund.problem {
+            let _ = write!(line, "  ({})", problem.describe());
+        }
+        if let Some(detail) = &refund.wechat_detail {
+            let _ = write!(line, "  [WeChat: {detail}]");
+        }
+        if refund.contradicted {
+            let _ = write!(line, "  (WeChat paid it after the desk had it as failed)");
         }
     }
     if let Some(reason) = &item.reject_reason {

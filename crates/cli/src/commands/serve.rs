@@ -146,13 +146,18 @@ fn describe(event: &DeskEvent) -> String {
             request,
             out_trade_no,
             state,
-        } => format!("request {state}  #{request}  order {out_trade_no}"),
+        } => format!(
+            "request {}  #{request}  order {out_trade_no}",
+            state.as_str()
+        ),
         DeskEvent::RefundChanged {
             request,
             out_refund_no,
             refund_fee,
             state,
-            detail,
+            problem,
+            wechat_detail,
+            contradicted,
             ..
         } => {
             let mut text = format!(
@@ -160,8 +165,14 @@ fn describe(event: &DeskEvent) -> String {
                 state.as_str(),
                 yuan(*refund_fee)
             );
-            if let Some(detail) = detail {
-                text.push_str(&format!("  ({detail})"));
+            if let Some(problem) = problem {
+                text.push_str(&format!("  ({})", problem.describe()));
+            }
+            if let Some(detail) = wechat_detail {
+                text.push_str(&format!("  [WeChat: {detail}]"));
+            }
+            if *contradicted {
+                text.push_str("  (WeChat paid it after the desk had it as failed)");
             }
             text
         }

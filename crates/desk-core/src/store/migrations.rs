@@ -130,4 +130,74 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX refunds_due ON refunds (COALESCE(next_attempt_at, 0), id)
         WHERE state IN ('approved', 'submitting', 'processing');
     "#,
+    // 3: the refund lifecycle of `lifecycle.rs`. A refund whose fate WeChat has not told us
+    // stays 'submitting' until asked; 'held' waits for the owner to fix the desk's setup;
+    // problems are stored as codes with WeChat's own words beside them, not as sentences.
+    // Rows from before: a refund waiting to be sent again after an unknown outcome, and a
+    // failed one (failed then without asking WeChat), are asked of WeChat again.
+    r#"
+    DROP TRIGGER queue_state_of_new_refund;
+    DROP TRIGGER queue_state_of_refund;
+    DROP TRIGGER queue_state_of_decision;
+    DROP INDEX refunds_due;
+
+    CREATE TABLE refunds_v3 (
+        id             INTEGER PRIMARY KEY,
+        -- One refund per approval, ever.
+        request        INTEGER NOT NULL UNIQUE REFERENCES refund_requests (id),
+        out_trade_no   TEXT NOT NULL REFERENCES orders (out_trade_no),
+        -- Chosen in the approval's transaction; every send reuses it.
+        out_refund_no  TEXT NOT NULL UNIQUE,
+        refund_fee     INTEGER NOT NULL CHECK (refund_fee > 0),
+        state          TEXT NOT NULL CHECK (state IN
+                           ('approved', 'submitting', 'held', 'processing', 'succeeded', 'closed', 'needs_manual', 'failed')),
+        refund_id      TEXT,
+        -- After NOTENOUGH, when the merchant allows it: send from 可用余额 instead.
+        from_recharge  INTEGER NOT NULL DEFAULT 0 CHECK (from_recharge IN (0, 1)),
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        -- The last problem (a lifecycle::Problem code) and WeChat's own words about it.
+        problem        TEXT,
+        wechat_detail  TEXT,
+        -- WeChat refused the last send with this problem: failed once a query finds no record.
+        refused        TEXT,
+        -- WeChat's evidence (a notification) overrode a refund the desk held as failed.
+        contradicted   INTEGER NOT NULL DEFAULT 0 CHECK (contradicted IN (0, 1)),
+        approved_by    TEXT NOT NULL,
+        approved_at    INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO refunds_v3 (id, request, out_trade_no, out_refund_no, refund_fee, state, refund_id,
+                            from_recharge, attempts, next_attempt_at, problem, wechat_detail, refused,
+                            contradicted, approved_by, approved_at, updated_at)
+        SELECT id, request, out_trade_no, out_refund_no, refund_fee,
+               CASE WHEN state = 'failed' OR (state = 'approved' AND attempts > 0) THEN 'submitting' ELSE state END,
+               refund_id, from_recharge, attempts,
+               CASE WHEN state = 'failed' THEN 0 ELSE next_attempt_at END,
+               NULL, COALESCE(failure_reason, last_error),
+               CASE WHEN state = 'failed' THEN 'business_error' END,
+               0, approved_by, approved_at, updated_at
+        FROM refunds;
+    DROP TABLE refunds;
+    ALTER TABLE refunds_v3 RENAME TO refunds;
+    CREATE INDEX refunds_by_order ON refunds (out_trade_no);
+    CREATE INDEX refunds_by_state ON refunds (state, next_attempt_at);
+    -- The engine's look for due work reads only refunds it acts on by itself, soonest first.
+    CREATE INDEX refunds_due ON refunds (COALESCE(next_attempt_at, 0), id)
+        WHERE state IN ('approved', 'submitting', 'processing');
+
+    CREATE TRIGGER queue_state_of_decision AFTER UPDATE OF state ON refund_requests BEGIN
+        UPDATE refund_requests
+        SET queue_state = COALESCE((SELECT r.state FROM refunds r WHERE r.request = NEW.id), NEW.state)
+        WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER queue_state_of_new_refund AFTER INSERT ON refunds BEGIN
+        UPDATE refund_requests SET queue_state = NEW.state WHERE id = NEW.request;
+    END;
+    CREATE TRIGGER queue_state_of_refund AFTER UPDATE OF state ON refunds BEGIN
+        UPDATE refund_requests SET queue_state = NEW.state WHERE id = NEW.request;
+    END;
+    UPDATE refund_requests SET queue_state = (SELECT r.state FROM refunds r WHERE r.request = refund_requests.id)
+        WHERE id IN (SELECT request FROM refunds);
+    "#,
 ];

@@ -6,7 +6,7 @@ mod migrations;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::events::{DeskEvent, EventReceiver, EventSender};
 
@@ -238,16 +238,31 @@ pub(crate) fn migrate(
                 source,
             })?;
     }
-    for (index, sql) in migrations.iter().enumerate().skip(found) {
+    // A migration may rebuild a table others refer to (SQLite cannot change a CHECK in place):
+    // foreign keys are off while it runs (the pragma is ignored inside a transaction), and
+    // checked before its commit instead.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let applied = (found..known).try_for_each(|index| {
         let version = index + 1;
         let failed = |source| StoreError::Migration { version, source };
         let tx = conn.transaction().map_err(failed)?;
-        tx.execute_batch(sql).map_err(failed)?;
+        tx.execute_batch(migrations[index]).map_err(failed)?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()
+            .map_err(failed)?;
+        if let Some(table) = broken {
+            return Err(failed(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("a row of {table} refers to a missing row")),
+            )));
+        }
         tx.pragma_update(None, "user_version", version as i64)
             .map_err(failed)?;
-        tx.commit().map_err(failed)?;
-    }
-    Ok(())
+        tx.commit().map_err(failed)
+    });
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    applied
 }
 
 /// `desk.sqlite3` at schema 3 is saved as `desk.sqlite3.schema-3.bak` (not overwritten).
