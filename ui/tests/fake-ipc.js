@@ -60,11 +60,12 @@
     emit("desk-event", { type: "refund_requested", request, out_trade_no, refund_fee: fee });
     return request;
   };
-  desk.move = (request, state, failure_reason = null) => {
+  desk.move = (request, state, problem = null, wechat_detail = null) => {
     const item = desk.requests.find((r) => r.request === request);
     item.state = state;
-    item.refund.failure_reason = failure_reason;
-    emit("desk-event", { type: "refund_changed", refund: item.refund.id, request, out_trade_no: item.out_trade_no, out_refund_no: item.refund.out_refund_no, refund_fee: item.refund.refund_fee, state, detail: failure_reason });
+    item.refund.problem = problem;
+    item.refund.wechat_detail = wechat_detail;
+    emit("desk-event", { type: "refund_changed", refund: item.refund.id, request, out_trade_no: item.out_trade_no, out_refund_no: item.refund.out_refund_no, refund_fee: item.refund.refund_fee, state, problem, wechat_detail, contradicted: false });
   };
   function approve(request, amount) {
     const item = desk.requests.find((r) => r.request === request);
@@ -78,9 +79,9 @@
     item.state = "approved";
     item.decided_by = "owner";
     item.decided_at = now();
-    item.refund = { id, out_refund_no: `R${String(id).padStart(6, "0")}`, refund_fee: fee, refund_id: null, attempts: 0, last_error: null, failure_reason: null, updated_at: now() };
+    item.refund = { id, out_refund_no: `R${String(id).padStart(6, "0")}`, refund_fee: fee, refund_id: null, attempts: 0, problem: null, wechat_detail: null, contradicted: false, updated_at: now() };
     desk.audit.unshift({ id: desk.audit.length + 1, at: now(), actor: "owner", action: "approve", out_trade_no: item.out_trade_no, request, amount: fee, detail: null });
-    setTimeout(() => emit("desk-event", { type: "refund_changed", refund: id, request, out_trade_no: item.out_trade_no, out_refund_no: item.refund.out_refund_no, refund_fee: fee, state: "approved", detail: null }), 0);
+    setTimeout(() => emit("desk-event", { type: "refund_changed", refund: id, request, out_trade_no: item.out_trade_no, out_refund_no: item.refund.out_refund_no, refund_fee: fee, state: "approved", problem: null, wechat_detail: null, contradicted: false }), 0);
     return { refund: id, out_refund_no: item.refund.out_refund_no, refund_fee: fee };
   }
   const states = ["pending", "rejected", "withdrawn", "approved", "submitting", "processing", "succeeded", "closed", "needs_manual", "failed"];

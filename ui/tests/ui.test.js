@@ -96,7 +96,7 @@ describe("refund queue", () => {
           Object.assign(desk.requests.find((r) => r.request === request), { state, decided_by: "owner" }, refund ? { refund } : { reject_reason: "已发货" });
         };
         // A failed refund's row (why, and what to do) is several times a rejected one's height.
-        for (let i = 0; i < 30; i++) add(i, "failed", { id: i + 1, out_refund_no: `R${i}`, refund_fee: 500, refund_id: null, attempts: 1, last_error: null, failure_reason: "商户余额不足", updated_at: now });
+        for (let i = 0; i < 30; i++) add(i, "failed", { id: i + 1, out_refund_no: `R${i}`, refund_fee: 500, refund_id: null, attempts: 1, problem: "account_abnormal", wechat_detail: "USER_ACCOUNT_ABNORMAL: 用户帐号注销", contradicted: false, updated_at: now });
         for (let i = 30; i < 90; i++) add(i, "rejected");
       },
     });
@@ -196,11 +196,26 @@ describe("refund queue", () => {
     await page.getByTestId("approve-2").click();
     await page.getByTestId("approve-confirm").click();
     await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
-    await fake(page, (desk) => desk.move(2, "failed", "商户余额不足"));
+    await fake(page, (desk) => desk.move(2, "failed", "account_abnormal", "USER_ACCOUNT_ABNORMAL: 用户帐号注销"));
     await page.getByTestId("tab-attention").click();
     const problem = page.getByTestId("problem-2");
-    await problem.getByText("商户余额不足").waitFor();
+    await problem.getByText("顾客的微信账户已注销或异常").waitFor();
+    await problem.getByText("USER_ACCOUNT_ABNORMAL: 用户帐号注销").waitFor();
     await problem.getByText("重新发起手动退款").waitFor();
+    await page.close();
+  });
+
+  test("a held refund names the setup problem in the window's language", async () => {
+    const page = await openDesk(browser, server.url, { seed: { language: "en" }, setup: shop });
+    await page.getByTestId("approve-2").click();
+    await page.getByTestId("approve-confirm").click();
+    await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
+    await fake(page, (desk) => desk.move(2, "held", "certificate_rejected", "400 The SSL certificate error"));
+    await page.getByTestId("tab-attention").click();
+    const problem = page.getByTestId("problem-2");
+    await problem.getByText("Held", { exact: true }).waitFor();
+    await problem.getByText("did not accept the merchant certificate", { exact: false }).waitFor();
+    assert.equal(await problem.getByText("微信").count(), 0, "codes are translated in the window, not stored as Chinese");
     await page.close();
   });
 });

@@ -282,6 +282,63 @@ async fn signed_refund_requests_are_queued_once() {
 }
 
 #[tokio::test]
+async fn a_retry_of_the_same_bytes_after_a_failure_is_processed() {
+    // Reproduction: the intake remembered a request's signature before storing it, so when
+    // storing failed for a moment the backend's identical retry got 409 `replayed` and the
+    // customer's request was lost.
+    let desk = Desk::start(0.0).await;
+    // Paid in WeChat; its notification never reached the desk, so the intake asks WeChat.
+    let order = desk
+        .sim
+        .create_order(NewOrder {
+            total_fee: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    desk.sim.pay(&order.out_trade_no).unwrap();
+    let body = serde_json::json!({ "request_id": "retry-1", "out_trade_no": order.out_trade_no, "refund_fee": 500, "reason": "不想要了" });
+    let t = now();
+    for (fault, expected) in [
+        (
+            wxpay_sim::Fault::HttpStatus {
+                status: 502,
+                after_record: false,
+            },
+            (502, "wechat_unavailable"),
+        ),
+        (
+            wxpay_sim::Fault::Drop {
+                after_record: false,
+            },
+            (502, "wechat_unavailable"),
+        ),
+    ] {
+        desk.sim.inject(wxpay_sim::FaultPlan {
+            endpoint: wxpay_sim::Endpoint::OrderQuery,
+            fault,
+            count: 1,
+        });
+        let (status, answer) = desk.post_request(&body, t, SECRET).await;
+        assert_eq!(
+            (status, answer["code"].as_str().unwrap_or_default()),
+            expected,
+            "{answer}"
+        );
+    }
+    let (status, answer) = desk.post_request(&body, t, SECRET).await;
+    assert_eq!(
+        status, 201,
+        "the same bytes, retried after failures, are stored: {answer}"
+    );
+    let (status, answer) = desk.post_request(&body, t, SECRET).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("replayed")),
+        "once stored, the same bytes are a replay"
+    );
+}
+
+#[tokio::test]
 async fn refund_requests_are_authenticated_and_checked() {
     let desk = Desk::start(0.0).await;
     let order = desk.paid_order(1000);

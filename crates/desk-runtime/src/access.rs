@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use desk_core::Code;
 use hmac::Hmac;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -47,11 +48,11 @@ pub enum AccessError {
 }
 
 impl AccessError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            AccessError::Locked | AccessError::PinForAmount { .. } => "needs_owner",
-            AccessError::WrongPin | AccessError::TooManyAttempts(_) => "wrong_pin",
-            AccessError::PinFormat => "invalid_input",
+            AccessError::Locked | AccessError::PinForAmount { .. } => Code::NeedsOwner,
+            AccessError::WrongPin | AccessError::TooManyAttempts(_) => Code::WrongPin,
+            AccessError::PinFormat => Code::InvalidInput,
         }
     }
 }

@@ -4,19 +4,27 @@
 
 export type Fen = number;
 
-export type QueueState = "pending" | "rejected" | "withdrawn" | "approved" | "submitting" | "processing" | "succeeded" | "closed" | "needs_manual" | "failed";
+export type QueueState = "pending" | "rejected" | "withdrawn" | "approved" | "submitting" | "held" | "processing" | "succeeded" | "closed" | "needs_manual" | "failed";
 
-export type RefundState = "approved" | "submitting" | "processing" | "succeeded" | "closed" | "needs_manual" | "failed";
+export type RefundState = "approved" | "submitting" | "held" | "processing" | "succeeded" | "closed" | "needs_manual" | "failed";
+
+export type RequestState = "pending" | "approved" | "rejected" | "withdrawn";
+
+export type Problem = "unreachable" | "no_answer" | "unreadable_answer" | "wechat_error" | "wechat_busy" | "rate_limited" | "order_not_ready" | "not_enough_funds" | "certificate_missing" | "certificate_rejected" | "server_not_trusted" | "clock_wrong" | "server_name_mismatch" | "secure_connection_failed" | "http_refused" | "api_key_wrong" | "merchant_wrong" | "request_invalid" | "order_too_old" | "account_abnormal" | "order_not_on_wechat" | "order_state_refused" | "amount_mismatch" | "parameters_refused" | "business_error" | "request_refused" | "not_found_after_accepted";
 
 export type RefundView = { id: number, out_refund_no: string, refund_fee: Fen, refund_id: string | null, attempts: number, 
 /**
- * The last retryable problem (the refund is still being worked on).
+ * Why it waits, is held or failed (the window translates the code).
  */
-last_error: string | null, 
+problem: Problem | null, 
 /**
- * Why a failed refund failed and what to do.
+ * WeChat's own words about the problem.
  */
-failure_reason: string | null, updated_at: number, };
+wechat_detail: string | null, 
+/**
+ * WeChat's evidence overrode the desk's record (a refund held as failed was paid).
+ */
+contradicted: boolean, updated_at: number, };
 
 export type QueueItem = { request: number, request_id: string | null, out_trade_no: string, requested_fee: Fen, reason: string, customer: string | null, created_at: number, state: QueueState, decided_by: string | null, decided_at: number | null, reject_reason: string | null, refund: RefundView | null, };
 
@@ -32,9 +40,21 @@ export type ApprovedRefund = { refund: number, out_refund_no: string, refund_fee
 
 export type DeskEvent = { "type": "order_paid", out_trade_no: string, total_fee: Fen, paid_at: number, } | { "type": "refund_requested", request: number, out_trade_no: string, refund_fee: Fen, } | { "type": "request_closed", request: number, out_trade_no: string, 
 /**
- * `rejected` or `withdrawn`.
+ * Rejected or withdrawn.
  */
-state: string, } | { "type": "refund_changed", refund: number, request: number, out_trade_no: string, out_refund_no: string, refund_fee: Fen, state: RefundState, detail: string | null, };
+state: RequestState, } | { "type": "refund_changed", refund: number, request: number, out_trade_no: string, out_refund_no: string, refund_fee: Fen, state: RefundState, 
+/**
+ * Why it waits, is held or failed.
+ */
+problem: Problem | null, 
+/**
+ * WeChat's own words about the problem.
+ */
+wechat_detail: string | null, 
+/**
+ * WeChat's evidence overrode the desk's record (a refund held as failed was paid).
+ */
+contradicted: boolean, };
 
 export type AuditEntry = { id: number, at: number, actor: string, 
 /**
@@ -80,7 +100,7 @@ export type QuietHours = {
  */
 from: string, to: string, };
 
-export type AlertKind = "new_order" | "refund_request" | "refund_succeeded" | "refund_failed" | "refund_needs_manual" | "test";
+export type AlertKind = "new_order" | "refund_request" | "refund_succeeded" | "refund_failed" | "refund_needs_manual" | "refund_held" | "refund_contradicted" | "test";
 
 export type AlertTarget = { "screen": "queue" } | { "screen": "order", out_trade_no: string, } | { "screen": "request", request: number, } | { "screen": "settings" };
 
@@ -103,9 +123,9 @@ name: string, status: Status, detail: string, };
 
 export type Status = "ok" | "warning" | "failed" | "skipped";
 
-export type ErrorCode = "needs_owner" | "wrong_pin" | "invalid_input" | "invalid_amount" | "not_refundable" | "conflict" | "not_found" | "order_unknown" | "order_not_paid" | "payment_conflict" | "wechat_unavailable" | "setup" | "desk_unavailable" | "storage";
+export type Code = "needs_owner" | "wrong_pin" | "invalid_input" | "invalid_amount" | "not_refundable" | "conflict" | "request_id_conflict" | "not_found" | "order_unknown" | "order_not_paid" | "payment_conflict" | "wechat_unavailable" | "setup" | "desk_unavailable" | "storage";
 
-export type IpcError = { code: ErrorCode, message: string, };
+export type IpcError = { code: Code, message: string, };
 
 export type AppStatus = { mode: Mode | null, intake_url: string | null, data_dir: string, warnings: Array<string>, language: Language, access: AccessStatus, 
 /**

@@ -13,8 +13,8 @@ import type {
   BatchOutcome,
   Check,
   Command,
+  Code,
   DeskEvent,
-  ErrorCode,
   ExchangeEntry,
   IpcError,
   Language,
@@ -33,8 +33,8 @@ import type {
 export * from "./bindings";
 
 export class DeskError extends Error {
-  readonly code: ErrorCode | "unexpected";
-  constructor(code: ErrorCode | "unexpected", message: string) {
+  readonly code: Code | "unexpected";
+  constructor(code: Code | "unexpected", message: string) {
     super(message);
     this.code = code;
   }

@@ -70,7 +70,7 @@ impl CliError {
     pub fn code(&self) -> &'static str {
         match self {
             CliError::Core(error) => error.code().as_str(),
-            CliError::Access(error) => error.code(),
+            CliError::Access(error) => error.code().as_str(),
             CliError::Desk(desk_runtime::RuntimeError::Core(error)) => error.code().as_str(),
             CliError::Desk(desk_runtime::RuntimeError::Lock(_)) => "already_running",
             CliError::Desk(_) => "setup",

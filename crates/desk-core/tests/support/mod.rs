@@ -32,3 +32,19 @@ pub fn client_for(sim: &SimHandle, sign_type: SignType) -> WxPayClient<HttpsTran
         HttpsTransport::new(settings, SystemTime::now()).unwrap(),
     )
 }
+
+/// The simulator's HTTPS transport alone, giving up on an answer after `timeout`.
+pub fn transport_for(sim: &SimHandle, timeout: Duration) -> HttpsTransport {
+    let c = sim.credentials();
+    let identity =
+        ClientIdentity::from_pkcs12_file(&c.files.cert_p12, &default_password(&c.mch_id)).unwrap();
+    let settings = HttpsSettings {
+        base_url: sim.info().base_url.clone(),
+        identity: Some(identity),
+        request_timeout: timeout,
+        ..HttpsSettings::default()
+    }
+    .with_extra_root_ca_file(&c.files.ca_pem)
+    .unwrap();
+    HttpsTransport::new(settings, SystemTime::now()).unwrap()
+}
