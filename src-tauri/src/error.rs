@@ -44,6 +44,7 @@ impl From<RuntimeError> for IpcError {
                 ErrorCode::DeskUnavailable
             }
             RuntimeError::InvalidSetting(_) => ErrorCode::InvalidInput,
+            RuntimeError::RefundsInFlight(_) => ErrorCode::Conflict,
             RuntimeError::File(_)
             | RuntimeError::Config(_)
             | RuntimeError::Secret(_)

@@ -239,6 +239,24 @@ impl Store {
         })
     }
 
+    /// Refunds on their way: approved, being sent, held or being followed with WeChat.
+    pub fn refunds_in_flight(&self) -> Result<i64, CoreError> {
+        Ok(self
+            .queue_counts()?
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    QueueState::Approved
+                        | QueueState::Submitting
+                        | QueueState::Held
+                        | QueueState::Processing
+                )
+            })
+            .map(|c| c.count)
+            .sum())
+    }
+
     /// One request with its refund.
     pub fn queue_item(&self, request: i64) -> Result<QueueItem, CoreError> {
         self.read(|conn| {

@@ -106,7 +106,7 @@ fn a_database_from_a_newer_app_is_refused() {
 #[test]
 fn released_migrations_are_never_edited() {
     // Append-only: a released migration keeps its text. To change the schema, add one.
-    const RELEASED: &[u64] = &[MIGRATION_1_HASH];
+    const RELEASED: &[u64] = &[MIGRATION_1_HASH, MIGRATION_2_HASH];
     assert!(MIGRATIONS.len() >= RELEASED.len());
     for (n, (sql, hash)) in MIGRATIONS.iter().zip(RELEASED).enumerate() {
         assert_eq!(
@@ -126,6 +126,76 @@ fn released_migrations_are_never_edited() {
 }
 
 const MIGRATION_1_HASH: u64 = 8_619_045_482_559_650_136;
+const MIGRATION_2_HASH: u64 = 16_488_906_011_493_242_033;
+
+#[test]
+fn refunds_from_before_the_lifecycle_are_asked_of_wechat_again() {
+    // A database at schema 2: a refund failed without asking WeChat, one waiting to be sent
+    // again after an unknown outcome, one never sent, one being followed; exchanges point at
+    // them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.sqlite3");
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+    for (index, sql) in MIGRATIONS[..2].iter().enumerate() {
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(sql).unwrap();
+        tx.pragma_update(None, "user_version", index as i64 + 1).unwrap();
+        tx.commit().unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO orders VALUES ('A1', '4200A1', 1000, 0, NULL, NULL, NULL, 'notification', 0);
+         INSERT INTO refund_requests (id, out_trade_no, requested_fee, reason, state, created_at)
+             VALUES (1, 'A1', 100, 'r', 'pending', 0), (2, 'A1', 100, 'r', 'pending', 0),
+                    (3, 'A1', 100, 'r', 'pending', 0), (4, 'A1', 100, 'r', 'pending', 0);
+         UPDATE refund_requests SET state = 'approved';
+         INSERT INTO refunds (id, request, out_trade_no, out_refund_no, refund_fee, state, attempts,
+                              last_error, failure_reason, approved_by, approved_at, updated_at)
+             VALUES (1, 1, 'A1', 'MD1-a', 100, 'failed', 2, NULL, '微信支付拒绝了请求', 'owner', 0, 0),
+                    (2, 2, 'A1', 'MD2-b', 100, 'approved', 1, '微信支付未及时应答', NULL, 'owner', 0, 0),
+                    (3, 3, 'A1', 'MD3-c', 100, 'approved', 0, NULL, NULL, 'owner', 0, 0),
+                    (4, 4, 'A1', 'MD4-d', 100, 'processing', 1, NULL, NULL, 'owner', 0, 0);
+         INSERT INTO exchanges (at, endpoint, refund, request, outcome) VALUES (0, 'refund', 1, 'x', 'ok');",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open(&path).unwrap();
+    let state = |no: &str| store.refund_by_number(no).unwrap().unwrap().state;
+    assert_eq!(state("MD1-a"), RefundState::Submitting, "failed without asking: asked now");
+    assert_eq!(state("MD2-b"), RefundState::Submitting, "unknown outcome: asked before resending");
+    assert_eq!(state("MD3-c"), RefundState::Approved, "never sent: sent");
+    assert_eq!(state("MD4-d"), RefundState::Processing);
+    let counts: Vec<(QueueState, i64)> = store
+        .queue_counts()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.state, c.count))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            (QueueState::Approved, 1),
+            (QueueState::Submitting, 2),
+            (QueueState::Processing, 1)
+        ]
+    );
+    let items = store.queue(None, 10).unwrap();
+    let old = items.iter().find(|i| i.request == 1).unwrap().refund.clone().unwrap();
+    assert_eq!(old.problem, None);
+    assert_eq!(old.wechat_detail.as_deref(), Some("微信支付拒绝了请求"));
+    assert_eq!(
+        store.order("A1").unwrap().unwrap().refundable,
+        Fen::new(600),
+        "refunds being asked about hold their amount"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let broken: i64 = conn
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(broken, 0);
+    assert!(dir.path().join("desk.sqlite3.schema-2.bak").exists());
+}
 
 fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {

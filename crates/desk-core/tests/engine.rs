@@ -657,3 +657,171 @@ async fn requests_to_wechat_keep_to_the_rate_limit() {
     assert_eq!(pass.checked, 6);
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
+
+impl World {
+    /// Another request on `refund`'s order, approved by the owner.
+    fn approve_again(&self, refund: &ApprovedRefund, fee: i64) -> Result<ApprovedRefund, CoreError> {
+        let order = self
+            .store
+            .refund_by_number(refund.out_refund_no.as_str())
+            .unwrap()
+            .unwrap()
+            .out_trade_no;
+        let (id, _) = self.store.add_request(
+            &NewRequest {
+                request_id: None,
+                out_trade_no: OutTradeNo::new(order).unwrap(),
+                refund_fee: Fen::new(fee),
+                reason: "again".into(),
+                customer: None,
+            },
+            now(),
+        )?;
+        self.store.approve(id, None, &owner(), now())
+    }
+
+    fn refunded_on_wechat(&self, out_trade_no: &str) -> i64 {
+        self.sim
+            .ledger()
+            .iter()
+            .filter(|e| e.kind == LedgerKind::Refund && e.out_trade_no == out_trade_no)
+            .map(|e| -e.amount)
+            .sum()
+    }
+}
+
+#[tokio::test]
+async fn reproduction_a_refund_paid_behind_a_lost_answer_is_never_failed_and_paid_again() {
+    // Order of ¥10.00, refund of ¥5.00. WeChat records the refund and the answer is lost; any
+    // call after that gets an error that used to mean "never retry". The desk marked the
+    // refund failed, showed ¥10.00 refundable again and paid a second ¥5.00 request.
+    let resend_faults = [
+        Fault::HttpStatus {
+            status: 403,
+            after_record: false,
+        },
+        Fault::HttpStatus {
+            status: 404,
+            after_record: false,
+        },
+        Fault::Error {
+            err_code: "ERROR".into(),
+            after_record: false,
+        },
+        Fault::Error {
+            err_code: "SIGNERROR".into(),
+            after_record: false,
+        },
+        Fault::Error {
+            err_code: "ORDERNOTEXIST".into(),
+            after_record: false,
+        },
+    ];
+    for resend_fault in resend_faults {
+        let w = World::new().await;
+        let engine = w.engine(fast());
+        let first = w.approved(1000, 500);
+        for fault in [Fault::Drop { after_record: true }, resend_fault.clone()] {
+            w.sim.inject(FaultPlan {
+                endpoint: Endpoint::Refund,
+                fault,
+                count: 1,
+            });
+        }
+        let end = w.drive(&engine, &first, 0).await;
+        assert_eq!(end, RefundState::Succeeded, "{resend_fault:?}");
+        assert_eq!(w.paid_out(&first), 1, "{resend_fault:?}");
+        let order = w
+            .store
+            .refund_by_number(first.out_refund_no.as_str())
+            .unwrap()
+            .unwrap()
+            .out_trade_no;
+        assert_eq!(
+            w.store.order(&order).unwrap().unwrap().refundable,
+            Fen::new(500),
+            "{resend_fault:?}: the paid refund still counts"
+        );
+        // The resend's fault was never needed: WeChat was asked, not sent the refund again.
+        w.sim.clear_faults();
+        let second = w.approve_again(&first, 500).unwrap();
+        assert_eq!(w.drive(&engine, &second, 0).await, RefundState::Succeeded);
+        assert!(
+            matches!(
+                w.approve_again(&first, 1),
+                Err(CoreError::ExceedsRefundable { .. })
+            ),
+            "nothing is left to refund"
+        );
+        let desk = w.store.order(&order).unwrap().unwrap();
+        assert_eq!(
+            (desk.committed.get(), w.refunded_on_wechat(&order)),
+            (1000, 1000),
+            "{resend_fault:?}: the desk's view is WeChat's ledger"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wechats_evidence_beats_the_desks_record() {
+    let w = World::new().await;
+    let engine = w.engine(fast());
+    let refund = w.approved(1000, 300);
+    w.sim.inject(FaultPlan {
+        endpoint: Endpoint::Refund,
+        fault: Fault::Error {
+            err_code: "ORDERNOTEXIST".into(),
+            after_record: false,
+        },
+        count: 1,
+    });
+    assert_eq!(w.drive(&engine, &refund, 0).await, RefundState::Failed);
+    let order = w
+        .store
+        .refund_by_number(refund.out_refund_no.as_str())
+        .unwrap()
+        .unwrap()
+        .out_trade_no;
+    assert_eq!(w.store.order(&order).unwrap().unwrap().refundable, Fen::new(1000));
+
+    // WeChat ends up refunding that very number after all (another copy of the desk, a retry
+    // at WeChat's side), and says so in a notification.
+    let transaction = w.sim.order(&order).unwrap().transaction_id.unwrap();
+    w.client()
+        .execute(&RefundRequest {
+            order: OrderRef::TransactionId(TransactionId::new(transaction).unwrap()),
+            out_refund_no: refund.out_refund_no.clone(),
+            total_fee: Fen::new(1000),
+            refund_fee: Fen::new(300),
+            refund_fee_type: None,
+            refund_desc: None,
+            refund_account: None,
+            notify_url: None,
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut events = w.store.subscribe();
+    assert!(engine
+        .apply_notification(&notification_for(&w, &refund, 1000), now())
+        .unwrap());
+    assert_eq!(w.state(&refund), RefundState::Succeeded);
+    assert!(
+        matches!(
+            events.try_recv(),
+            Ok(DeskEvent::RefundChanged {
+                state: RefundState::Succeeded,
+                contradicted: true,
+                ..
+            })
+        ),
+        "the owner is told WeChat paid a refund the desk had as failed"
+    );
+    assert_eq!(
+        w.store.order(&order).unwrap().unwrap().refundable,
+        Fen::new(700),
+        "its amount counts as refunded"
+    );
+    let item = w.store.queue(None, 10).unwrap();
+    assert!(item.iter().any(|i| i.refund.as_ref().is_some_and(|r| r.contradicted)));
+}

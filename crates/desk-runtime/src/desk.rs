@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use wxpay_sim::{DemoTraffic, IntakeTarget, SimConfig, SimHandle};
 
+use crate::books::{Books, adopt_legacy_database, sandbox_intake_secret};
 use crate::config::{Config, Mode};
 use crate::error::RuntimeError;
 use crate::files::DataDir;
@@ -53,6 +54,8 @@ pub struct RunningDesk {
     store: Arc<Store>,
     client: Client,
     config: Config,
+    books: Books,
+    intake_secret: String,
     intake_url: String,
     mode: Mode,
     sandbox: Option<SimHandle>,
@@ -83,7 +86,14 @@ impl RunningDesk {
         } else {
             config.mode
         };
-        let store = Arc::new(Store::open(&dir.database())?);
+        adopt_legacy_database(dir, &config)?;
+        let books = Books::of(&config, mode, dir)?;
+        books.create(dir)?;
+        let store = Arc::new(Store::open(&books.database(dir))?);
+        let intake_secret = match mode {
+            Mode::Sandbox => sandbox_intake_secret(dir)?,
+            Mode::Production => config.intake.shared_secret.clone(),
+        };
         let addr = options.listen.unwrap_or(config.intake.listen);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -96,7 +106,8 @@ impl RunningDesk {
 
         let (client, sandbox, settings) = match mode {
             Mode::Sandbox => {
-                let (sim, credentials) = start_sandbox(&options, &config, &intake_url).await?;
+                let (sim, credentials) =
+                    start_sandbox(&options, &intake_secret, &intake_url).await?;
                 let settings = EngineSettings {
                     first_check_after: options.sandbox_refund_delay + Duration::from_secs(1),
                     max_check_interval: Duration::from_secs(30),
@@ -150,7 +161,7 @@ impl RunningDesk {
         let intake = Arc::new(IntakeState::new(
             store.clone(),
             client.clone(),
-            config.intake.shared_secret.clone(),
+            intake_secret.clone(),
         ));
         let mut stop_intake = stopped.clone();
         let serve = axum::serve(listener, router(intake)).with_graceful_shutdown(async move {
@@ -174,6 +185,8 @@ impl RunningDesk {
             store,
             client,
             config,
+            books,
+            intake_secret,
             intake_url,
             mode,
             sandbox,
@@ -223,6 +236,27 @@ impl RunningDesk {
         &self.intake_url
     }
 
+    /// The shared secret the running intake checks backend requests with (the sandbox has its
+    /// own).
+    pub fn intake_secret(&self) -> &str {
+        &self.intake_secret
+    }
+
+    /// Whose refunds this desk works on.
+    pub fn books(&self) -> &Books {
+        &self.books
+    }
+
+    /// Refused while this desk's refunds are on their way (approved, being sent, held or being
+    /// followed): another mode's engine would leave them waiting.
+    pub fn ensure_can_switch(&self) -> Result<(), RuntimeError> {
+        let in_flight = self.store.refunds_in_flight()?;
+        if in_flight > 0 {
+            return Err(RuntimeError::RefundsInFlight(in_flight));
+        }
+        Ok(())
+    }
+
     pub fn mode(&self) -> Mode {
         self.mode
     }
@@ -252,7 +286,7 @@ impl Drop for RunningDesk {
 
 async fn start_sandbox(
     options: &StartOptions,
-    config: &Config,
+    intake_secret: &str,
     intake_url: &str,
 ) -> Result<(SimHandle, SandboxCredentials), RuntimeError> {
     let dir = &options.data_dir;
@@ -263,7 +297,7 @@ async fn start_sandbox(
         notify_url: Some(format!("{intake_url}/wxpay/notify")),
         refund_requests: Some(IntakeTarget {
             url: format!("{intake_url}/api/v1/refund-requests"),
-            secret: config.intake.shared_secret.clone(),
+            secret: intake_secret.to_owned(),
         }),
         refund_request_probability: 0.2,
     });
@@ -277,7 +311,7 @@ async fn start_sandbox(
         api_key: info.api_key.clone(),
         files: info.files.clone(),
         intake_url: intake_url.to_owned(),
-        intake_secret: config.intake.shared_secret.clone(),
+        intake_secret: intake_secret.to_owned(),
     };
     credentials.save(&dir.sandbox_credentials())?;
     Ok((sim, credentials))

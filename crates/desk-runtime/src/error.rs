@@ -38,6 +38,10 @@ pub enum RuntimeError {
         "the sandbox is not running ({0} not found or stale): start it with `merchant-desk-cli serve --sandbox` (or the app) first"
     )]
     SandboxNotRunning(PathBuf),
+    #[error(
+        "{0} refund(s) are still on their way (approved, being sent, held or followed with WeChat Pay): wait until they end (or fix what holds them), then switch"
+    )]
+    RefundsInFlight(i64),
     #[error("the sandbox simulator could not start: {0}")]
     Sandbox(#[from] wxpay_sim::SimError),
     #[error(

@@ -70,10 +70,6 @@ impl DataDir {
         &self.root
     }
 
-    pub fn database(&self) -> PathBuf {
-        self.root.join("desk.sqlite3")
-    }
-
     pub fn config(&self) -> PathBuf {
         self.root.join("config.toml")
     }
@@ -87,7 +83,8 @@ impl DataDir {
         self.root.join("desk.lock")
     }
 
-    /// The simulator's own data directory (its CA and the sandbox merchant's certificates).
+    /// The sandbox's folder: the simulator's files (its CA, the sandbox merchant's
+    /// certificates) and the sandbox's books.
     pub fn sandbox(&self) -> PathBuf {
         self.root.join("sandbox")
     }

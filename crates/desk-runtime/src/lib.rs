@@ -6,6 +6,7 @@
 
 mod access;
 mod alerts;
+mod books;
 mod config;
 mod desk;
 mod doctor;
@@ -20,12 +21,13 @@ pub use access::{Access, AccessConfig, AccessError, AccessStatus, UNLOCK_SECS, h
 pub use alerts::{
     Alert, AlertKind, AlertSettings, AlertTarget, Alerter, Language, QuietHours, problem_text, yuan,
 };
+pub use books::{Books, adopt_legacy_database, sandbox_intake_secret};
 pub use config::{
     CertificateConfig, Config, ConfigError, DEFAULT_LISTEN, IntakeConfig, MerchantConfig, Mode,
     RefundPolicy,
 };
 pub use desk::{RunningDesk, StartOptions};
-pub use doctor::{Check, Status, doctor};
+pub use doctor::{Check, Status, doctor, resume_held_if_passed};
 pub use error::RuntimeError;
 pub use files::{DATA_DIR_ENV, DataDir, FileError, write_private};
 pub use lock::{DeskLock, LockError};

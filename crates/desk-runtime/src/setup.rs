@@ -60,6 +60,7 @@ pub fn save_merchant(
         }
     };
     identity.check_validity(now)?;
+    ensure_previous_books_settled(dir, &config, &merchant.mch_id)?;
 
     dir.create()?;
     secrets.set(&merchant.mch_id, SecretKind::ApiKey, setup.api_key.expose())?;
@@ -88,4 +89,31 @@ fn check_api_key(key: &ApiKey) -> Result<(), RuntimeError> {
         "the API v2 key must be 32 letters and digits (this one has {} characters): copy it again from 商户平台 → 账户中心 → API安全",
         text.chars().count()
     )))
+}
+
+/// Another merchant's refunds still on their way would be left unsent and unfollowed: the
+/// switch waits until they ended. Books from before the modes were kept apart are first
+/// given to the merchant they belong to.
+fn ensure_previous_books_settled(
+    dir: &DataDir,
+    config: &Config,
+    new_mch_id: &str,
+) -> Result<(), RuntimeError> {
+    let Some(previous) = config.merchant.as_ref().filter(|m| m.mch_id != new_mch_id) else {
+        return Ok(());
+    };
+    if dir.root().join("desk.sqlite3").exists()
+        && let Ok(_lock) = crate::lock::DeskLock::acquire(&dir.lock(), dir.root())
+    {
+        crate::books::adopt_legacy_database(dir, config)?;
+    }
+    let books = crate::books::Books::Merchant(previous.mch_id.clone()).database(dir);
+    if !books.exists() {
+        return Ok(());
+    }
+    let in_flight = desk_core::Store::open(&books)?.refunds_in_flight()?;
+    if in_flight > 0 {
+        return Err(RuntimeError::RefundsInFlight(in_flight));
+    }
+    Ok(())
 }

@@ -540,3 +540,161 @@ fn setup_refuses_a_certificate_that_does_not_open_and_changes_nothing() {
     assert!(matches!(error, RuntimeError::Identity(_)), "{error}");
     assert!(!dir.root().exists(), "nothing was written");
 }
+
+#[tokio::test]
+async fn reproduction_a_sandbox_run_never_touches_production_refunds() {
+    // A production desk with an approved refund not yet sent; the owner runs the sandbox on
+    // the same data directory for a while. The sandbox engine used to send the production
+    // refund to the simulator, get ORDERNOTEXIST and fail it for good.
+    let (sim, dir, _secrets, _temp) = merchant_world().await;
+    let config = Config::load(&dir.config()).unwrap().unwrap();
+    let books = Books::of(&config, Mode::Production, &dir).unwrap();
+    books.create(&dir).unwrap();
+    let order = sim
+        .create_order(NewOrder {
+            total_fee: 800,
+            ..Default::default()
+        })
+        .unwrap();
+    let paid = sim.pay(&order.out_trade_no).unwrap();
+    let approved = {
+        let store = desk_core::Store::open(&books.database(&dir)).unwrap();
+        store
+            .record_payment(
+                &desk_core::Payment {
+                    out_trade_no: wxpay::OutTradeNo::new(paid.out_trade_no.clone()).unwrap(),
+                    transaction_id: wxpay::TransactionId::new(paid.transaction_id.unwrap())
+                        .unwrap(),
+                    total_fee: wxpay::Fen::new(800),
+                    paid_at: now(),
+                    openid: None,
+                    trade_type: None,
+                    attach: None,
+                    source: desk_core::PaymentSource::Notification,
+                },
+                now(),
+            )
+            .unwrap();
+        let (request, _) = store
+            .add_request(
+                &desk_core::NewRequest {
+                    request_id: None,
+                    out_trade_no: wxpay::OutTradeNo::new(paid.out_trade_no.clone()).unwrap(),
+                    refund_fee: wxpay::Fen::new(800),
+                    reason: "缺货".into(),
+                    customer: None,
+                },
+                now(),
+            )
+            .unwrap();
+        let owner = Approver {
+            name: "owner".into(),
+            limit: None,
+        };
+        store.approve(request, None, &owner, now()).unwrap()
+    };
+
+    // The sandbox runs a while, demo orders and all.
+    let mut options = sandbox_options(&dir);
+    options.demo = Some(Duration::from_millis(200));
+    let sandbox = RunningDesk::start(options).await.unwrap();
+    assert_eq!(sandbox.books(), &Books::Sandbox);
+    assert_ne!(
+        sandbox.store().path(),
+        books.database(&dir).as_path(),
+        "the sandbox keeps its own books"
+    );
+    let credentials = SandboxCredentials::load(&dir.sandbox_credentials()).unwrap();
+    assert_ne!(
+        credentials.intake_secret, config.intake.shared_secret,
+        "sandbox-credentials.json holds nothing of production"
+    );
+    // A refund notification made with the sandbox's key for the production refund's number
+    // reaches only the sandbox's books.
+    let forged = sandbox_refund_close(&credentials, approved.out_refund_no.as_str());
+    let answer = reqwest::Client::new()
+        .post(format!("{}/wxpay/refund-notify", sandbox.intake_url()))
+        .body(forged)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    sandbox.shutdown().await;
+
+    let store = desk_core::Store::open(&books.database(&dir)).unwrap();
+    let untouched = store
+        .refund_by_number(approved.out_refund_no.as_str())
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.state, RefundState::Approved, "never sent by the sandbox");
+    assert!(
+        store.queue(None, 10).unwrap().len() == 1,
+        "no demo order or request in production's books"
+    );
+    drop(store);
+
+    // Back in production, the refund goes out to the merchant's WeChat Pay.
+    let mut options = StartOptions::new(dir.clone());
+    options.listen = Some("127.0.0.1:0".parse().unwrap());
+    options.poll = Duration::from_millis(50);
+    let desk = RunningDesk::start(options).await.unwrap();
+    assert!(
+        matches!(desk.ensure_can_switch(), Err(RuntimeError::RefundsInFlight(1))),
+        "switching is refused while a refund is on its way"
+    );
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while desk.store().queue(None, 1).unwrap()[0].state != desk_core::QueueState::Processing {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the production refund was never sent");
+    desk.shutdown().await;
+}
+
+/// A REFUNDCLOSE refund notification for `out_refund_no`, encrypted with the sandbox's key.
+fn sandbox_refund_close(credentials: &SandboxCredentials, out_refund_no: &str) -> String {
+    let inner = format!(
+        "<root><transaction_id>4200000000000000001</transaction_id><out_trade_no>X1</out_trade_no><refund_id>50000000000001</refund_id><out_refund_no>{out_refund_no}</out_refund_no><total_fee>800</total_fee><refund_fee>800</refund_fee><refund_status>REFUNDCLOSE</refund_status><refund_recv_accout>x</refund_recv_accout><refund_account>REFUND_SOURCE_UNSETTLED_FUNDS</refund_account><refund_request_source>API</refund_request_source><settlement_refund_fee>800</settlement_refund_fee></root>"
+    );
+    let key = wxpay::ApiKey::new(credentials.api_key.clone()).unwrap();
+    let req_info = wxpay::refund_notify::encrypt_req_info(inner.as_bytes(), &key);
+    format!(
+        "<xml><return_code>SUCCESS</return_code><appid>{}</appid><mch_id>{}</mch_id><nonce_str>abc</nonce_str><req_info>{req_info}</req_info></xml>",
+        credentials.appid, credentials.mch_id
+    )
+}
+
+#[test]
+fn a_database_from_before_the_books_goes_to_the_merchant_it_served() {
+    for merchant in [None, Some("1900000109")] {
+        let (dir, _temp) = data_dir();
+        dir.create().unwrap();
+        let legacy = dir.root().join("desk.sqlite3");
+        drop(desk_core::Store::open(&legacy).unwrap());
+        let mut config = Config::new();
+        if let Some(mch_id) = merchant {
+            config.mode = Mode::Production;
+            config.merchant = Some(MerchantConfig {
+                appid: "wx2421b1c4370ec43b".into(),
+                mch_id: mch_id.into(),
+                sign_type: SignType::Md5,
+                certificate: CertificateConfig::Pkcs12 {
+                    p12: "apiclient_cert.p12".into(),
+                },
+                secrets: SecretBackend::File,
+                api_base: None,
+                extra_ca: None,
+            });
+        }
+        adopt_legacy_database(&dir, &config).unwrap();
+        let books = match merchant {
+            Some(mch_id) => Books::Merchant(mch_id.into()),
+            None => Books::Sandbox,
+        };
+        assert!(!legacy.exists(), "moved, not copied");
+        assert!(books.database(&dir).exists(), "{books:?}");
+        desk_core::Store::open(&books.database(&dir)).unwrap();
+    }
+}

@@ -268,6 +268,11 @@ impl SimHandle {
         self.shared.inject(plan);
     }
 
+    /// Forgets the faults not used yet.
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
+
     pub fn add_refund_rule(&self, rule: RefundRule) {
         self.shared.add_refund_rule(rule);
     }

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use desk_core::unix_now;
 use desk_runtime::{
     AlertSettings, CertificateConfig, Check, Language, MerchantSetup, Mode, SecretBackend, Secrets,
-    doctor, save_merchant,
+    doctor, resume_held_if_passed, save_merchant,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -57,9 +57,13 @@ pub async fn settings_get(state: State<'_, AppState>) -> IpcResult<SettingsView>
     let now = unix_now();
     state.access.require_owner(None, now)?;
     let config = state.config()?;
-    let url = match &*state.desk().await {
-        Ok(desk) => Some(desk.intake_url().to_owned()),
-        Err(_) => None,
+    // What the running intake checks (the sandbox has its own secret).
+    let (url, secret) = match &*state.desk().await {
+        Ok(desk) => (
+            Some(desk.intake_url().to_owned()),
+            desk.intake_secret().to_owned(),
+        ),
+        Err(_) => (None, config.intake.shared_secret.clone()),
     };
     let example_base = url
         .clone()
@@ -84,12 +88,8 @@ pub async fn settings_get(state: State<'_, AppState>) -> IpcResult<SettingsView>
             url,
             listen: config.intake.listen.to_string(),
             public_url: config.intake.public_url.clone(),
-            example_request: desk_core::intake::example_request(
-                &example_base,
-                &config.intake.shared_secret,
-                now,
-            ),
-            shared_secret: config.intake.shared_secret.clone(),
+            example_request: desk_core::intake::example_request(&example_base, &secret, now),
+            shared_secret: secret,
         },
         alerts: config.alerts.clone(),
         language: config.language,
@@ -189,7 +189,12 @@ pub async fn save_merchant_settings(
 #[tauri::command]
 pub async fn run_doctor(state: State<'_, AppState>) -> IpcResult<Vec<Check>> {
     state.access.require_owner(None, unix_now())?;
-    Ok(doctor(&state.launch.data_dir, SystemTime::now()).await)
+    let checks = doctor(&state.launch.data_dir, SystemTime::now()).await;
+    let passed = checks.clone();
+    state
+        .with_store(move |store| resume_held_if_passed(&passed, store, unix_now()))
+        .await?;
+    Ok(checks)
 }
 
 /// Switches between the sandbox and the merchant's real WeChat Pay; the desk restarts.
@@ -200,6 +205,9 @@ pub async fn set_mode(
     pin: Option<String>,
 ) -> IpcResult<AppStatus> {
     state.access.require_owner(pin.as_deref(), unix_now())?;
+    if let Ok(desk) = &*state.desk().await {
+        desk.ensure_can_switch()?;
+    }
     let previous = state.config()?.mode;
     state.update_config(|config| config.mode = mode)?;
     if let Err(error) = state.restart().await {

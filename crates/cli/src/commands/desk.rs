@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use desk_core::Store;
-use desk_runtime::{DATA_DIR_ENV, DataDir};
+use desk_runtime::{
+    Books, Config, DATA_DIR_ENV, DataDir, DeskLock, Mode, RuntimeError, adopt_legacy_database,
+};
 use serde::Serialize;
 use wxpay::Fen;
 
@@ -19,6 +21,10 @@ pub struct DeskArgs {
     /// Print JSON for scripts (errors too, on standard error).
     #[arg(long, global = true)]
     pub json: bool,
+    /// The sandbox (the built-in simulator, no real money) instead of the mode config.toml
+    /// names: `serve` runs it, the other commands read its books.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 }
 
 impl DeskArgs {
@@ -26,14 +32,28 @@ impl DeskArgs {
         Ok(DataDir::resolve(self.data_dir.clone()).map_err(desk_runtime::RuntimeError::from)?)
     }
 
-    /// The database of a desk that has run at least once; nothing is created by asking.
+    /// The books of the mode asked for (the configured one, or the sandbox with `--sandbox`)
+    /// of a desk that has run at least once; nothing is created by asking.
     pub fn existing_store(&self) -> Result<Store, CliError> {
         let dir = self.dir()?;
-        let path = dir.database();
+        let config = Config::load(&dir.config())
+            .map_err(RuntimeError::from)?
+            .ok_or_else(|| CliError::NoDesk(dir.root().to_owned()))?;
+        let mode = if self.sandbox {
+            Mode::Sandbox
+        } else {
+            config.mode
+        };
+        if dir.root().join("desk.sqlite3").exists() {
+            // Books from before the modes were kept apart: moved once, under the desk's lock.
+            let _lock = DeskLock::acquire(&dir.lock(), dir.root()).map_err(RuntimeError::from)?;
+            adopt_legacy_database(&dir, &config).map_err(RuntimeError::from)?;
+        }
+        let path = Books::of(&config, mode, &dir)?.database(&dir);
         if !path.exists() {
             return Err(CliError::NoDesk(dir.root().to_owned()));
         }
-        Ok(Store::open(&path).map_err(desk_runtime::RuntimeError::from)?)
+        Ok(Store::open(&path).map_err(RuntimeError::from)?)
     }
 
     /// `value` as JSON, or the human text.

@@ -34,6 +34,19 @@ pub async fn doctor(desk: &DeskArgs) -> Result<String, CliError> {
     if failed {
         return Err(CliError::ChecksFailed(text));
     }
+    // Refunds held for a setup problem go on now (each asked of WeChat first).
+    let resumed = match desk.existing_store() {
+        Ok(store) => {
+            desk_runtime::resume_held_if_passed(&checks, &store, desk_core::unix_now())?
+        }
+        Err(CliError::NoDesk(_)) => 0,
+        Err(other) => return Err(other),
+    };
+    if resumed > 0 && !desk.json {
+        return Ok(format!(
+            "{text}\n{resumed} held refund(s) go on: each is asked of WeChat Pay first"
+        ));
+    }
     Ok(text)
 }
 

@@ -16,11 +16,6 @@ use super::desk::{DeskArgs, yuan};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Run against the built-in WeChat Pay simulator (no real money), whatever config.toml says.
-    /// The simulated merchant's credentials and the intake's URL are written to
-    /// DATA_DIR/sandbox-credentials.json.
-    #[arg(long)]
-    sandbox: bool,
     /// The intake's address (default: config.toml's intake.listen, 127.0.0.1:8720); port 0
     /// picks a free port.
     #[arg(long)]
@@ -41,7 +36,9 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, CliError> {
 pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError> {
     let stop = shutdown_signal();
     let mut options = StartOptions::new(desk.dir()?);
-    options.force_sandbox = args.sandbox;
+    // --sandbox: the built-in simulator whatever config.toml says; its merchant's credentials
+    // and the intake's URL and secret go to DATA_DIR/sandbox-credentials.json.
+    options.force_sandbox = desk.sandbox;
     options.listen = args.listen;
     options.demo = args
         .demo_every

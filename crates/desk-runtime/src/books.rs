@@ -1,0 +1,100 @@
+//! Each mode keeps its own books: the sandbox's database beside the simulator's files
+//! (`DIR/sandbox/desk.sqlite3`), each merchant's in a folder of its own
+//! (`DIR/merchants/<mch_id>/desk.sqlite3`). Demo orders, sandbox refunds and the sandbox's API
+//! key never meet a real merchant's refunds, and a sandbox engine cannot send them.
+
+use std::path::PathBuf;
+
+use crate::config::{Config, Mode};
+use crate::error::RuntimeError;
+use crate::files::{DataDir, FileError, read_optional, write_private};
+
+/// Whose refunds a desk works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Books {
+    Sandbox,
+    /// The merchant's `mch_id` (checked as an identifier when the configuration was loaded).
+    Merchant(String),
+}
+
+impl Books {
+    /// The books of `mode` under `config`.
+    pub fn of(config: &Config, mode: Mode, dir: &DataDir) -> Result<Books, RuntimeError> {
+        match mode {
+            Mode::Sandbox => Ok(Books::Sandbox),
+            Mode::Production => config
+                .merchant
+                .as_ref()
+                .map(|merchant| Books::Merchant(merchant.mch_id.clone()))
+                .ok_or_else(|| RuntimeError::NoMerchant(dir.config())),
+        }
+    }
+
+    pub fn folder(&self, dir: &DataDir) -> PathBuf {
+        match self {
+            Books::Sandbox => dir.sandbox(),
+            Books::Merchant(mch_id) => dir.root().join("merchants").join(mch_id),
+        }
+    }
+
+    pub fn database(&self, dir: &DataDir) -> PathBuf {
+        self.folder(dir).join("desk.sqlite3")
+    }
+
+    /// Creates the folder, private to the user.
+    pub fn create(&self, dir: &DataDir) -> Result<(), FileError> {
+        let folder = self.folder(dir);
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&folder)
+            .map_err(|source| FileError::Create {
+                path: folder,
+                source,
+            })
+    }
+}
+
+/// A database from before the books were kept apart (`DIR/desk.sqlite3`, which held both
+/// modes) becomes the configured merchant's, or the sandbox's when no merchant was ever set
+/// up: the real refunds are the ones that must go on. Run with the desk's lock held.
+pub fn adopt_legacy_database(dir: &DataDir, config: &Config) -> Result<(), FileError> {
+    let legacy = dir.root().join("desk.sqlite3");
+    if !legacy.exists() {
+        return Ok(());
+    }
+    let books = match &config.merchant {
+        Some(merchant) => Books::Merchant(merchant.mch_id.clone()),
+        None => Books::Sandbox,
+    };
+    let target = books.database(dir);
+    if target.exists() {
+        return Ok(());
+    }
+    books.create(dir)?;
+    // The WAL and its index go with the database (a desk that did not stop cleanly leaves
+    // committed pages in the WAL).
+    for suffix in ["-wal", "-shm", ""] {
+        let from = dir.root().join(format!("desk.sqlite3{suffix}"));
+        let to = books.folder(dir).join(format!("desk.sqlite3{suffix}"));
+        if from.exists() {
+            std::fs::rename(&from, &to).map_err(|source| FileError::Write { path: to, source })?;
+        }
+    }
+    Ok(())
+}
+
+/// The sandbox intake's own shared secret (`DIR/sandbox/intake-secret`), made on first use:
+/// testers get it in `sandbox-credentials.json`, and it opens nothing in production.
+pub fn sandbox_intake_secret(dir: &DataDir) -> Result<String, FileError> {
+    let path = dir.sandbox().join("intake-secret");
+    if let Some(secret) = read_optional(&path)?.filter(|s| s.trim().len() >= 16) {
+        return Ok(secret.trim().to_owned());
+    }
+    Books::Sandbox.create(dir)?;
+    let secret = Config::new().intake.shared_secret;
+    write_private(&path, secret.as_bytes())?;
+    Ok(secret)
+}
