@@ -3,7 +3,7 @@
 
 pub use desk_core::Code as ErrorCode;
 use desk_core::CoreError;
-use desk_runtime::{AccessError, RuntimeError};
+use desk_runtime::{AccessError, ApprovalError, RuntimeError};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -31,6 +31,12 @@ impl From<CoreError> for IpcError {
 
 impl From<AccessError> for IpcError {
     fn from(error: AccessError) -> Self {
+        IpcError::new(error.code(), error.to_string())
+    }
+}
+
+impl From<ApprovalError> for IpcError {
+    fn from(error: ApprovalError) -> Self {
         IpcError::new(error.code(), error.to_string())
     }
 }

@@ -13,7 +13,8 @@ use crate::launch::Launch;
 pub struct AppState {
     pub launch: Launch,
     desk: RwLock<Result<RunningDesk, IpcError>>,
-    pub access: Access,
+    /// Shared with blocking work (an approval checks the PIN and writes in one go).
+    pub access: Arc<Access>,
     pub alerter: Mutex<Alerter>,
     /// Order alerts that repeat until someone acknowledges them.
     pub unacknowledged: Mutex<Vec<Alert>>,
@@ -44,7 +45,7 @@ impl AppState {
         AppState {
             launch,
             desk: RwLock::new(desk),
-            access: Access::new(config.access.clone()),
+            access: Arc::new(Access::new(config.access.clone())),
             alerter: Mutex::new(Alerter::new(config.alerts.clone(), config.language)),
             unacknowledged: Mutex::new(Vec::new()),
             language: Mutex::new(config.language),

@@ -242,8 +242,11 @@ fn known_secrets_appear_nowhere_but_the_keyring_fallback() {
     );
     // The exchange log was really written (so its absence of secrets means something).
     let data_dir = desk_runtime::DataDir::resolve(Some(dir.clone())).unwrap();
-    let config = desk_runtime::Config::load(&data_dir.config()).unwrap().unwrap();
-    let books = desk_runtime::Books::of(&config, desk_runtime::Mode::Production, &data_dir).unwrap();
+    let config = desk_runtime::Config::load(&data_dir.config())
+        .unwrap()
+        .unwrap();
+    let books =
+        desk_runtime::Books::of(&config, desk_runtime::Mode::Production, &data_dir).unwrap();
     let store = desk_core::Store::open(&books.database(&data_dir)).unwrap();
     let exchanges = store.exchanges(1000).unwrap();
     assert!(

@@ -277,8 +277,10 @@ mod tests {
         }
     }
 
-    /// The outcome's kind and problem, without the detail text.
-    fn kind(outcome: &SendOutcome) -> (&'static str, Option<Problem>, Option<Wait>) {
+    /// An outcome's kind, problem and wait, without the detail text.
+    type Expected = (&'static str, Option<Problem>, Option<Wait>);
+
+    fn kind(outcome: &SendOutcome) -> Expected {
         match outcome {
             SendOutcome::Accepted { .. } => ("accepted", None, None),
             SendOutcome::Refused { problem, .. } => ("refused", Some(*problem), None),
@@ -297,11 +299,7 @@ mod tests {
         let xml_error = wxpay::xml::decode(b"<xml><a>1</b></xml>")
             .err()
             .unwrap_or_else(|| unreachable!());
-        let cases: Vec<(
-            &str,
-            Result<RefundResponse, Error>,
-            (&str, Option<Problem>, Option<Wait>),
-        )> = vec![
+        let cases: Vec<(&str, Result<RefundResponse, Error>, Expected)> = vec![
             (
                 "SUCCESS for this refund",
                 accepted("MD1-abcdefgh", 500),

@@ -140,7 +140,8 @@ fn refunds_from_before_the_lifecycle_are_asked_of_wechat_again() {
     for (index, sql) in MIGRATIONS[..2].iter().enumerate() {
         let tx = conn.transaction().unwrap();
         tx.execute_batch(sql).unwrap();
-        tx.pragma_update(None, "user_version", index as i64 + 1).unwrap();
+        tx.pragma_update(None, "user_version", index as i64 + 1)
+            .unwrap();
         tx.commit().unwrap();
     }
     conn.execute_batch(
@@ -162,8 +163,16 @@ fn refunds_from_before_the_lifecycle_are_asked_of_wechat_again() {
 
     let store = Store::open(&path).unwrap();
     let state = |no: &str| store.refund_by_number(no).unwrap().unwrap().state;
-    assert_eq!(state("MD1-a"), RefundState::Submitting, "failed without asking: asked now");
-    assert_eq!(state("MD2-b"), RefundState::Submitting, "unknown outcome: asked before resending");
+    assert_eq!(
+        state("MD1-a"),
+        RefundState::Submitting,
+        "failed without asking: asked now"
+    );
+    assert_eq!(
+        state("MD2-b"),
+        RefundState::Submitting,
+        "unknown outcome: asked before resending"
+    );
     assert_eq!(state("MD3-c"), RefundState::Approved, "never sent: sent");
     assert_eq!(state("MD4-d"), RefundState::Processing);
     let counts: Vec<(QueueState, i64)> = store
@@ -181,7 +190,13 @@ fn refunds_from_before_the_lifecycle_are_asked_of_wechat_again() {
         ]
     );
     let items = store.queue(None, 10).unwrap();
-    let old = items.iter().find(|i| i.request == 1).unwrap().refund.clone().unwrap();
+    let old = items
+        .iter()
+        .find(|i| i.request == 1)
+        .unwrap()
+        .refund
+        .clone()
+        .unwrap();
     assert_eq!(old.problem, None);
     assert_eq!(old.wechat_detail.as_deref(), Some("微信支付拒绝了请求"));
     assert_eq!(
@@ -191,7 +206,9 @@ fn refunds_from_before_the_lifecycle_are_asked_of_wechat_again() {
     );
     let conn = rusqlite::Connection::open(&path).unwrap();
     let broken: i64 = conn
-        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(broken, 0);
     assert!(dir.path().join("desk.sqlite3.schema-2.bak").exists());

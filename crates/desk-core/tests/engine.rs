@@ -660,7 +660,11 @@ async fn requests_to_wechat_keep_to_the_rate_limit() {
 
 impl World {
     /// Another request on `refund`'s order, approved by the owner.
-    fn approve_again(&self, refund: &ApprovedRefund, fee: i64) -> Result<ApprovedRefund, CoreError> {
+    fn approve_again(
+        &self,
+        refund: &ApprovedRefund,
+        fee: i64,
+    ) -> Result<ApprovedRefund, CoreError> {
         let order = self
             .store
             .refund_by_number(refund.out_refund_no.as_str())
@@ -782,7 +786,10 @@ async fn wechats_evidence_beats_the_desks_record() {
         .unwrap()
         .unwrap()
         .out_trade_no;
-    assert_eq!(w.store.order(&order).unwrap().unwrap().refundable, Fen::new(1000));
+    assert_eq!(
+        w.store.order(&order).unwrap().unwrap().refundable,
+        Fen::new(1000)
+    );
 
     // WeChat ends up refunding that very number after all (another copy of the desk, a retry
     // at WeChat's side), and says so in a notification.
@@ -802,9 +809,11 @@ async fn wechats_evidence_beats_the_desks_record() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut events = w.store.subscribe();
-    assert!(engine
-        .apply_notification(&notification_for(&w, &refund, 1000), now())
-        .unwrap());
+    assert!(
+        engine
+            .apply_notification(&notification_for(&w, &refund, 1000), now())
+            .unwrap()
+    );
     assert_eq!(w.state(&refund), RefundState::Succeeded);
     assert!(
         matches!(
@@ -823,5 +832,8 @@ async fn wechats_evidence_beats_the_desks_record() {
         "its amount counts as refunded"
     );
     let item = w.store.queue(None, 10).unwrap();
-    assert!(item.iter().any(|i| i.refund.as_ref().is_some_and(|r| r.contradicted)));
+    assert!(
+        item.iter()
+            .any(|i| i.refund.as_ref().is_some_and(|r| r.contradicted))
+    );
 }

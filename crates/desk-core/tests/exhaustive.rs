@@ -278,7 +278,11 @@ impl World {
 
     /// Runs engine passes until `refund` is final: a crash letter ends a pass and restarts the
     /// process; a held refund is resumed (the owner fixed the setup).
-    async fn drive(&mut self, refund: &ApprovedRefund, restart_each_pass: bool) -> Result<RefundState, String> {
+    async fn drive(
+        &mut self,
+        refund: &ApprovedRefund,
+        restart_each_pass: bool,
+    ) -> Result<RefundState, String> {
         for _ in 0..MAX_PASSES {
             let state = self.state(refund);
             match state {
@@ -316,7 +320,11 @@ impl World {
     }
 
     /// Runs one sequence and checks every invariant; returns how many letters were used.
-    async fn check(&mut self, letters: &[Letter], restart_each_pass: bool) -> Result<usize, String> {
+    async fn check(
+        &mut self,
+        letters: &[Letter],
+        restart_each_pass: bool,
+    ) -> Result<usize, String> {
         let order = self.paid_order();
         let first = self.approve(self.request(&order, FIRST).unwrap()).unwrap();
         *self.transport.script.lock().unwrap() = letters.iter().cloned().collect();
@@ -352,7 +360,8 @@ impl World {
             .request(&order, FIRST)
             .and_then(|request| self.approve(request));
         match (&second, first_end) {
-            (Ok(_), RefundState::Failed) | (Err(CoreError::ExceedsRefundable { .. }), RefundState::Succeeded) => {}
+            (Ok(_), RefundState::Failed)
+            | (Err(CoreError::ExceedsRefundable { .. }), RefundState::Succeeded) => {}
             (outcome, state) => {
                 return Err(format!(
                     "second approval {outcome:?} after the first ended {}",
@@ -375,13 +384,19 @@ impl World {
                 return Err(format!("WeChat paid {no}, which nobody approved"));
             };
             if refund.refund_fee.get() != *fee {
-                return Err(format!("WeChat paid {fee} fen for {no}, approved {}", refund.refund_fee));
+                return Err(format!(
+                    "WeChat paid {fee} fen for {no}, approved {}",
+                    refund.refund_fee
+                ));
             }
         }
         for refund in &approved {
             let times = paid(&ledger, &refund.out_refund_no);
             let state = self.state(refund);
-            let agrees = matches!((state, times), (RefundState::Succeeded, 1) | (RefundState::Failed, 0));
+            let agrees = matches!(
+                (state, times),
+                (RefundState::Succeeded, 1) | (RefundState::Failed, 0)
+            );
             if !agrees {
                 return Err(format!(
                     "{}: the desk says {}, WeChat paid it {times} time(s)",
@@ -390,7 +405,11 @@ impl World {
                 ));
             }
         }
-        let desk_view = self.store.order(order.out_trade_no.as_str()).unwrap().unwrap();
+        let desk_view = self
+            .store
+            .order(order.out_trade_no.as_str())
+            .unwrap()
+            .unwrap();
         let wechat_refunded: i64 = ledger.iter().map(|(_, fee)| fee).sum();
         if desk_view.committed.get() != wechat_refunded {
             return Err(format!(
@@ -495,6 +514,11 @@ fn every_fault_sequence_of_up_to_three_keeps_the_money_right() {
         failures.is_empty(),
         "{} of {ran} runs broke the money rules; the first:\n{}",
         failures.len(),
-        failures.iter().take(5).map(|f| f.as_str()).collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(5)
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

@@ -48,12 +48,10 @@ impl Books {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(&folder)
-            .map_err(|source| FileError::Create {
-                path: folder,
-                source,
-            })
+        builder.create(&folder).map_err(|source| FileError::Create {
+            path: folder,
+            source,
+        })
     }
 }
 

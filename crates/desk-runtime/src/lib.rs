@@ -6,6 +6,7 @@
 
 mod access;
 mod alerts;
+mod approval;
 mod books;
 mod config;
 mod desk;
@@ -21,6 +22,7 @@ pub use access::{Access, AccessConfig, AccessError, AccessStatus, UNLOCK_SECS, h
 pub use alerts::{
     Alert, AlertKind, AlertSettings, AlertTarget, Alerter, Language, QuietHours, problem_text, yuan,
 };
+pub use approval::{Approval, ApprovalError, Role, approve, approve_all};
 pub use books::{Books, adopt_legacy_database, sandbox_intake_secret};
 pub use config::{
     CertificateConfig, Config, ConfigError, DEFAULT_LISTEN, IntakeConfig, MerchantConfig, Mode,

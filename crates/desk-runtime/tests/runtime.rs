@@ -627,7 +627,11 @@ async fn reproduction_a_sandbox_run_never_touches_production_refunds() {
         .refund_by_number(approved.out_refund_no.as_str())
         .unwrap()
         .unwrap();
-    assert_eq!(untouched.state, RefundState::Approved, "never sent by the sandbox");
+    assert_eq!(
+        untouched.state,
+        RefundState::Approved,
+        "never sent by the sandbox"
+    );
     assert!(
         store.queue(None, 10).unwrap().len() == 1,
         "no demo order or request in production's books"
@@ -640,7 +644,10 @@ async fn reproduction_a_sandbox_run_never_touches_production_refunds() {
     options.poll = Duration::from_millis(50);
     let desk = RunningDesk::start(options).await.unwrap();
     assert!(
-        matches!(desk.ensure_can_switch(), Err(RuntimeError::RefundsInFlight(1))),
+        matches!(
+            desk.ensure_can_switch(),
+            Err(RuntimeError::RefundsInFlight(1))
+        ),
         "switching is refused while a refund is on its way"
     );
     tokio::time::timeout(Duration::from_secs(20), async {

@@ -1,6 +1,5 @@
-use desk_core::{
-    ApprovedRefund, Approver, Order, QueueCount, QueueItem, QueueQuery, QueueState, unix_now,
-};
+use desk_core::{ApprovedRefund, Order, QueueCount, QueueItem, QueueQuery, QueueState, unix_now};
+use desk_runtime::{Approval, ApprovalError, Role};
 use serde::Serialize;
 use tauri::State;
 use wxpay::Fen;
@@ -10,13 +9,6 @@ use crate::state::AppState;
 
 /// Approvals in the app are the owner's (staff without the PIN see the queue read-only).
 pub(crate) const OWNER: &str = "owner";
-
-fn owner() -> Approver {
-    Approver {
-        name: OWNER.into(),
-        limit: None,
-    }
-}
 
 /// One page of the queue: the requests in `queue_states` (none: every state), newest first,
 /// older than `before` when given (the next page); or those whose order number starts with
@@ -81,18 +73,21 @@ pub async fn approve_request(
     amount: Option<i64>,
     pin: Option<String>,
 ) -> IpcResult<ApprovedRefund> {
-    let now = unix_now();
-    let requested = state
-        .with_store(move |store| store.queue_item(request))
-        .await?
-        .requested_fee;
-    let amount = amount.map(Fen::new);
-    state
-        .access
-        .require_for_amount(amount.unwrap_or(requested), pin.as_deref(), now)?;
-    state
-        .with_store(move |store| store.approve(request, amount, &owner(), now))
-        .await
+    let (store, access, policy) = (
+        state.store().await?,
+        state.access.clone(),
+        state.config()?.refunds,
+    );
+    blocking(move || {
+        let approval = Approval {
+            request,
+            amount: amount.map(Fen::new),
+            role: Role::Owner(OWNER.into()),
+            pin: pin.as_deref(),
+        };
+        desk_runtime::approve(&store, &access, &policy, &approval, unix_now())
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,22 +105,24 @@ pub async fn approve_requests(
     requests: Vec<i64>,
     pin: Option<String>,
 ) -> IpcResult<Vec<BatchOutcome>> {
-    let now = unix_now();
-    let asked = requests.clone();
-    let largest = state
-        .with_store(move |store| {
-            asked
-                .iter()
-                .map(|&id| store.queue_item(id).map(|item| item.requested_fee))
-                .try_fold(Fen::ZERO, |max, fee| fee.map(|fee| max.max(fee)))
-        })
-        .await?;
-    state
-        .access
-        .require_for_amount(largest, pin.as_deref(), now)?;
-    let outcomes = state
-        .with_store(move |store| Ok(store.approve_all(&requests, &owner(), now)))
-        .await?;
+    let (store, access, policy) = (
+        state.store().await?,
+        state.access.clone(),
+        state.config()?.refunds,
+    );
+    let outcomes = blocking(move || {
+        let owner = Role::Owner(OWNER.into());
+        desk_runtime::approve_all(
+            &store,
+            &access,
+            &policy,
+            &requests,
+            &owner,
+            pin.as_deref(),
+            unix_now(),
+        )
+    })
+    .await?;
     Ok(outcomes
         .into_iter()
         .map(|(request, result)| match result {
@@ -141,6 +138,16 @@ pub async fn approve_requests(
             },
         })
         .collect())
+}
+
+/// Runs an approval (PIN check and SQLite write) off the async workers.
+async fn blocking<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R, ApprovalError> + Send + 'static,
+) -> IpcResult<R> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Storage, e.to_string()))?
+        .map_err(IpcError::from)
 }
 
 #[tauri::command]

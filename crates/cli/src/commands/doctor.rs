@@ -36,9 +36,7 @@ pub async fn doctor(desk: &DeskArgs) -> Result<String, CliError> {
     }
     // Refunds held for a setup problem go on now (each asked of WeChat first).
     let resumed = match desk.existing_store() {
-        Ok(store) => {
-            desk_runtime::resume_held_if_passed(&checks, &store, desk_core::unix_now())?
-        }
+        Ok(store) => desk_runtime::resume_held_if_passed(&checks, &store, desk_core::unix_now())?,
         Err(CliError::NoDesk(_)) => 0,
         Err(other) => return Err(other),
     };

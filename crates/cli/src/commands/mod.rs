@@ -60,6 +60,8 @@ pub enum CliError {
         "{0}: this desk has an owner PIN; put it in the MERCHANT_DESK_PIN environment variable"
     )]
     Access(#[from] desk_runtime::AccessError),
+    #[error("{0}")]
+    Approval(desk_runtime::ApprovalError),
     /// `doctor` found a problem; the text is the full report.
     #[error("{0}")]
     ChecksFailed(String),
@@ -71,6 +73,7 @@ impl CliError {
         match self {
             CliError::Core(error) => error.code().as_str(),
             CliError::Access(error) => error.code().as_str(),
+            CliError::Approval(error) => error.code().as_str(),
             CliError::Desk(desk_runtime::RuntimeError::Core(error)) => error.code().as_str(),
             CliError::Desk(desk_runtime::RuntimeError::Lock(_)) => "already_running",
             CliError::Desk(_) => "setup",
@@ -91,6 +94,16 @@ impl CliError {
             | CliError::InputTooLarge(_)
             | CliError::NotSeconds(_)
             | CliError::Argument(_) => "invalid_argument",
+        }
+    }
+}
+
+impl From<desk_runtime::ApprovalError> for CliError {
+    fn from(error: desk_runtime::ApprovalError) -> Self {
+        match error {
+            // Worded with where the PIN goes.
+            desk_runtime::ApprovalError::Access(access) => CliError::Access(access),
+            other => CliError::Approval(other),
         }
     }
 }

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
-use desk_core::{Approver, ManualRefund, QueueItem, QueueState, unix_now};
-use desk_runtime::{Access, Config};
+use desk_core::{ManualRefund, QueueItem, QueueState, unix_now};
+use desk_runtime::{Access, Approval, Config, Role};
 use serde_json::json;
 use wxpay::{Fen, OrderRef, OutTradeNo, TransactionId};
 
@@ -122,29 +122,33 @@ pub async fn refunds(desk: &DeskArgs, command: RefundsCommand) -> Result<String,
             by,
             owner,
         } => {
-            let limit = if owner {
-                None
+            let name = non_empty(by, "--by")?;
+            let role = if owner {
+                Role::Owner(name.clone())
             } else {
-                config(desk)?.refunds.staff_limit_fen.map(Fen::new)
+                Role::Staff(name.clone())
             };
             let store = desk.existing_store()?;
-            let approver = Approver {
-                name: non_empty(by, "--by")?,
-                limit,
+            let config = config(desk)?;
+            let pin = pin_from_env();
+            let approval = Approval {
+                request: id,
+                amount: amount.map(Fen::new),
+                role,
+                pin: pin.as_deref(),
             };
-            let asked = store.queue_item(id)?.requested_fee;
-            owner_pin(desk)?.require_for_amount(
-                amount.map_or(asked, Fen::new),
-                pin_from_env().as_deref(),
+            let approved = desk_runtime::approve(
+                &store,
+                &Access::new(config.access),
+                &config.refunds,
+                &approval,
                 unix_now(),
             )?;
-            let approved = store.approve(id, amount.map(Fen::new), &approver, unix_now())?;
             desk.render(&approved, |a| {
                 format!(
-                    "approved request #{id}: refund {} of {} as {}; the running desk sends it",
+                    "approved request #{id}: refund {} of {} as {name}; the running desk sends it",
                     a.out_refund_no,
-                    yuan(a.refund_fee),
-                    approver.name
+                    yuan(a.refund_fee)
                 )
             })
         }
@@ -196,22 +200,27 @@ async fn create(desk: &DeskArgs, args: CreateArgs) -> Result<String, CliError> {
         reason: args.reason,
         customer: args.customer,
     };
+    let pin = pin_from_env();
     if approve_by.is_some() {
         // Checked before anything is created: a refused approval leaves no request behind.
-        owner_pin(desk)?.require_for_amount(
-            manual.amount,
-            pin_from_env().as_deref(),
-            unix_now(),
-        )?;
+        owner_pin(desk)?.require_for_amount(manual.amount, pin.as_deref(), unix_now())?;
     }
     let request = desk_core::create_manual_request(&store, &client, manual, unix_now()).await?;
     let approved = match approve_by {
         Some(name) => {
-            let approver = Approver {
-                name,
-                limit: config.refunds.staff_limit_fen.map(Fen::new),
+            let approval = Approval {
+                request,
+                amount: None,
+                role: Role::Staff(name),
+                pin: pin.as_deref(),
             };
-            Some(store.approve(request, None, &approver, unix_now())?)
+            Some(desk_runtime::approve(
+                &store,
+                &Access::new(config.access.clone()),
+                &config.refunds,
+                &approval,
+                unix_now(),
+            )?)
         }
         None => None,
     };
