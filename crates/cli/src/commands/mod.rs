@@ -74,9 +74,7 @@ impl CliError {
             CliError::Core(error) => error.code().as_str(),
             CliError::Access(error) => error.code().as_str(),
             CliError::Approval(error) => error.code().as_str(),
-            CliError::Desk(desk_runtime::RuntimeError::Core(error)) => error.code().as_str(),
-            CliError::Desk(desk_runtime::RuntimeError::Lock(_)) => "already_running",
-            CliError::Desk(_) => "setup",
+            CliError::Desk(error) => runtime_code(error),
             CliError::NoDesk(_) => "no_desk",
             CliError::ChecksFailed(_) => "checks_failed",
             CliError::Output(_) | CliError::Runtime(_) | CliError::Input(_) => "io",
@@ -95,6 +93,27 @@ impl CliError {
             | CliError::NotSeconds(_)
             | CliError::Argument(_) => "invalid_argument",
         }
+    }
+}
+
+fn runtime_code(error: &desk_runtime::RuntimeError) -> &'static str {
+    use desk_runtime::RuntimeError as R;
+    match error {
+        R::Core(error) => error.code().as_str(),
+        R::Lock(_) => "already_running",
+        R::RefundsInFlight(_) => desk_core::Code::Conflict.as_str(),
+        R::InvalidSetting(_) => desk_core::Code::InvalidInput.as_str(),
+        R::Store(_) => desk_core::Code::Storage.as_str(),
+        R::File(_)
+        | R::Config(_)
+        | R::Secret(_)
+        | R::Identity(_)
+        | R::Https(_)
+        | R::NoMerchant(_)
+        | R::NoApiKey(_)
+        | R::SandboxNotRunning(_)
+        | R::Sandbox(_)
+        | R::Bind { .. } => desk_core::Code::Setup.as_str(),
     }
 }
 
