@@ -171,6 +171,11 @@ impl Desk {
         ]
     }
 
+    /// Faults for the simulator's next calls (its control API's `POST /v1/faults`).
+    pub fn inject_fault(&self, plan: Value) {
+        self.control("POST", "/v1/faults", Some(plan));
+    }
+
     /// Every money movement in the simulator.
     pub fn ledger(&self) -> Vec<Value> {
         match self.control("GET", "/v1/ledger", None) {

@@ -83,6 +83,39 @@ fn a_request_posted_to_the_intake_is_refunded_by_clicking_and_settles_in_the_led
 
 #[test]
 #[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
+fn a_refund_held_for_the_setup_goes_on_once_the_checks_pass() {
+    let desk = Desk::launch();
+    let w = &desk.window;
+    w.wait("[data-testid=sandbox-banner]");
+    let order = desk.pay_order(6_600, "桂花乌龙茶 ×1");
+    let request = desk.request_refund("e2e-held-1", &order, 6_600, "不想要了", "周先生");
+    // WeChat refuses the refund's signature: the desk's API key is wrong.
+    desk.inject_fault(serde_json::json!({
+        "endpoint": "refund",
+        "fault": { "kind": "error", "err_code": "SIGNERROR" },
+        "count": 1
+    }));
+    w.click("[data-testid=tab-pending]");
+    w.click(&format!("[data-testid=approve-{request}]"));
+    w.click("[data-testid=approve-confirm]");
+
+    // Held, with what to fix, in the window's language; nothing paid.
+    wait_for_state(&desk, "attention", request, "held");
+    let problem = w.text(&format!("[data-testid=problem-{request}]"));
+    assert!(problem.contains("API 密钥不正确"), "{problem}");
+    assert!(desk.refunds_in_ledger(&order.out_trade_no).is_empty());
+
+    // The owner fixes the setup and runs the checks; the refund goes on with the same number.
+    w.click("[data-testid=nav-settings]");
+    w.click("[data-testid=run-doctor]");
+    w.wait("[data-testid=check-wechat_probe]");
+    w.click("[data-testid=nav-queue]");
+    wait_for_state(&desk, "succeeded", request, "succeeded");
+    assert_eq!(desk.refunds_in_ledger(&order.out_trade_no), vec![6_600]);
+}
+
+#[test]
+#[ignore = "needs a display and tauri-driver: run scripts/e2e.sh"]
 fn a_partial_approval_and_a_rejection_by_clicking() {
     let desk = Desk::launch();
     let w = &desk.window;
