@@ -43,24 +43,7 @@ impl From<ApprovalError> for IpcError {
 
 impl From<RuntimeError> for IpcError {
     fn from(error: RuntimeError) -> Self {
-        let code = match error {
-            RuntimeError::Core(core) => return IpcError::from(core),
-            RuntimeError::Store(_) => ErrorCode::Storage,
-            RuntimeError::Lock(_) | RuntimeError::Bind { .. } | RuntimeError::Sandbox(_) => {
-                ErrorCode::DeskUnavailable
-            }
-            RuntimeError::InvalidSetting(_) => ErrorCode::InvalidInput,
-            RuntimeError::RefundsInFlight(_) => ErrorCode::Conflict,
-            RuntimeError::File(_)
-            | RuntimeError::Config(_)
-            | RuntimeError::Secret(_)
-            | RuntimeError::Identity(_)
-            | RuntimeError::Https(_)
-            | RuntimeError::NoMerchant(_)
-            | RuntimeError::NoApiKey(_)
-            | RuntimeError::SandboxNotRunning(_) => ErrorCode::Setup,
-        };
-        IpcError::new(code, error.to_string())
+        IpcError::new(error.code(), error.to_string())
     }
 }
 

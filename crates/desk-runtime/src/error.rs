@@ -53,3 +53,27 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
 }
+
+impl RuntimeError {
+    /// The code the window and the CLI branch on.
+    pub fn code(&self) -> desk_core::Code {
+        use desk_core::Code;
+        match self {
+            RuntimeError::Core(error) => error.code(),
+            RuntimeError::Store(_) => Code::Storage,
+            RuntimeError::Lock(_) | RuntimeError::Bind { .. } | RuntimeError::Sandbox(_) => {
+                Code::DeskUnavailable
+            }
+            RuntimeError::InvalidSetting(_) => Code::InvalidInput,
+            RuntimeError::RefundsInFlight(_) => Code::Conflict,
+            RuntimeError::File(_)
+            | RuntimeError::Config(_)
+            | RuntimeError::Secret(_)
+            | RuntimeError::Identity(_)
+            | RuntimeError::Https(_)
+            | RuntimeError::NoMerchant(_)
+            | RuntimeError::NoApiKey(_)
+            | RuntimeError::SandboxNotRunning(_) => Code::Setup,
+        }
+    }
+}

@@ -97,23 +97,10 @@ impl CliError {
 }
 
 fn runtime_code(error: &desk_runtime::RuntimeError) -> &'static str {
-    use desk_runtime::RuntimeError as R;
     match error {
-        R::Core(error) => error.code().as_str(),
-        R::Lock(_) => "already_running",
-        R::RefundsInFlight(_) => desk_core::Code::Conflict.as_str(),
-        R::InvalidSetting(_) => desk_core::Code::InvalidInput.as_str(),
-        R::Store(_) => desk_core::Code::Storage.as_str(),
-        R::File(_)
-        | R::Config(_)
-        | R::Secret(_)
-        | R::Identity(_)
-        | R::Https(_)
-        | R::NoMerchant(_)
-        | R::NoApiKey(_)
-        | R::SandboxNotRunning(_)
-        | R::Sandbox(_)
-        | R::Bind { .. } => desk_core::Code::Setup.as_str(),
+        // Said so on a terminal, where a second `serve` is the usual cause.
+        desk_runtime::RuntimeError::Lock(_) => "already_running",
+        other => other.code().as_str(),
     }
 }
 

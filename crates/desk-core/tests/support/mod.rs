@@ -11,26 +11,13 @@ use wxpay_sim::SimHandle;
 /// the merchant's `.p12` with the default password.
 pub fn client_for(sim: &SimHandle, sign_type: SignType) -> WxPayClient<HttpsTransport> {
     let c = sim.credentials();
-    let identity =
-        ClientIdentity::from_pkcs12_file(&c.files.cert_p12, &default_password(&c.mch_id)).unwrap();
-    let settings = HttpsSettings {
-        base_url: sim.info().base_url.clone(),
-        identity: Some(identity),
-        request_timeout: Duration::from_secs(3),
-        ..HttpsSettings::default()
-    }
-    .with_extra_root_ca_file(&c.files.ca_pem)
-    .unwrap();
     let merchant = Merchant {
         appid: c.appid.clone(),
         mch_id: c.mch_id.clone(),
         api_key: c.api_key.clone(),
         sign_type,
     };
-    WxPayClient::new(
-        merchant,
-        HttpsTransport::new(settings, SystemTime::now()).unwrap(),
-    )
+    WxPayClient::new(merchant, transport_for(sim, Duration::from_secs(3)))
 }
 
 /// The simulator's HTTPS transport alone, giving up on an answer after `timeout`.
