@@ -25,9 +25,9 @@ impl<T: Transport> WxPayClient<T> {
         &self.merchant
     }
 
-    /// Sends one request and returns its verified answer. On failure, [`Error::retry`] says
-    /// whether the same request may be sent again and [`Error::outcome_unknown`] whether WeChat
-    /// may have acted on it.
+    /// Sends one request and returns its verified answer. A failure says what went wrong and,
+    /// for the transport, whether the request may have reached WeChat
+    /// ([`wxpay::TransportError::written`]); what that means for a refund is the desk's call.
     pub async fn execute<R: Request>(&self, request: &R) -> Result<R::Response, Error> {
         let body = self.merchant.encode_request(request, &random_nonce())?;
         let reply = self

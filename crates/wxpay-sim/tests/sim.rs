@@ -298,7 +298,6 @@ async fn not_enough_unsettled_funds_but_recharge_funds_work() {
             ..
         }
     ));
-    assert_eq!(err.retry(), Retry::LaterOrOtherFunds);
 
     let mut from_recharge = sim.refund(&order, "R1", 100);
     from_recharge.refund_account = Some(RefundAccount::RechargeFunds);
@@ -601,14 +600,7 @@ async fn business_error_faults_refuse_without_recording() {
     let sim = Sandbox::start().await;
     let order = sim.paid_order(1000).await;
     let refund = sim.refund(&order, "R1", 100);
-    for (code, retry) in [
-        ("SYSTEMERROR", Retry::SameRequest),
-        ("BIZERR_NEED_RETRY", Retry::SameRequest),
-        (
-            "FREQUENCY_LIMITED",
-            Retry::AfterPause(Duration::from_secs(10)),
-        ),
-    ] {
+    for code in ["SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMITED"] {
         sim.handle.inject(fault(
             Endpoint::Refund,
             Fault::Error {
@@ -621,7 +613,6 @@ async fn business_error_faults_refuse_without_recording() {
             matches!(&err, Error::Business { code: c, .. } if c.as_str() == code),
             "{err}"
         );
-        assert_eq!(err.retry(), retry, "{code}");
     }
     assert!(
         sim.handle
@@ -642,8 +633,10 @@ async fn a_dropped_answer_after_recording_is_the_double_refund_trap() {
     sim.handle
         .inject(fault(Endpoint::Refund, Fault::Drop { after_record: true }));
     let err = sim.client.execute(&refund).await.unwrap_err();
-    assert!(err.outcome_unknown(), "the client cannot know: {err:?}");
-    assert_eq!(err.retry(), Retry::SameRequest);
+    assert!(
+        matches!(&err, Error::Transport(t) if t.kind == TransportErrorKind::ConnectionLost && t.written == Written::Maybe),
+        "the client cannot know: {err:?}"
+    );
     assert_eq!(sim.handle.ledger().len(), 2, "but the refund was recorded");
 
     // The safe recovery: query by the same number, or resend the same request.

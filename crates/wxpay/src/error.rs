@@ -1,7 +1,7 @@
-//! One error type for every v2 exchange, with what may be retried and what to tell the user.
+//! One error type for every v2 exchange, with what to tell the user. What an error means for a
+//! refund (asked about, held, failed) is the desk's to decide: `desk_core::outcome`.
 
 use std::fmt;
-use std::time::Duration;
 
 use crate::err_code::ErrCode;
 use crate::fields::FieldError;
@@ -142,21 +142,6 @@ impl TransportError {
     }
 }
 
-/// Whether the **same** request (for a refund: the same `out_refund_no`, amounts and all) may be
-/// sent again. Sending a new refund number after a failure is never advised: it could refund twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    /// Send it again, with backoff.
-    SameRequest,
-    /// Send it again, but not before this pause.
-    AfterPause(Duration),
-    /// The balance was too low: send it again later, or from the other fund source
-    /// (`REFUND_SOURCE_RECHARGE_FUNDS`) where the merchant allows it.
-    LaterOrOtherFunds,
-    /// Do not resend as is: fix the cause (settings, certificate, amounts) or finish by hand.
-    Never,
-}
-
 /// The language of a message for shop staff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -166,45 +151,6 @@ pub enum Lang {
 }
 
 impl Error {
-    /// What a caller may do with the same request. For refunds, "same" includes the number.
-    pub fn retry(&self) -> Retry {
-        use TransportErrorKind as T;
-        match self {
-            Error::Transport(t) => match t.kind {
-                T::Connect | T::Timeout | T::ConnectionLost | T::NotXml => Retry::SameRequest,
-                T::HttpStatus(status) if status >= 500 || status == 429 => Retry::SameRequest,
-                T::HttpStatus(_)
-                | T::Tls(_)
-                | T::ClientCertificateRejected
-                | T::ClientCertificateMissing => Retry::Never,
-            },
-            Error::Business { code, .. } => code_retry(code),
-            // A reply that does not parse or verify came after the request was sent: WeChat may
-            // have accepted it. Resending the same request is safe (same refund number).
-            Error::Xml(_) | Error::Signature(_) | Error::Field(_) => Retry::SameRequest,
-            Error::Protocol { .. }
-            | Error::MerchantMismatch { .. }
-            | Error::Decrypt(_)
-            | Error::InvalidRequest(_) => Retry::Never,
-        }
-    }
-
-    /// True when WeChat may have acted on the request although the call failed: query the
-    /// refund (`/pay/refundquery` by `out_refund_no`) before calling it failed.
-    pub fn outcome_unknown(&self) -> bool {
-        use TransportErrorKind as T;
-        match self {
-            Error::Transport(t) => match t.kind {
-                T::Timeout | T::ConnectionLost | T::NotXml => true,
-                T::HttpStatus(status) => status >= 500,
-                _ => false,
-            },
-            Error::Business { code, .. } => *code == ErrCode::SystemError,
-            Error::Xml(_) | Error::Signature(_) | Error::Field(_) => true,
-            _ => false,
-        }
-    }
-
     /// A short message for shop staff saying what happened and what to do.
     pub fn user_message(&self, lang: Lang) -> String {
         let (zh, en): (&str, &str) = match self {
@@ -253,18 +199,6 @@ impl Error {
             Lang::ZhCn => zh.to_owned(),
             Lang::En => en.to_owned(),
         }
-    }
-}
-
-fn code_retry(code: &ErrCode) -> Retry {
-    match code {
-        ErrCode::SystemError | ErrCode::BizerrNeedRetry => Retry::SameRequest,
-        ErrCode::FrequencyLimited => Retry::AfterPause(Duration::from_secs(10)),
-        ErrCode::InvalidReqTooMuch | ErrCode::OrderNotReady => {
-            Retry::AfterPause(Duration::from_secs(60))
-        }
-        ErrCode::NotEnough => Retry::LaterOrOtherFunds,
-        _ => Retry::Never,
     }
 }
 
@@ -381,51 +315,6 @@ mod tests {
             code: ErrCode::from_wire(code),
             description: String::new(),
         }
-    }
-
-    #[test]
-    fn retry_table_follows_the_documentation() {
-        let cases = [
-            ("SYSTEMERROR", Retry::SameRequest),
-            ("BIZERR_NEED_RETRY", Retry::SameRequest),
-            (
-                "FREQUENCY_LIMITED",
-                Retry::AfterPause(Duration::from_secs(10)),
-            ),
-            (
-                "INVALID_REQ_TOO_MUCH",
-                Retry::AfterPause(Duration::from_secs(60)),
-            ),
-            ("NOTENOUGH", Retry::LaterOrOtherFunds),
-            ("ORDERNOTEXIST", Retry::Never),
-            ("TRADE_STATE_ERROR", Retry::Never),
-            ("TRADE_OVERDUE", Retry::Never),
-            ("USER_ACCOUNT_ABNORMAL", Retry::Never),
-            ("PARAM_ERROR", Retry::Never),
-            ("SIGNERROR", Retry::Never),
-            ("REFUND_FEE_MISMATCH", Retry::Never),
-            ("SOMETHING_NEW", Retry::Never),
-        ];
-        for (code, retry) in cases {
-            assert_eq!(business(code).retry(), retry, "{code}");
-        }
-    }
-
-    #[test]
-    fn transport_failures_after_sending_leave_the_outcome_unknown() {
-        let timeout = Error::from(TransportError::new(TransportErrorKind::Timeout, "30 s"));
-        assert_eq!(timeout.retry(), Retry::SameRequest);
-        assert!(timeout.outcome_unknown());
-        let refused = Error::from(TransportError::new(TransportErrorKind::Connect, "refused"));
-        assert_eq!(refused.retry(), Retry::SameRequest);
-        assert!(!refused.outcome_unknown(), "nothing was sent");
-        let cert = Error::from(TransportError::new(
-            TransportErrorKind::ClientCertificateRejected,
-            "",
-        ));
-        assert_eq!(cert.retry(), Retry::Never);
-        assert!(business("SYSTEMERROR").outcome_unknown());
-        assert!(!business("NOTENOUGH").outcome_unknown());
     }
 
     #[test]

@@ -44,7 +44,7 @@ mod wire_enum;
 pub mod xml;
 
 pub use err_code::ErrCode;
-pub use error::{Error, Lang, Retry, TlsProblem, TransportError, TransportErrorKind, Written};
+pub use error::{Error, Lang, TlsProblem, TransportError, TransportErrorKind, Written};
 pub use fields::{FieldError, Fields, FromField};
 pub use ids::{AppId, IdError, MchId, Nonce, OutRefundNo, OutTradeNo, RefundId, TransactionId};
 pub use messages::OrderRef;
