@@ -373,6 +373,27 @@ fn bad_arguments_say_what_to_do_and_change_nothing() {
     );
     assert_eq!(no_key.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&no_key.stderr).contains("WXPAY_API_KEY"));
+    let sandbox_setup = error_of(&cli(
+        &dir,
+        &[
+            "setup",
+            "--sandbox",
+            "--json",
+            "--appid",
+            "wx2421b1c4370ec43b",
+            "--mch-id",
+            "1900000109",
+            "--p12",
+            "/nowhere.p12",
+        ],
+    ));
+    assert_eq!(sandbox_setup["code"], "invalid_argument");
+    assert!(
+        sandbox_setup["message"]
+            .as_str()
+            .unwrap()
+            .contains("serve --sandbox")
+    );
     let doctor = cli(&dir, &["doctor"]);
     assert_eq!(doctor.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&doctor.stdout).contains("[FAIL] config"));

@@ -14,6 +14,11 @@ use super::desk::DeskArgs;
 
 /// Runs every check; fails (exit 1) when one failed.
 pub async fn doctor(desk: &DeskArgs) -> Result<String, CliError> {
+    if desk.sandbox {
+        return Err(CliError::Argument(
+            "doctor checks the mode config.toml names; --sandbox does not apply".into(),
+        ));
+    }
     let checks = desk_runtime::doctor(&desk.dir()?, SystemTime::now()).await;
     let failed = checks.iter().any(|c| c.status == Status::Failed);
     let text = desk.render(&checks, |checks| {
@@ -81,6 +86,11 @@ pub struct SetupArgs {
 
 /// Checks and saves the merchant; the desk switches from the sandbox to this merchant.
 pub fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError> {
+    if desk.sandbox {
+        return Err(CliError::Argument(
+            "setup saves a real merchant; the sandbox needs none (run `serve --sandbox`)".into(),
+        ));
+    }
     let api_key = if args.api_key_stdin {
         let mut text = String::new();
         std::io::stdin()
