@@ -6,5 +6,5 @@
 pub mod request;
 pub mod signature;
 
-pub use request::{CLOCK_WINDOW_SECS, CheckedRequest, Refusal, check};
+pub use request::{AuthFailure, CLOCK_WINDOW_SECS, CheckedRequest, Refusal, check};
 pub use signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};

@@ -29,12 +29,33 @@ pub enum Refusal {
     /// Not signed, signed wrongly or too old: nothing of the body was read.
     #[error("{message}")]
     Unauthenticated {
-        code: &'static str,
+        code: AuthFailure,
         message: &'static str,
     },
     /// Signed, but not a valid refund request.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Why a request's signature was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No signature or timestamp, or a timestamp that is not Unix seconds.
+    Unsigned,
+    /// More than five minutes from the desk's clock.
+    Stale,
+    BadSignature,
+}
+
+impl AuthFailure {
+    /// The code the backend branches on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailure::Unsigned => "unauthenticated",
+            AuthFailure::Stale => "stale_request",
+            AuthFailure::BadSignature => "bad_signature",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,16 +80,16 @@ pub fn check(
     let unauthenticated = |code, message| Refusal::Unauthenticated { code, message };
     let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
         return Err(unauthenticated(
-            "unauthenticated",
+            AuthFailure::Unsigned,
             "sign the request: see the intake settings for the headers",
         ));
     };
-    let timestamp: i64 = timestamp
-        .parse()
-        .map_err(|_| unauthenticated("unauthenticated", "the timestamp must be Unix seconds"))?;
+    let timestamp: i64 = timestamp.parse().map_err(|_| {
+        unauthenticated(AuthFailure::Unsigned, "the timestamp must be Unix seconds")
+    })?;
     if now.abs_diff(timestamp) > CLOCK_WINDOW_SECS.unsigned_abs() {
         return Err(unauthenticated(
-            "stale_request",
+            AuthFailure::Stale,
             "the timestamp is more than five minutes from the desk's clock",
         ));
     }
@@ -79,7 +100,7 @@ pub fn check(
             .ct_eq(signature.to_ascii_lowercase().as_bytes()),
     ) {
         return Err(unauthenticated(
-            "bad_signature",
+            AuthFailure::BadSignature,
             "the signature does not match: check the shared secret",
         ));
     }
@@ -160,7 +181,7 @@ mod tests {
 
     fn refused_as(result: Result<CheckedRequest, Refusal>) -> &'static str {
         match result {
-            Err(Refusal::Unauthenticated { code, .. }) => code,
+            Err(Refusal::Unauthenticated { code, .. }) => code.as_str(),
             other => panic!("{other:?}"),
         }
     }

@@ -260,7 +260,7 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::Unauthenticated { code, message } => {
-                ApiError(StatusCode::UNAUTHORIZED, code, message.to_owned())
+                ApiError(StatusCode::UNAUTHORIZED, code.as_str(), message.to_owned())
             }
             Refusal::Invalid(message) => {
                 ApiError(StatusCode::BAD_REQUEST, "invalid_request", message)
