@@ -228,6 +228,7 @@ impl Store {
     }
 
     /// Moves a refund one step, only if it is still in `from`.
+    #[cfg(feature = "steps")]
     pub fn transition(
         &self,
         refund: i64,
