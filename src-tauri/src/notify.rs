@@ -48,7 +48,12 @@ fn show(app: &AppHandle, alert: &Alert) {
             desk_runtime::AlertKind::NewOrder | desk_runtime::AlertKind::Test => {
                 "transfer.complete".to_owned()
             }
-            _ => "im.received".to_owned(),
+            desk_runtime::AlertKind::RefundRequest
+            | desk_runtime::AlertKind::RefundSucceeded
+            | desk_runtime::AlertKind::RefundFailed
+            | desk_runtime::AlertKind::RefundNeedsManual
+            | desk_runtime::AlertKind::RefundHeld
+            | desk_runtime::AlertKind::RefundContradicted => "im.received".to_owned(),
         }));
         if alert.sound {
             notification.hint(Hint::SoundName("message-new-instant".to_owned()));
