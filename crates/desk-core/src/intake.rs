@@ -157,9 +157,10 @@ impl From<CoreError> for ApiError {
         let status = match code {
             Code::OrderUnknown | Code::NotFound => StatusCode::NOT_FOUND,
             Code::WechatUnavailable => StatusCode::BAD_GATEWAY,
-            Code::RequestIdConflict | Code::Conflict | Code::PaymentConflict => {
-                StatusCode::CONFLICT
-            }
+            Code::RequestIdConflict
+            | Code::Conflict
+            | Code::PaymentConflict
+            | Code::RefundsInFlight => StatusCode::CONFLICT,
             Code::Storage | Code::Setup | Code::DeskUnavailable => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -372,6 +372,8 @@ pub enum Code {
     Conflict,
     /// The backend's `request_id` was used for another request.
     RequestIdConflict,
+    /// Refunds are on their way: switching modes or merchants waits until they end.
+    RefundsInFlight,
     NotFound,
     OrderUnknown,
     OrderNotPaid,
@@ -385,7 +387,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 15] = [
+    pub const ALL: [Code; 16] = [
         Code::NeedsOwner,
         Code::WrongPin,
         Code::InvalidInput,
@@ -393,6 +395,7 @@ impl Code {
         Code::NotRefundable,
         Code::Conflict,
         Code::RequestIdConflict,
+        Code::RefundsInFlight,
         Code::NotFound,
         Code::OrderUnknown,
         Code::OrderNotPaid,
@@ -412,6 +415,7 @@ impl Code {
             Code::NotRefundable => "not_refundable",
             Code::Conflict => "conflict",
             Code::RequestIdConflict => "request_id_conflict",
+            Code::RefundsInFlight => "refunds_in_flight",
             Code::NotFound => "not_found",
             Code::OrderUnknown => "order_unknown",
             Code::OrderNotPaid => "order_not_paid",
@@ -465,6 +469,7 @@ mod tests {
             "\"not_refundable\"",
             "\"conflict\"",
             "\"request_id_conflict\"",
+            "\"refunds_in_flight\"",
             "\"not_found\"",
             "\"order_unknown\"",
             "\"order_not_paid\"",

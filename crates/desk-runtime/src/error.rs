@@ -65,7 +65,7 @@ impl RuntimeError {
                 Code::DeskUnavailable
             }
             RuntimeError::InvalidSetting(_) => Code::InvalidInput,
-            RuntimeError::RefundsInFlight(_) => Code::Conflict,
+            RuntimeError::RefundsInFlight(_) => Code::RefundsInFlight,
             RuntimeError::File(_)
             | RuntimeError::Config(_)
             | RuntimeError::Secret(_)

@@ -237,6 +237,7 @@ const en: typeof zh = {
     order_unknown: "Order not found",
     order_not_paid: "This order is not paid",
     payment_conflict: "The order's details disagree",
+    refunds_in_flight: "Refunds are still on their way",
     request_id_conflict: "This request id was already used for another refund request",
     wechat_unavailable: "WeChat Pay cannot be reached now; try again later",
     setup: "The merchant setup has a problem",

@@ -235,6 +235,7 @@ export default {
     order_unknown: "找不到这笔订单",
     order_not_paid: "这笔订单未支付",
     payment_conflict: "订单信息不一致",
+    refunds_in_flight: "还有退款在处理中",
     request_id_conflict: "这个请求编号已用于另一笔退款申请",
     wechat_unavailable: "暂时连不上微信支付，请稍后再试",
     setup: "商户设置有问题",

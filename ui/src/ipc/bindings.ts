@@ -123,7 +123,7 @@ name: string, status: Status, detail: string, };
 
 export type Status = "ok" | "warning" | "failed" | "skipped";
 
-export type Code = "needs_owner" | "wrong_pin" | "invalid_input" | "invalid_amount" | "not_refundable" | "conflict" | "request_id_conflict" | "not_found" | "order_unknown" | "order_not_paid" | "payment_conflict" | "wechat_unavailable" | "setup" | "desk_unavailable" | "storage";
+export type Code = "needs_owner" | "wrong_pin" | "invalid_input" | "invalid_amount" | "not_refundable" | "conflict" | "request_id_conflict" | "refunds_in_flight" | "not_found" | "order_unknown" | "order_not_paid" | "payment_conflict" | "wechat_unavailable" | "setup" | "desk_unavailable" | "storage";
 
 export type IpcError = { code: Code, message: string, };
 
