@@ -43,6 +43,10 @@ const FIRST: i64 = 600;
 /// The client's own timeout: well above any answer of the simulator on a busy machine (a late
 /// answer is a letter of its own, not a race).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a worker reports how far it is.
+const PROGRESS_EVERY: usize = 5000;
+/// Runs in one simulator and database before a worker starts a fresh pair.
+const FRESH_WORLD_EVERY: usize = 1000;
 /// Engine passes allowed for a refund to reach its end once the faults are spent.
 const MAX_PASSES: usize = 40;
 
@@ -496,11 +500,17 @@ fn every_fault_sequence_of_up_to_three_keeps_the_money_right() {
     let results: Vec<(usize, usize, Vec<String>)> = runtime.block_on(async {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| {
+            .enumerate()
+            .map(|(worker, chunk)| {
                 tokio::spawn(async move {
                     let mut world = World::new().await;
                     let (mut ran, mut used, mut failures) = (0, 0, Vec::new());
                     for (letters, restart_each_pass) in chunk {
+                        // A fresh simulator and database now and then: the simulator's ledger,
+                        // read after every run, would otherwise grow with the campaign.
+                        if ran > 0 && ran % FRESH_WORLD_EVERY == 0 {
+                            world = World::new().await;
+                        }
                         match world.check(&letters, restart_each_pass).await {
                             Ok(n) => used += n,
                             Err(why) => failures.push(format!(
@@ -508,6 +518,14 @@ fn every_fault_sequence_of_up_to_three_keeps_the_money_right() {
                             )),
                         }
                         ran += 1;
+                        // A long run says how far it is, so a stopped one still tells something.
+                        if ran % PROGRESS_EVERY == 0 {
+                            eprintln!(
+                                "exhaustive: worker {worker}: {ran} runs, {} failed, {:.0} s",
+                                failures.len(),
+                                started.elapsed().as_secs_f64()
+                            );
+                        }
                         // A failed run may leave letters behind; the next starts clean.
                         world.transport.script.lock().unwrap().clear();
                     }
