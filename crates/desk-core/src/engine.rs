@@ -20,7 +20,7 @@ use crate::error::CoreError;
 use crate::lifecycle::{Problem, RefundState};
 use crate::outcome::{QueryOutcome, SendOutcome, Wait, classify_query, classify_send};
 use crate::store::Store;
-use crate::work::{DueRefund, Failure, Noted};
+use crate::work::{DueRefund, Failure};
 
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -209,8 +209,7 @@ impl<T: Transport> Engine<T> {
                 due.id,
                 RefundState::Submitting,
                 now + secs(self.backoff(1)),
-                Noted::Problem(problem),
-                &detail,
+                Some((problem, &detail)),
             ),
             QueryOutcome::Setup { problem, detail } => {
                 self.store.hold(due.id, problem, &detail, now)
@@ -230,21 +229,20 @@ impl<T: Transport> Engine<T> {
                         .max(self.settings.first_check_after),
                 ),
             );
-        let again = |noted, detail: &str| {
+        let again = |problem: Option<(Problem, &str)>| {
             self.store
-                .check_again(due.id, RefundState::Processing, next, noted, detail)
+                .check_again(due.id, RefundState::Processing, next, problem)
         };
         match self.query(due, now).await? {
             QueryOutcome::Found { status, .. } if status.is_final() => {
                 self.store.settle(due.id, &status, now)
             }
-            QueryOutcome::Found { .. } => again(Noted::Clear, ""),
-            QueryOutcome::NoRecord => again(
-                Noted::Problem(Problem::NotFoundAfterAccepted),
-                "REFUNDNOTEXIST",
-            ),
+            QueryOutcome::Found { .. } => again(None),
+            QueryOutcome::NoRecord => {
+                again(Some((Problem::NotFoundAfterAccepted, "REFUNDNOTEXIST")))
+            }
             QueryOutcome::Unknown { problem, detail } | QueryOutcome::Setup { problem, detail } => {
-                again(Noted::Problem(problem), &detail)
+                again(Some((problem, &detail)))
             }
         }
     }

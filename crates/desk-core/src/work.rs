@@ -29,15 +29,6 @@ pub(crate) struct DueRefund {
     pub since: i64,
 }
 
-/// What a refund query found, as the store records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Noted {
-    /// The problem and WeChat's words are kept; the refund stays where it is.
-    Problem(Problem),
-    /// The problem is cleared (a query went through).
-    Clear,
-}
-
 impl Store {
     /// Refunds waiting to be sent, asked about or followed up, whose time has come.
     pub(crate) fn due_refunds(&self, now: i64, limit: usize) -> Result<Vec<DueRefund>, CoreError> {
@@ -225,19 +216,16 @@ impl Store {
         }
     }
 
-    /// Keeps a refund in `state` and looks at it again at `at`, noting what the last look found.
+    /// Keeps a refund in `state` and looks at it again at `at`, noting the problem the last look
+    /// met with WeChat's words (`None`: it went through, the problem is cleared).
     pub(crate) fn check_again(
         &self,
         refund: i64,
         state: RefundState,
         at: i64,
-        noted: Noted,
-        detail: &str,
+        problem: Option<(Problem, &str)>,
     ) -> Result<(), CoreError> {
-        let (problem, detail) = match noted {
-            Noted::Problem(problem) => (Some(problem.as_str()), Some(detail)),
-            Noted::Clear => (None, None),
-        };
+        let (problem, detail) = problem.map(|(p, d)| (p.as_str(), d)).unzip();
         self.write(|tx| {
             let changed = tx.execute(
                 "UPDATE refunds SET next_attempt_at = ?3, problem = ?4, wechat_detail = ?5
