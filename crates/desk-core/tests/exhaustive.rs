@@ -307,7 +307,7 @@ impl World {
         &mut self,
         refund: &ApprovedRefund,
         restart_each_pass: bool,
-    ) -> Result<RefundState, String> {
+    ) -> Result<RefundState, Broken> {
         for _ in 0..MAX_PASSES {
             let state = self.state(refund);
             match state {
@@ -328,7 +328,7 @@ impl World {
             let crashed = self.transport.crashed.clone();
             let crash = tokio::select! {
                 result = self.engine.run_once(self.clock) => {
-                    result.map_err(|e| format!("a pass failed: {e}"))?;
+                    result.map_err(Broken::Pass)?;
                     false
                 }
                 () = crashed.notified() => true,
@@ -337,11 +337,10 @@ impl World {
                 self.restart();
             }
         }
-        Err(format!(
-            "refund {} did not end in {MAX_PASSES} passes (still {}): an approval lost",
-            refund.out_refund_no,
-            self.state(refund).as_str()
-        ))
+        Err(Broken::NeverEnded {
+            refund: refund.out_refund_no.clone(),
+            state: self.state(refund),
+        })
     }
 
     /// Runs one sequence and checks every invariant; returns how many letters were used.
@@ -349,7 +348,7 @@ impl World {
         &mut self,
         letters: &[Letter],
         restart_each_pass: bool,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, Broken> {
         let order = self.paid_order();
         let first = self.approve(self.request(&order, FIRST).unwrap()).unwrap();
         *self.transport.script.lock().unwrap() = letters.iter().cloned().collect();
@@ -371,12 +370,7 @@ impl World {
         let after_first = ledger(self);
         match (first_end, paid(&after_first, &first.out_refund_no)) {
             (RefundState::Succeeded, 1) | (RefundState::Failed, 0) => {}
-            (state, times) => {
-                return Err(format!(
-                    "the desk says {} for a refund WeChat paid {times} time(s)",
-                    state.as_str()
-                ));
-            }
+            (state, paid) => return Err(Broken::FirstDisagrees { state, paid }),
         }
 
         // A second request for the same order: the desk may approve it only if the first moved
@@ -384,35 +378,31 @@ impl World {
         let second = self
             .request(&order, FIRST)
             .and_then(|request| self.approve(request));
-        match (&second, first_end) {
-            (Ok(_), RefundState::Failed)
-            | (Err(CoreError::ExceedsRefundable { .. }), RefundState::Succeeded) => {}
-            (outcome, state) => {
-                return Err(format!(
-                    "second approval {outcome:?} after the first ended {}",
-                    state.as_str()
-                ));
-            }
-        }
-        if let Ok(second) = &second {
+        let second = match (second, first_end) {
+            (Ok(second), RefundState::Failed) => Some(second),
+            (Err(CoreError::ExceedsRefundable { .. }), RefundState::Succeeded) => None,
+            (outcome, first) => return Err(Broken::SecondApproval { outcome, first }),
+        };
+        if let Some(second) = &second {
             let end = self.drive(second, restart_each_pass).await?;
             if end != RefundState::Succeeded {
-                return Err(format!("the second refund ended {}", end.as_str()));
+                return Err(Broken::SecondEnded(end));
             }
         }
 
         let ledger = ledger(self);
         let mut approved = vec![first.clone()];
-        approved.extend(second.ok());
+        approved.extend(second);
         for (no, fee) in &ledger {
             let Some(refund) = approved.iter().find(|a| a.out_refund_no.as_str() == no) else {
-                return Err(format!("WeChat paid {no}, which nobody approved"));
+                return Err(Broken::Unapproved(no.clone()));
             };
             if refund.refund_fee.get() != *fee {
-                return Err(format!(
-                    "WeChat paid {fee} fen for {no}, approved {}",
-                    refund.refund_fee
-                ));
+                return Err(Broken::WrongAmount {
+                    refund: no.clone(),
+                    paid: *fee,
+                    approved: refund.refund_fee,
+                });
             }
         }
         for refund in &approved {
@@ -423,11 +413,11 @@ impl World {
                 (RefundState::Succeeded, 1) | (RefundState::Failed, 0)
             );
             if !agrees {
-                return Err(format!(
-                    "{}: the desk says {}, WeChat paid it {times} time(s)",
-                    refund.out_refund_no,
-                    state.as_str()
-                ));
+                return Err(Broken::Disagrees {
+                    refund: refund.out_refund_no.clone(),
+                    state,
+                    paid: times,
+                });
             }
         }
         let desk_view = self
@@ -437,13 +427,53 @@ impl World {
             .unwrap();
         let wechat_refunded: i64 = ledger.iter().map(|(_, fee)| fee).sum();
         if desk_view.committed.get() != wechat_refunded {
-            return Err(format!(
-                "the desk counts {} fen refunded, WeChat's ledger {wechat_refunded}",
-                desk_view.committed
-            ));
+            return Err(Broken::Totals {
+                desk: desk_view.committed,
+                wechat: wechat_refunded,
+            });
         }
         Ok(letters.len() - unused)
     }
+}
+
+/// How a run broke the money rules.
+#[derive(Debug, thiserror::Error)]
+enum Broken {
+    #[error("a pass failed: {0}")]
+    Pass(CoreError),
+    #[error(
+        "refund {refund} did not end in {MAX_PASSES} passes (still {}): an approval lost",
+        state.as_str()
+    )]
+    NeverEnded {
+        refund: OutRefundNo,
+        state: RefundState,
+    },
+    #[error("the desk says {} for a refund WeChat paid {paid} time(s)", state.as_str())]
+    FirstDisagrees { state: RefundState, paid: usize },
+    #[error("second approval {outcome:?} after the first ended {}", first.as_str())]
+    SecondApproval {
+        outcome: Result<ApprovedRefund, CoreError>,
+        first: RefundState,
+    },
+    #[error("the second refund ended {}", .0.as_str())]
+    SecondEnded(RefundState),
+    #[error("WeChat paid {0}, which nobody approved")]
+    Unapproved(String),
+    #[error("WeChat paid {paid} fen for {refund}, approved {approved}")]
+    WrongAmount {
+        refund: String,
+        paid: i64,
+        approved: Fen,
+    },
+    #[error("{refund}: the desk says {}, WeChat paid it {paid} time(s)", state.as_str())]
+    Disagrees {
+        refund: OutRefundNo,
+        state: RefundState,
+        paid: usize,
+    },
+    #[error("the desk counts {desk} fen refunded, WeChat's ledger {wechat}")]
+    Totals { desk: Fen, wechat: i64 },
 }
 
 /// Which sequences to run: all of up to two letters; of three letters, every extension of the
