@@ -9,6 +9,7 @@
 //!   50 per order, within a year, within the approver's limit.
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod engine;
 mod error;
 mod events;
@@ -24,6 +25,7 @@ mod remote;
 mod store;
 mod work;
 
+pub use alerts::{AlertKind, StoredAlert, Unseen};
 pub use engine::{Engine, EngineSettings, Pass};
 pub use error::CoreError;
 pub use events::{DeskEvent, EventReceiver, EventSender};

@@ -381,7 +381,9 @@ impl Store {
                 });
             }
             also(tx)?;
-            refund_event(tx, refund)
+            let event = refund_event(tx, refund)?;
+            crate::alerts::record_refund(tx, &event, now)?;
+            Ok(event)
         })?;
         self.publish(event);
         Ok(())

@@ -200,4 +200,38 @@ pub const MIGRATIONS: &[&str] = &[
     UPDATE refund_requests SET queue_state = (SELECT r.state FROM refunds r WHERE r.request = refund_requests.id)
         WHERE id IN (SELECT request FROM refunds);
     "#,
+    // 4: the alert outbox. Every fact staff must hear of gets its row from a trigger, in the
+    // same transaction as the fact, so a crash loses none; the alerter delivers from here
+    // (`shown_at`), and someone acknowledging marks it `seen_at`. Orders and requests get theirs
+    // from the triggers below; a refund's (final, held or contradicted) from the one step every
+    // refund state change goes through (`work.rs`), which knows its problem.
+    r#"
+    CREATE TABLE alerts (
+        id             INTEGER PRIMARY KEY,
+        kind           TEXT NOT NULL CHECK (kind IN ('order_paid', 'refund_requested',
+                           'refund_succeeded', 'refund_failed', 'refund_needs_manual', 'refund_held',
+                           'refund_contradicted')),
+        out_trade_no   TEXT NOT NULL,
+        request        INTEGER,
+        refund         INTEGER,
+        amount         INTEGER NOT NULL,
+        -- A refund's problem (a lifecycle::Problem code).
+        problem        TEXT,
+        -- When it happened: the payment's time for an order, else when the desk recorded it.
+        at             INTEGER NOT NULL,
+        shown_at       INTEGER,
+        seen_at        INTEGER
+    ) STRICT;
+    CREATE INDEX alerts_unshown ON alerts (id) WHERE shown_at IS NULL;
+    CREATE INDEX alerts_unseen ON alerts (kind, id) WHERE seen_at IS NULL;
+
+    CREATE TRIGGER alert_of_order AFTER INSERT ON orders BEGIN
+        INSERT INTO alerts (kind, out_trade_no, amount, at)
+        VALUES ('order_paid', NEW.out_trade_no, NEW.total_fee, NEW.paid_at);
+    END;
+    CREATE TRIGGER alert_of_request AFTER INSERT ON refund_requests WHEN NEW.state = 'pending' BEGIN
+        INSERT INTO alerts (kind, out_trade_no, request, amount, at)
+        VALUES ('refund_requested', NEW.out_trade_no, NEW.id, NEW.requested_fee, NEW.created_at);
+    END;
+    "#,
 ];
