@@ -48,7 +48,7 @@ fn every_stored_payment_gets_one_alert_in_its_own_transaction() {
         &[
             payment("A2", "4200000002", 5),
             payment("A1", "4200000001", 99_99),
-            payment("A3", "4200000003", 100_010_00),
+            payment("A3", "4200000003", 10_001_000),
         ],
         NOW,
     );
@@ -59,7 +59,7 @@ fn every_stored_payment_gets_one_alert_in_its_own_transaction() {
         [
             (AlertKind::OrderPaid, "A1", 12_30),
             (AlertKind::OrderPaid, "A2", 5),
-            (AlertKind::OrderPaid, "A3", 100_010_00),
+            (AlertKind::OrderPaid, "A3", 10_001_000),
         ]
     );
     assert_eq!(
