@@ -53,11 +53,11 @@ ensure_build_deps() {
   ensure_rust
 }
 
-# What building the desktop app needs (WebKitGTK, GTK, the tray's appindicator) plus fonts
-# that show Chinese.
+# What building the desktop app needs (WebKitGTK, GTK, the tray's appindicator, ALSA for the
+# speaker) plus fonts that show Chinese and espeak-ng, the voice that reads amounts aloud.
 ensure_app_deps() {
   ensure_debian_packages libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev \
-    librsvg2-dev libssl-dev libxdo-dev file fonts-wqy-microhei
+    librsvg2-dev libssl-dev libxdo-dev libasound2-dev file fonts-wqy-microhei espeak-ng
 }
 
 # Node.js (20.19 or newer, for Vite) and the window's npm packages, exactly as locked.

@@ -17,6 +17,8 @@ mod lock;
 mod merchant;
 mod secrets;
 mod setup;
+pub mod speech;
+pub mod voice;
 
 pub use access::{Access, AccessConfig, AccessError, AccessStatus, UNLOCK_SECS, hash_pin};
 pub use alerts::{

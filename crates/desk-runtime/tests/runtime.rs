@@ -705,3 +705,35 @@ fn a_database_from_before_the_books_goes_to_the_merchant_it_served() {
         desk_core::Store::open(&books.database(&dir)).unwrap();
     }
 }
+
+/// The voice says a paid order's amount: rendered to a WAV (CI has no sound card) about as long
+/// as the words, and not silent. A longer amount takes longer to say.
+#[test]
+fn a_paid_order_is_spoken_into_a_wav() {
+    use desk_runtime::{speech, voice};
+    let voice = voice::Voice::from_env();
+    let short = voice
+        .render(&speech::order_paid(wxpay::Fen::new(5)))
+        .unwrap();
+    let long = voice
+        .render(&speech::order_paid(wxpay::Fen::new(1_234_567_89)))
+        .unwrap();
+    for sound in [&short, &long] {
+        assert!(sound.sample_rate >= 8_000, "{}", sound.sample_rate);
+        assert!(
+            sound.peak() > 3_000,
+            "the sound is not silent: peak {}",
+            sound.peak()
+        );
+    }
+    let (short, long) = (short.duration(), long.duration());
+    assert!(
+        short > std::time::Duration::from_millis(1_200)
+            && short < std::time::Duration::from_secs(6),
+        "微信收款 零点零五元 took {short:?}"
+    );
+    assert!(
+        long > short + std::time::Duration::from_secs(1),
+        "{long:?} vs {short:?}"
+    );
+}
