@@ -176,15 +176,13 @@ impl Store {
         })
     }
 
-    /// Marks alerts delivered.
-    pub fn mark_alerts_shown(&self, ids: &[i64], now: i64) -> Result<(), CoreError> {
+    /// Marks every alert up to `through` delivered (the deliverer read them all, oldest first).
+    pub fn mark_alerts_shown(&self, through: i64, now: i64) -> Result<(), CoreError> {
         self.write(|tx| {
-            let mut statement = tx.prepare_cached(
-                "UPDATE alerts SET shown_at = ?2 WHERE id = ?1 AND shown_at IS NULL",
-            )?;
-            for id in ids {
-                statement.execute(params![id, now])?;
-            }
+            tx.prepare_cached(
+                "UPDATE alerts SET shown_at = ?2 WHERE shown_at IS NULL AND id <= ?1",
+            )?
+            .execute(params![through, now])?;
             Ok(())
         })
     }

@@ -2,7 +2,7 @@
 //! refund engine working, against the configured merchant or the in-process sandbox.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use desk_core::intake::{IntakeState, router};
@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use wxpay_sim::{DemoTraffic, IntakeTarget, SimConfig, SimHandle};
 
+use crate::alerts::{AlertSink, Alerter};
 use crate::books::{Books, adopt_legacy_database, sandbox_intake_secret};
 use crate::config::{Config, Mode};
 use crate::error::RuntimeError;
@@ -62,6 +63,9 @@ pub struct RunningDesk {
     notices: broadcast::Sender<String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Stopped after the intake and the engine, so what they stored last is delivered too.
+    alerts_stop: watch::Sender<bool>,
+    alert_task: Option<JoinHandle<()>>,
     warnings: Vec<String>,
     _lock: DeskLock,
 }
@@ -193,6 +197,8 @@ impl RunningDesk {
             notices,
             stop,
             tasks: vec![intake_task, engine_task],
+            alerts_stop: watch::channel(false).0,
+            alert_task: None,
             warnings,
             _lock: lock,
         })
@@ -266,10 +272,29 @@ impl RunningDesk {
         self.sandbox.as_ref()
     }
 
-    /// Stops taking requests, lets the engine finish its pass, stops the simulator.
+    /// Delivers this desk's alert outbox to `sink` while it runs (see `alerts/outbox.rs`).
+    pub fn deliver_alerts(&mut self, alerter: Arc<Mutex<Alerter>>, sink: impl AlertSink) {
+        let task = tokio::spawn(crate::alerts::deliver_alerts(
+            self.store.clone(),
+            alerter,
+            self.store.subscribe(),
+            sink,
+            self.alerts_stop.subscribe(),
+        ));
+        if let Some(old) = self.alert_task.replace(task) {
+            old.abort();
+        }
+    }
+
+    /// Stops taking requests, lets the engine finish its pass, delivers the last alerts, stops
+    /// the simulator.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        let _ = self.alerts_stop.send(true);
+        if let Some(task) = self.alert_task.take() {
             let _ = task.await;
         }
         if let Some(sim) = self.sandbox.take() {
@@ -281,6 +306,7 @@ impl RunningDesk {
 impl Drop for RunningDesk {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        let _ = self.alerts_stop.send(true);
     }
 }
 

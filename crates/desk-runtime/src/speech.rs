@@ -192,6 +192,8 @@ fn syllable_of(c: char) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    // Amounts are written as yuan_fen (123_50 is ¥123.50).
+    #![allow(clippy::inconsistent_digit_grouping)]
     use super::*;
 
     #[test]

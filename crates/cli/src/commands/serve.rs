@@ -1,13 +1,14 @@
 //! `serve`: the desk without a window — intake and refund engine — printing events as they
-//! happen, one line each (JSON lines with `--json`).
+//! happen and the alerts of its outbox (what a window would pop up), one line each (JSON lines
+//! with `--json`).
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use desk_core::DeskEvent;
-use desk_runtime::{Mode, RunningDesk, StartOptions};
+use desk_core::{AlertKind as Fact, CoreError, DeskEvent, StoredAlert};
+use desk_runtime::{Alert, AlertSink, Alerter, Mode, RunningDesk, StartOptions};
 use serde_json::json;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
@@ -46,7 +47,13 @@ pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError>
         .transpose()?;
     options.sandbox_refund_delay = seconds(args.sandbox_refund_delay, "--sandbox-refund-delay")?;
     let data_dir = options.data_dir.clone();
-    let running = RunningDesk::start(options).await?;
+    let mut running = RunningDesk::start(options).await?;
+    let config = running.config();
+    let alerter = Alerter::new(config.alerts.clone(), config.language);
+    running.deliver_alerts(
+        std::sync::Arc::new(std::sync::Mutex::new(alerter)),
+        PrintAlerts { json: desk.json },
+    );
     let mut events = running.subscribe();
     let mut notices = running.notices();
     for warning in running.warnings() {
@@ -116,6 +123,40 @@ pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError>
     } else {
         "Merchant Desk stopped".to_owned()
     })
+}
+
+/// Alerts on the terminal: the title and body, or (with `--json`) the alert with the order
+/// numbers it covers.
+struct PrintAlerts {
+    json: bool,
+}
+
+impl AlertSink for PrintAlerts {
+    fn deliver(&mut self, alert: &Alert, facts: &[StoredAlert]) {
+        let text = if self.json {
+            let orders: Vec<&str> = facts
+                .iter()
+                .filter(|f| f.kind == Fact::OrderPaid)
+                .map(|f| f.out_trade_no.as_str())
+                .collect();
+            json!({
+                "type": "alert",
+                "alert": alert,
+                "spoken": alert.speech.as_ref().map(|s| &s.hanzi),
+                "covers": facts.len(),
+                "orders": orders,
+            })
+            .to_string()
+        } else {
+            format!("alert             {} — {}", alert.title, alert.body)
+        };
+        // A closed stdout (the reader went away) is the reader's business; the desk goes on.
+        let _ = line(&text);
+    }
+
+    fn trouble(&mut self, error: &CoreError) {
+        eprintln!("warning: alerts could not be read or marked shown ({error}); trying again");
+    }
 }
 
 fn line(text: &str) -> Result<(), CliError> {

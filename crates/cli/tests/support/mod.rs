@@ -107,7 +107,8 @@ pub fn intake_at(dir: &Path, listen: SocketAddr) -> String {
     config.intake.shared_secret
 }
 
-/// `serve --json` as a separate process; every event line it prints is kept in `events`.
+/// `serve --json` as a separate process; every line it prints is kept in `events`, with the
+/// number of the run (start) that printed it as `"run"`.
 pub struct DeskProcess {
     pub dir: PathBuf,
     pub listen: SocketAddr,
@@ -150,10 +151,12 @@ impl DeskProcess {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let events = self.events.clone();
+        let run = self.starts;
         let (ready, started) = std::sync::mpsc::channel();
         self.reader = Some(std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                if let Ok(mut value) = serde_json::from_str::<Value>(&line) {
+                    value["run"] = run.into();
                     if value["type"] == "ready" {
                         let _ = ready.send(());
                     }
@@ -203,19 +206,15 @@ impl DeskProcess {
         self.finish_reading();
     }
 
-    /// The `order_paid` events printed so far, by order number.
-    pub fn paid_events(&self) -> std::collections::HashMap<String, usize> {
-        let mut counts = std::collections::HashMap::new();
-        for event in self.events.lock().unwrap().iter() {
-            if event["type"] == "order_paid" {
-                let order = event["out_trade_no"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                *counts.entry(order).or_default() += 1;
-            }
-        }
-        counts
+    /// The alert lines printed so far, in order.
+    pub fn alerts(&self) -> Vec<Value> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|event| event["type"] == "alert")
+            .cloned()
+            .collect()
     }
 }
 

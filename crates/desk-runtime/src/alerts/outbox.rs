@@ -1,0 +1,166 @@
+//! Delivery from the outbox, at least once: on start, everything not shown yet (what came while
+//! the desk was closed) becomes one summary; then new rows are planned, handed to the sink and
+//! marked shown. A crash between the two shows those rows again in the next start's summary:
+//! a repeat, never a loss. The in-memory events only wake the loop early; it also looks every
+//! second, so an event lost behind a slow receiver delays nothing for long.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use desk_core::{CoreError, EventReceiver, Store, StoredAlert, unix_now};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
+
+use super::{Alert, Alerter, REMIND_EVERY_SECS};
+
+/// Where alerts are shown: the desktop (shell) or the terminal (`serve`).
+pub trait AlertSink: Send + 'static {
+    /// Shows `alert`, which covers the outbox rows `facts` (none for a reminder or the voice
+    /// catching up).
+    fn deliver(&mut self, alert: &Alert, facts: &[StoredAlert]);
+    /// The outbox could not be read or marked (said once per streak of failures); the loop
+    /// tries again.
+    fn trouble(&mut self, error: &CoreError);
+}
+
+/// Rows read at a time: a flash sale's burst is a few hundred.
+const BATCH: usize = 500;
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// What one look at the outbox found.
+struct Look {
+    deliveries: Vec<(Alert, Vec<StoredAlert>)>,
+    /// The newest row read (to mark shown once delivered), if any.
+    through: Option<i64>,
+    /// A full batch: look again at once.
+    full: bool,
+}
+
+/// Delivers the outbox of `store` until `stop` turns true, then delivers what is left once.
+pub async fn deliver_alerts(
+    store: Arc<Store>,
+    alerter: Arc<Mutex<Alerter>>,
+    mut wake: EventReceiver,
+    mut sink: impl AlertSink,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut cursor: Option<i64> = None;
+    let mut failing = false;
+    let mut reminded_at = unix_now();
+    loop {
+        let stopping = *stop.borrow();
+        let look = {
+            let (store, alerter) = (store.clone(), alerter.clone());
+            tokio::task::spawn_blocking(move || look(&store, &alerter, cursor)).await
+        };
+        let look = match look {
+            Ok(Ok(look)) => look,
+            Ok(Err(error)) => {
+                if !std::mem::replace(&mut failing, true) {
+                    sink.trouble(&error);
+                }
+                if stopping {
+                    return;
+                }
+                tokio::time::sleep(LOOK_EVERY).await;
+                continue;
+            }
+            // The blocking pool is shutting down with the runtime.
+            Err(_) => return,
+        };
+        for (alert, facts) in &look.deliveries {
+            sink.deliver(alert, facts);
+        }
+        match look.through {
+            Some(through) => {
+                let store = store.clone();
+                let marked = tokio::task::spawn_blocking(move || {
+                    store.mark_alerts_shown(through, unix_now())
+                })
+                .await;
+                match marked {
+                    Ok(Ok(())) => {
+                        failing = false;
+                        cursor = Some(through);
+                    }
+                    Ok(Err(error)) => {
+                        if !std::mem::replace(&mut failing, true) {
+                            sink.trouble(&error);
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+            None => cursor = Some(cursor.unwrap_or(0)),
+        }
+        if look.full {
+            continue;
+        }
+        if stopping {
+            return;
+        }
+        // Nothing more for now: a burst's voice may catch up, a reminder may be due.
+        let now = unix_now();
+        let caught_up = alerter.lock().unwrap_or_else(|p| p.into_inner()).tick(now);
+        if let Some(alert) = caught_up {
+            sink.deliver(&alert, &[]);
+        }
+        if now - reminded_at >= REMIND_EVERY_SECS {
+            reminded_at = now;
+            let store = store.clone();
+            if let Ok(Ok(unseen)) = tokio::task::spawn_blocking(move || store.unseen_orders()).await
+            {
+                let reminder = alerter
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .reminder(unseen, now);
+                if let Some(alert) = reminder {
+                    sink.deliver(&alert, &[]);
+                }
+            }
+        }
+        tokio::select! {
+            woken = wake.recv() => if let Err(RecvError::Closed) = woken {
+                tokio::time::sleep(LOOK_EVERY).await;
+            },
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// One look at the outbox. The first (no cursor yet) gathers everything unshown into the
+/// while-closed summary; later ones plan up to [`BATCH`] new rows.
+fn look(store: &Store, alerter: &Mutex<Alerter>, cursor: Option<i64>) -> Result<Look, CoreError> {
+    let now = unix_now();
+    let Some(cursor) = cursor else {
+        let mut closed = Vec::new();
+        loop {
+            let page =
+                store.unshown_alerts(closed.last().map_or(0, |f: &StoredAlert| f.id), 5_000)?;
+            if page.is_empty() {
+                break;
+            }
+            closed.extend(page);
+        }
+        let summary = alerter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .while_closed(&closed, now);
+        return Ok(Look {
+            through: closed.last().map(|f| f.id),
+            deliveries: summary.map(|s| (s, closed)).into_iter().collect(),
+            full: false,
+        });
+    };
+    let facts = store.unshown_alerts(cursor, BATCH)?;
+    let deliveries = alerter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .plan(&facts, now);
+    Ok(Look {
+        through: facts.last().map(|f| f.id),
+        full: facts.len() == BATCH,
+        deliveries,
+    })
+}
