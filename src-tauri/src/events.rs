@@ -1,13 +1,13 @@
-//! Forwards the desk's events to the window (`desk-event`), turns them into alerts and keeps
-//! the tray's count current. Follows the desk across restarts (mode switches).
+//! Forwards the desk's events to the window (`desk-event`), starts each desk's alert delivery
+//! (from its outbox, see `notify.rs`) and keeps the tray's count current. Follows the desk
+//! across restarts (mode switches).
 
 use std::time::Duration;
 
-use desk_core::unix_now;
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::notify::{self, NOTICE_EVENT};
+use crate::notify::NOTICE_EVENT;
 use crate::state::AppState;
 
 pub const DESK_EVENT: &str = "desk-event";
@@ -17,9 +17,13 @@ pub async fn forward(app: AppHandle) {
         let subscription = {
             let state = app.state::<AppState>();
             let desk = state.desk().await;
-            desk.as_ref()
-                .ok()
-                .map(|desk| (desk.subscribe(), desk.notices()))
+            desk.as_ref().ok().map(|desk| {
+                desk.deliver_alerts(
+                    state.alerter.clone(),
+                    crate::notify::AppSink { app: app.clone() },
+                );
+                (desk.subscribe(), desk.notices())
+            })
         };
         let Some((mut events, mut notices)) = subscription else {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -31,14 +35,6 @@ pub async fn forward(app: AppHandle) {
                 event = events.recv() => match event {
                     Ok(event) => {
                         let _ = app.emit(DESK_EVENT, &event);
-                        let alert = {
-                            let state = app.state::<AppState>();
-                            let mut alerter = state.alerter.lock().unwrap_or_else(|p| p.into_inner());
-                            alerter.alert_for(&event, unix_now())
-                        };
-                        if let Some(alert) = alert {
-                            notify::deliver(&app, alert);
-                        }
                         crate::tray::refresh(&app).await;
                     }
                     // A burst the window missed: it reloads its lists on the next event.

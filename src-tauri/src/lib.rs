@@ -9,6 +9,7 @@ mod events;
 mod launch;
 mod notify;
 mod rendering;
+mod speaker;
 mod state;
 mod tray;
 
@@ -66,8 +67,7 @@ pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
                 // Desktops without a status area still get the window and notifications.
                 eprintln!("merchant-desk: no tray icon: {error}");
             }
-            tauri::async_runtime::spawn(events::forward(handle.clone()));
-            tauri::async_runtime::spawn(notify::repeat_loop(handle));
+            tauri::async_runtime::spawn(events::forward(handle));
             Ok(())
         })
 }

@@ -1,10 +1,14 @@
-//! Desktop notifications (notify-rust over D-Bus on Linux) and the window's own alert events.
-//! No notification service (a headless machine, a minimal desktop) is a warning, never a crash:
-//! the window still shows every alert.
+//! Desktop notifications (notify-rust over D-Bus on Linux), the window's own alert events and
+//! the speaker, for the alerts the desk delivers from its outbox (`desk_runtime::deliver_alerts`).
+//! An alert with the key of one already on screen replaces it in place (a flash sale's running
+//! summary). No notification service (a headless machine, a minimal desktop) is a warning, never
+//! a crash: the window still shows every alert.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-use desk_runtime::{Alert, AlertTarget};
+use desk_core::{CoreError, StoredAlert, unix_now};
+use desk_runtime::{Alert, AlertKind, AlertSink, AlertTarget};
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::state::AppState;
@@ -14,20 +18,41 @@ pub const ALERT_EVENT: &str = "alert";
 pub const NAVIGATE_EVENT: &str = "navigate";
 pub const NOTICE_EVENT: &str = "notice";
 
-/// How often an unacknowledged order alert rings again.
-pub const REPEAT_EVERY: Duration = Duration::from_secs(30);
+/// The desktop notification each alert key is shown as, to replace it in place.
+#[derive(Debug, Default)]
+pub struct OnScreen(Mutex<HashMap<String, u32>>);
 
-/// Shows `alert` on the desktop and in the window; a repeating one is kept until acknowledged.
+/// Where the desk's alerts go in the app.
+pub struct AppSink {
+    pub app: AppHandle,
+}
+
+impl AlertSink for AppSink {
+    fn deliver(&mut self, alert: &Alert, _facts: &[StoredAlert]) {
+        deliver(&self.app, alert.clone());
+    }
+
+    fn trouble(&mut self, error: &CoreError) {
+        let _ = self.app.emit(
+            NOTICE_EVENT,
+            format!("alerts could not be read from the database ({error}); trying again"),
+        );
+    }
+}
+
+/// Shows `alert` in the window and on the desktop, and says what it says aloud.
 pub fn deliver(app: &AppHandle, alert: Alert) {
-    if alert.repeat {
-        let state = app.state::<AppState>();
-        state
-            .unacknowledged
+    let _ = app.emit(ALERT_EVENT, &alert);
+    let state = app.state::<AppState>();
+    if let Some(phrase) = alert.speech.clone() {
+        let volume = state
+            .alerter
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(alert.clone());
+            .settings()
+            .volume;
+        state.speaker.say(phrase, volume);
     }
-    let _ = app.emit(ALERT_EVENT, &alert);
     let app = app.clone();
     // Showing and waiting for a click block on D-Bus: a thread per alert, gone when it closes.
     std::thread::spawn(move || show(&app, &alert));
@@ -41,20 +66,36 @@ fn show(app: &AppHandle, alert: &Alert) {
         .body(&alert.body)
         .icon("merchant-desk")
         .action("default", "open");
+    let state = app.state::<AppState>();
+    let replaces = state
+        .on_screen
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&alert.key)
+        .copied();
+    if let Some(id) = replaces {
+        notification.id(id);
+    }
     #[cfg(all(unix, not(target_os = "macos")))]
     {
         use notify_rust::Hint;
-        notification.hint(Hint::Category(match alert.kind {
-            desk_runtime::AlertKind::NewOrder | desk_runtime::AlertKind::Test => {
-                "transfer.complete".to_owned()
+        notification.hint(Hint::Category(
+            match alert.kind {
+                AlertKind::NewOrder
+                | AlertKind::OrderBurst
+                | AlertKind::WhileClosed
+                | AlertKind::Reminder
+                | AlertKind::Test => "transfer.complete",
+                AlertKind::RefundRequest
+                | AlertKind::RefundSucceeded
+                | AlertKind::RefundFailed
+                | AlertKind::RefundNeedsManual
+                | AlertKind::RefundHeld
+                | AlertKind::RefundContradicted => "im.received",
             }
-            desk_runtime::AlertKind::RefundRequest
-            | desk_runtime::AlertKind::RefundSucceeded
-            | desk_runtime::AlertKind::RefundFailed
-            | desk_runtime::AlertKind::RefundNeedsManual
-            | desk_runtime::AlertKind::RefundHeld
-            | desk_runtime::AlertKind::RefundContradicted => "im.received".to_owned(),
-        }));
+            .to_owned(),
+        ));
         if alert.sound {
             notification.hint(Hint::SoundName("message-new-instant".to_owned()));
         } else {
@@ -64,11 +105,26 @@ fn show(app: &AppHandle, alert: &Alert) {
     match notification.show() {
         #[cfg(all(unix, not(target_os = "macos")))]
         Ok(handle) => {
+            state
+                .on_screen
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(alert.key.clone(), handle.id());
             let target = alert.target.clone();
+            let up_to = alert.up_to;
             let app = app.clone();
             handle.wait_for_action(move |action| {
                 if action == "default" {
                     open_at(&app, &target);
+                    // Clicking it is seeing it: no reminders for what it covered.
+                    let app = app.clone();
+                    tauri::async_runtime::spawn(async move {
+                        let state = app.state::<AppState>();
+                        let _ = state
+                            .with_store(move |store| store.acknowledge_alerts(up_to, unix_now()))
+                            .await;
+                    });
                 }
             });
         }
@@ -91,27 +147,4 @@ pub fn open_at(app: &AppHandle, target: &AlertTarget) {
         let _ = window.set_focus();
     }
     let _ = app.emit(NAVIGATE_EVENT, target);
-}
-
-/// Rings unacknowledged order alerts again until someone acknowledges them.
-pub async fn repeat_loop(app: AppHandle) {
-    loop {
-        tokio::time::sleep(REPEAT_EVERY).await;
-        let waiting: Vec<Alert> = {
-            let state = app.state::<AppState>();
-            let list = state
-                .unacknowledged
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            list.clone()
-        };
-        if let Some(latest) = waiting.last() {
-            let mut again = latest.clone();
-            again.repeat = false;
-            if waiting.len() > 1 {
-                again.body = format!("{} (+{})", again.body, waiting.len() - 1);
-            }
-            deliver(&app, again);
-        }
-    }
 }

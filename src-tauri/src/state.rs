@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use desk_core::Store;
-use desk_runtime::{Access, Alert, Alerter, Config, Language, Mode, RunningDesk};
+use desk_runtime::{Access, Alerter, Config, Language, Mode, RunningDesk};
 use tokio::sync::RwLock;
 
 use crate::error::{ErrorCode, IpcError, IpcResult};
@@ -15,9 +15,10 @@ pub struct AppState {
     desk: RwLock<Result<RunningDesk, IpcError>>,
     /// Shared with blocking work (an approval checks the PIN and writes in one go).
     pub access: Arc<Access>,
-    pub alerter: Mutex<Alerter>,
-    /// Order alerts that repeat until someone acknowledges them.
-    pub unacknowledged: Mutex<Vec<Alert>>,
+    /// The alert policy, shared with the desk's alert delivery.
+    pub alerter: Arc<Mutex<Alerter>>,
+    pub speaker: crate::speaker::Speaker,
+    pub on_screen: crate::notify::OnScreen,
     pub language: Mutex<Language>,
 }
 
@@ -46,8 +47,14 @@ impl AppState {
             launch,
             desk: RwLock::new(desk),
             access: Arc::new(Access::new(config.access.clone())),
-            alerter: Mutex::new(Alerter::new(config.alerts.clone(), config.language)),
-            unacknowledged: Mutex::new(Vec::new()),
+            alerter: Arc::new(Mutex::new(Alerter::new(
+                config.alerts.clone(),
+                config.language,
+            ))),
+            speaker: crate::speaker::Speaker::start(|notice| {
+                eprintln!("merchant-desk: {notice}");
+            }),
+            on_screen: crate::notify::OnScreen::default(),
             language: Mutex::new(config.language),
         }
     }

@@ -50,5 +50,6 @@ export async function asOwner<T>(
 
 export function navigate(target: AlertTarget): void {
   session.focus = target;
-  session.screen = target.screen === "order" ? "orders" : target.screen === "settings" ? "settings" : "queue";
+  session.screen =
+    target.screen === "order" || target.screen === "orders" ? "orders" : target.screen === "settings" ? "settings" : "queue";
 }

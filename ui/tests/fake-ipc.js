@@ -18,7 +18,7 @@
     calls: [],
     nextRequest: 1,
     nextRefund: 1,
-    alerts: { sound: true, repeat_until_ack: false, quiet_hours: null },
+    alerts: { sound: true, voice: true, volume: 80, repeat_until_ack: false, quiet_hours: null },
   };
   window.__fakeDesk = desk;
 
@@ -198,11 +198,11 @@
     save_alerts: ({ alerts }) => (desk.alerts = alerts),
     set_language: ({ language }) => (desk.language = language),
     send_test_alert: () => {
-      const alert = { key: `test:${now()}`, kind: "test", title: "测试提醒 ¥0.01", body: "", sound: true, repeat: false, target: { screen: "settings" } };
+      const alert = { key: `test:${now()}`, kind: "test", title: "测试提醒 ¥0.01", body: "", sound: true, up_to: 0, target: { screen: "settings" } };
       emit("alert", alert);
       return alert;
     },
-    acknowledge_alerts: () => null,
+    acknowledge_alerts: () => 0,
   };
 
   window.__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener: () => {} };

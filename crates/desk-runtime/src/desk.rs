@@ -65,7 +65,7 @@ pub struct RunningDesk {
     tasks: Vec<JoinHandle<()>>,
     /// Stopped after the intake and the engine, so what they stored last is delivered too.
     alerts_stop: watch::Sender<bool>,
-    alert_task: Option<JoinHandle<()>>,
+    alert_task: Mutex<Option<JoinHandle<()>>>,
     warnings: Vec<String>,
     _lock: DeskLock,
 }
@@ -198,7 +198,7 @@ impl RunningDesk {
             stop,
             tasks: vec![intake_task, engine_task],
             alerts_stop: watch::channel(false).0,
-            alert_task: None,
+            alert_task: Mutex::new(None),
             warnings,
             _lock: lock,
         })
@@ -273,7 +273,8 @@ impl RunningDesk {
     }
 
     /// Delivers this desk's alert outbox to `sink` while it runs (see `alerts/outbox.rs`).
-    pub fn deliver_alerts(&mut self, alerter: Arc<Mutex<Alerter>>, sink: impl AlertSink) {
+    /// A second call replaces the first sink.
+    pub fn deliver_alerts(&self, alerter: Arc<Mutex<Alerter>>, sink: impl AlertSink) {
         let task = tokio::spawn(crate::alerts::deliver_alerts(
             self.store.clone(),
             alerter,
@@ -281,7 +282,12 @@ impl RunningDesk {
             sink,
             self.alerts_stop.subscribe(),
         ));
-        if let Some(old) = self.alert_task.replace(task) {
+        let old = self
+            .alert_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(task);
+        if let Some(old) = old {
             old.abort();
         }
     }
@@ -294,7 +300,12 @@ impl RunningDesk {
             let _ = task.await;
         }
         let _ = self.alerts_stop.send(true);
-        if let Some(task) = self.alert_task.take() {
+        let task = self
+            .alert_task
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
             let _ = task.await;
         }
         if let Some(sim) = self.sandbox.take() {

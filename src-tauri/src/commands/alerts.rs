@@ -50,7 +50,7 @@ pub async fn set_language(
     Ok(language)
 }
 
-/// Shows what a new order's alert looks (and sounds) like now.
+/// Shows what a new order's alert looks (and sounds, and says) like now.
 #[tauri::command]
 pub async fn send_test_alert(app: AppHandle, state: State<'_, AppState>) -> IpcResult<Alert> {
     let alert = state
@@ -62,13 +62,11 @@ pub async fn send_test_alert(app: AppHandle, state: State<'_, AppState>) -> IpcR
     Ok(alert)
 }
 
-/// Someone saw the new orders: repeating alerts stop.
+/// Someone saw the new orders: every alert so far is acknowledged (on disk), so reminders stop,
+/// in this window and after a restart. Returns how many were waiting.
 #[tauri::command]
-pub async fn acknowledge_alerts(state: State<'_, AppState>) -> IpcResult<()> {
+pub async fn acknowledge_alerts(state: State<'_, AppState>) -> IpcResult<usize> {
     state
-        .unacknowledged
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
-    Ok(())
+        .with_store(|store| store.acknowledge_alerts(store.last_alert()?, unix_now()))
+        .await
 }

@@ -189,6 +189,8 @@ const en: typeof zh = {
     switched: "Switched",
     alerts: "Alerts",
     sound: "Sound for new orders",
+    voice: "Say paid amounts aloud (\"WeChat Pay received ¥12.50\")",
+    volume: "Voice volume",
     repeat: "Repeat until someone acknowledges",
     quietHours: "Quiet hours",
     quietFrom: "From",
@@ -223,7 +225,7 @@ const en: typeof zh = {
     owner: "Owner",
   },
   alerts: {
-    newOrders: "{n} new order(s) to acknowledge",
+    newOrders: "New orders to acknowledge",
     acknowledge: "Got it",
   },
   errors: {

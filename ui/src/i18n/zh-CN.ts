@@ -187,6 +187,8 @@ export default {
     switched: "已切换",
     alerts: "提醒",
     sound: "新订单提示音",
+    voice: "语音播报收款金额（“微信收款 十二点五元”）",
+    volume: "播报音量",
     repeat: "重复提醒直到有人确认",
     quietHours: "免打扰时段",
     quietFrom: "从",
@@ -221,7 +223,7 @@ export default {
     owner: "店主",
   },
   alerts: {
-    newOrders: "有 {n} 笔新订单待确认",
+    newOrders: "新订单待确认",
     acknowledge: "知道了",
   },
   errors: {

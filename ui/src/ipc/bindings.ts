@@ -86,11 +86,21 @@ unlocked_until: number | null, always_ask_above_fen: number | null, };
 
 export type AlertSettings = { sound: boolean, 
 /**
- * Repeat a new order's alert until someone acknowledges it.
+ * Say each paid order's amount aloud. On for new desks; a desk configured before the voice
+ * existed keeps quiet until the owner turns it on.
+ */
+voice: boolean, 
+/**
+ * The voice's volume, 0 to 100.
+ */
+volume: number, 
+/**
+ * Remind of new orders until someone acknowledges them (across restarts).
  */
 repeat_until_ack: boolean, 
 /**
- * No sound and no repeats in this window, China time ("22:00" to "08:00" spans midnight).
+ * No sound, voice or reminders in this window, China time ("22:00" to "08:00" spans
+ * midnight). Notifications still show.
  */
 quiet_hours?: QuietHours | null, };
 
@@ -100,19 +110,24 @@ export type QuietHours = {
  */
 from: string, to: string, };
 
-export type AlertKind = "new_order" | "refund_request" | "refund_succeeded" | "refund_failed" | "refund_needs_manual" | "refund_held" | "refund_contradicted" | "test";
+export type AlertKind = "new_order" | "order_burst" | "while_closed" | "reminder" | "refund_request" | "refund_succeeded" | "refund_failed" | "refund_needs_manual" | "refund_held" | "refund_contradicted" | "test";
 
-export type AlertTarget = { "screen": "queue" } | { "screen": "order", out_trade_no: string, } | { "screen": "request", request: number, } | { "screen": "settings" };
+export type AlertTarget = { "screen": "queue" } | { "screen": "orders" } | { "screen": "order", out_trade_no: string, } | { "screen": "request", request: number, } | { "screen": "settings" };
 
 export type Alert = { 
 /**
- * What it is about, unique per thing alerted ("order:…", "request:…", "refund:…:state").
+ * The notification it is: an alert with the key of one already shown replaces it in place
+ * (a flash sale's running summary). "order:…", "flash:…", "closed:…", "refund:…".
  */
-key: string, kind: AlertKind, title: string, body: string, sound: boolean, 
+key: string, kind: AlertKind, title: string, body: string, 
 /**
- * Repeat until acknowledged.
+ * Play the new-order sound.
  */
-repeat: boolean, target: AlertTarget, };
+sound: boolean, 
+/**
+ * The newest outbox row it covers: acknowledging it acknowledges everything up to here.
+ */
+up_to: number, target: AlertTarget, };
 
 export type Check = { 
 /**

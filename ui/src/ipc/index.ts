@@ -107,7 +107,7 @@ export const desk = {
     call<AlertSettings>("save_alerts", { alerts, pin }),
   setLanguage: (language: Language) => call<Language>("set_language", { language }),
   sendTestAlert: () => call<Alert>("send_test_alert"),
-  acknowledgeAlerts: () => call<null>("acknowledge_alerts"),
+  acknowledgeAlerts: () => call<number>("acknowledge_alerts"),
 };
 
 export const events = {

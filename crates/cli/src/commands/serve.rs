@@ -47,7 +47,7 @@ pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError>
         .transpose()?;
     options.sandbox_refund_delay = seconds(args.sandbox_refund_delay, "--sandbox-refund-delay")?;
     let data_dir = options.data_dir.clone();
-    let mut running = RunningDesk::start(options).await?;
+    let running = RunningDesk::start(options).await?;
     let config = running.config();
     let alerter = Alerter::new(config.alerts.clone(), config.language);
     running.deliver_alerts(
