@@ -34,6 +34,7 @@ fn render() -> String {
         desk_core::DeskEvent,
         desk_core::AuditEntry,
         desk_core::ExchangeEntry,
+        desk_core::DayBoard,
         desk_runtime::Mode,
         desk_runtime::SecretBackend,
         desk_runtime::Language,

@@ -55,6 +55,7 @@ pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             commands::alerts::set_language,
             commands::alerts::send_test_alert,
             commands::alerts::acknowledge_alerts,
+            commands::orders::today_board,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

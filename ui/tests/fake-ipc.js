@@ -203,6 +203,27 @@
       return alert;
     },
     acknowledge_alerts: () => 0,
+    today_board: () => {
+      const start = now() - ((now() + 8 * 3600) % 86400);
+      const hours = (from) => {
+        const slots = Array(24).fill(0);
+        for (const o of desk.orders) if (o.paid_at >= from && o.paid_at < from + 86400) slots[Math.floor((o.paid_at - from) / 3600)] += o.total_fee;
+        return slots;
+      };
+      const today = desk.orders.filter((o) => o.paid_at >= start);
+      const takings = today.reduce((sum, o) => sum + o.total_fee, 0);
+      return {
+        day_start: start,
+        takings,
+        orders: today.length,
+        average: today.length ? Math.round(takings / today.length) : 0,
+        refunds: 0,
+        refunded: 0,
+        hours: hours(start),
+        hours_before: hours(start - 86400),
+        latest: desk.orders.slice(0, 8).map(orderView),
+      };
+    },
   };
 
   window.__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener: () => {} };

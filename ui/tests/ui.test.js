@@ -220,6 +220,24 @@ describe("refund queue", () => {
   });
 });
 
+describe("today board", () => {
+  test("shows today's takings, orders, average and the latest order, live, with yesterday beside", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    const board = page.getByTestId("today-board");
+    await board.getByText("今日收款").waitFor();
+    // shop(): one order an hour ago today (¥45.80), one three days ago.
+    assert.equal(await page.getByTestId("board-orders").innerText(), "1");
+    assert.equal(await page.getByTestId("board-takings").innerText(), "¥45.80");
+    await fake(page, (desk) => desk.pay("B3001", 10_000));
+    await page.getByTestId("board-orders").getByText("2").waitFor();
+    assert.equal(await page.getByTestId("board-takings").innerText(), "¥145.80");
+    assert.equal(await page.getByTestId("board-average").innerText(), "¥72.90");
+    assert.match(await page.getByTestId("board-latest").innerText(), /¥100\.00/);
+    assert.equal(await page.getByTestId("board-chart").locator("rect.today").count(), 24, "one bar an hour");
+    await page.close();
+  });
+});
+
 describe("owner PIN", () => {
   test("staff see the queue read-only until the owner unlocks", async () => {
     const page = await openDesk(browser, server.url, { seed: { pin: "2468" }, setup: shop });

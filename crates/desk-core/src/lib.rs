@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod alerts;
+mod board;
 mod engine;
 mod error;
 mod events;
@@ -26,6 +27,7 @@ mod store;
 mod work;
 
 pub use alerts::{AlertKind, StoredAlert, Unseen};
+pub use board::DayBoard;
 pub use engine::{Engine, EngineSettings, Pass};
 pub use error::CoreError;
 pub use events::{DeskEvent, EventReceiver, EventSender};

@@ -162,3 +162,37 @@ fn the_outbox_survives_reopening() {
     let store = Store::open(&dir.path().join("desk.sqlite3")).unwrap();
     assert_eq!(store.unshown_alerts(0, 10).unwrap().len(), 1);
 }
+
+#[test]
+fn the_day_board_counts_the_day_by_hour_against_the_day_before() {
+    let (store, _dir) = store();
+    let day = NOW - NOW % 86_400;
+    let at = |offset: i64, no: &str, transaction: &str, fee: i64| {
+        let mut payment = payment(no, transaction, fee);
+        payment.paid_at = day + offset;
+        store.record_payment(&payment, NOW).unwrap();
+    };
+    at(9 * 3600 + 5, "T1", "4200000001", 1_000);
+    at(9 * 3600 + 3599, "T2", "4200000002", 2_001);
+    at(13 * 3600, "T3", "4200000003", 500);
+    at(-86_400 + 9 * 3600, "Y1", "4200000004", 7_000);
+    at(-1, "Y2", "4200000005", 300);
+    at(86_400, "N1", "4200000006", 99);
+    let board = store.day_board(day, 2).unwrap();
+    assert_eq!((board.orders, board.takings), (3, Fen::new(3_501)));
+    assert_eq!(board.average, Fen::new(1_167), "3,501 / 3 rounded");
+    assert_eq!(board.hours.len(), 24);
+    assert_eq!(board.hours[9], Fen::new(3_001));
+    assert_eq!(board.hours[13], Fen::new(500));
+    assert_eq!(board.hours_before[9], Fen::new(7_000));
+    assert_eq!(board.hours_before[23], Fen::new(300));
+    assert_eq!((board.refunds, board.refunded), (0, Fen::ZERO));
+    let latest: Vec<_> = board
+        .latest
+        .iter()
+        .map(|o| o.out_trade_no.as_str())
+        .collect();
+    assert_eq!(latest, ["N1", "T3"]);
+    let empty = store.day_board(day + 10 * 86_400, 2).unwrap();
+    assert_eq!((empty.orders, empty.average), (0, Fen::ZERO));
+}

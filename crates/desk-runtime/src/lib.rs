@@ -23,7 +23,8 @@ pub mod voice;
 pub use access::{Access, AccessConfig, AccessError, AccessStatus, UNLOCK_SECS, hash_pin};
 pub use alerts::{
     Alert, AlertKind, AlertSettings, AlertSink, AlertTarget, Alerter, FLASH_ORDERS,
-    FLASH_WINDOW_SECS, Language, QuietHours, REMIND_EVERY_SECS, deliver_alerts, problem_text, yuan,
+    FLASH_WINDOW_SECS, Language, QuietHours, REMIND_EVERY_SECS, china_day_start, deliver_alerts,
+    problem_text, yuan,
 };
 pub use approval::{Approval, ApprovalError, Role, approve, approve_all};
 pub use books::{Books, adopt_legacy_database, sandbox_intake_secret};

@@ -6,6 +6,15 @@ use wxpay::{Fen, OrderRef, OutTradeNo, TransactionId};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use crate::state::AppState;
 
+/// Today's takings at a glance, China time, with the eight newest orders.
+#[tauri::command]
+pub async fn today_board(state: State<'_, AppState>) -> IpcResult<desk_core::DayBoard> {
+    let day_start = desk_runtime::china_day_start(unix_now());
+    state
+        .with_store(move |store| store.day_board(day_start, 8))
+        .await
+}
+
 #[tauri::command]
 pub async fn orders_list(
     state: State<'_, AppState>,

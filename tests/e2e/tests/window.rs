@@ -245,6 +245,19 @@ fn screenshots_of_the_main_screens_in_both_languages() {
         w.click("[data-testid=nav-queue]");
         w.click("[data-testid=tab-pending]");
         w.wait("[data-testid=count-pending][data-count='2']");
+        // The today board above the queue counts the six orders paid above (¥598.80 in all)
+        // and one refund (¥68.00), drawn for the screenshot.
+        let orders_today: u32 = w
+            .text("[data-testid=board-orders]")
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        assert!(
+            orders_today >= 6,
+            "the board counts today's orders: {orders_today}"
+        );
+        w.wait_for_text("[data-testid=board-refunds]", "¥68.00");
+        w.wait("[data-testid=board-chart] rect.today");
         shoot("queue");
         w.click("[data-testid=nav-orders]");
         w.click(&format!(

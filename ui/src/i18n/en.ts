@@ -224,6 +224,15 @@ const en: typeof zh = {
     actionNames: { approve: "Approved refund", reject: "Rejected", withdraw: "Withdrawn" },
     owner: "Owner",
   },
+  board: {
+    title: "Today",
+    takings: "Taken today",
+    orders: "Orders",
+    average: "Average order",
+    refunds: "Refunded",
+    chart: "By hour, yesterday in grey",
+    none: "No orders yet today",
+  },
   alerts: {
     newOrders: "New orders to acknowledge",
     acknowledge: "Got it",

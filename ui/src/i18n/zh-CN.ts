@@ -222,6 +222,15 @@ export default {
     actionNames: { approve: "同意退款", reject: "拒绝退款", withdraw: "撤回申请" } as Record<string, string>,
     owner: "店主",
   },
+  board: {
+    title: "今日",
+    takings: "今日收款",
+    orders: "订单数",
+    average: "客单价",
+    refunds: "已退款",
+    chart: "按小时收款（灰色为昨日）",
+    none: "今天还没有订单",
+  },
   alerts: {
     newOrders: "新订单待确认",
     acknowledge: "知道了",

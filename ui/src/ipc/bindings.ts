@@ -68,6 +68,32 @@ export type ExchangeEntry = { id: number, at: number, endpoint: string, refund: 
  */
 request: string, response: string | null, outcome: string, };
 
+export type DayBoard = { 
+/**
+ * Unix seconds of the day's midnight.
+ */
+day_start: number, 
+/**
+ * What customers paid this day.
+ */
+takings: Fen, orders: number, 
+/**
+ * Takings over orders, rounded to the nearest fen (0 without orders).
+ */
+average: Fen, 
+/**
+ * Refunds that succeeded this day, and what they gave back.
+ */
+refunds: number, refunded: Fen, 
+/**
+ * Takings by hour of the day, 24 entries: this day and the day before.
+ */
+hours: Array<Fen>, hours_before: Array<Fen>, 
+/**
+ * The newest paid orders, newest first.
+ */
+latest: Array<Order>, };
+
 export type Mode = "sandbox" | "production";
 
 export type SecretBackend = "keyring" | "file";
@@ -212,4 +238,5 @@ export type Command =
   | "save_alerts"
   | "set_language"
   | "send_test_alert"
-  | "acknowledge_alerts";
+  | "acknowledge_alerts"
+  | "today_board";

@@ -14,6 +14,7 @@ import type {
   Check,
   Command,
   Code,
+  DayBoard,
   DeskEvent,
   ExchangeEntry,
   IpcError,
@@ -108,6 +109,7 @@ export const desk = {
   setLanguage: (language: Language) => call<Language>("set_language", { language }),
   sendTestAlert: () => call<Alert>("send_test_alert"),
   acknowledgeAlerts: () => call<number>("acknowledge_alerts"),
+  todayBoard: () => call<DayBoard>("today_board"),
 };
 
 export const events = {

@@ -117,6 +117,12 @@ pub(crate) fn china_time(unix: i64) -> OffsetDateTime {
         .to_offset(offset)
 }
 
+/// The Unix time of the midnight (China time) that began the day of `unix`.
+pub fn china_day_start(unix: i64) -> i64 {
+    const CHINA_OFFSET: i64 = 8 * 3600;
+    unix - (unix + CHINA_OFFSET).rem_euclid(24 * 3600)
+}
+
 /// "14:05:09", China time.
 pub(crate) fn clock(unix: i64) -> String {
     let time = china_time(unix);
@@ -212,6 +218,17 @@ mod tests {
     // Amounts are written as yuan_fen (123_50 is ¥123.50).
     #![allow(clippy::inconsistent_digit_grouping)]
     use super::*;
+
+    #[test]
+    fn a_day_starts_at_midnight_china_time() {
+        // 2026-11-23 14:05:09 China time; that day began 2026-11-22 16:00:00 UTC.
+        let afternoon = 1_795_413_909;
+        let start = china_day_start(afternoon);
+        assert_eq!(start, 1_795_363_200);
+        assert_eq!(china_time(start).hour(), 0);
+        assert_eq!(china_day_start(start), start);
+        assert_eq!(china_day_start(start - 1), start - 24 * 3600);
+    }
 
     #[test]
     fn amounts_are_grouped_by_thousands() {
