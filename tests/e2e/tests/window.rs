@@ -257,7 +257,7 @@ fn screenshots_of_the_main_screens_in_both_languages() {
             "the board counts today's orders: {orders_today}"
         );
         w.wait_for_text("[data-testid=board-refunds]", "¥68.00");
-        w.wait("[data-testid=board-chart] rect.today");
+        w.wait("[data-testid=board-chart]");
         shoot("queue");
         w.click("[data-testid=nav-orders]");
         w.click(&format!(
