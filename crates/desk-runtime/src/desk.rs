@@ -66,6 +66,8 @@ pub struct RunningDesk {
     /// Stopped after the intake and the engine, so what they stored last is delivered too.
     alerts_stop: watch::Sender<bool>,
     alert_task: Mutex<Option<JoinHandle<()>>>,
+    /// When this desk started (Unix seconds): alerts from before it were missed while closed.
+    started_at: i64,
     warnings: Vec<String>,
     _lock: DeskLock,
 }
@@ -81,6 +83,7 @@ impl std::fmt::Debug for RunningDesk {
 
 impl RunningDesk {
     pub async fn start(options: StartOptions) -> Result<RunningDesk, RuntimeError> {
+        let started_at = unix_now();
         let dir = &options.data_dir;
         dir.create()?;
         let lock = DeskLock::acquire(&dir.lock(), dir.root())?;
@@ -199,6 +202,7 @@ impl RunningDesk {
             tasks: vec![intake_task, engine_task],
             alerts_stop: watch::channel(false).0,
             alert_task: Mutex::new(None),
+            started_at,
             warnings,
             _lock: lock,
         })
@@ -276,6 +280,7 @@ impl RunningDesk {
     /// A second call replaces the first sink.
     pub fn deliver_alerts(&self, alerter: Arc<Mutex<Alerter>>, sink: impl AlertSink) {
         let task = tokio::spawn(crate::alerts::deliver_alerts(
+            self.started_at,
             self.store.clone(),
             alerter,
             self.store.subscribe(),

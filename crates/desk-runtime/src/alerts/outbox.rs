@@ -37,7 +37,10 @@ struct Look {
 }
 
 /// Delivers the outbox of `store` until `stop` turns true, then delivers what is left once.
+/// What happened before `opened_at` (Unix seconds: when the desk started) and was never shown
+/// is the while-closed summary; what happened since is alerted as it comes.
 pub async fn deliver_alerts(
+    opened_at: i64,
     store: Arc<Store>,
     alerter: Arc<Mutex<Alerter>>,
     mut wake: EventReceiver,
@@ -51,7 +54,7 @@ pub async fn deliver_alerts(
         let stopping = *stop.borrow();
         let look = {
             let (store, alerter) = (store.clone(), alerter.clone());
-            tokio::task::spawn_blocking(move || look(&store, &alerter, cursor)).await
+            tokio::task::spawn_blocking(move || look(&store, &alerter, cursor, opened_at)).await
         };
         let look = match look {
             Ok(Ok(look)) => look,
@@ -129,27 +132,34 @@ pub async fn deliver_alerts(
     }
 }
 
-/// One look at the outbox. The first (no cursor yet) gathers everything unshown into the
-/// while-closed summary; later ones plan up to [`BATCH`] new rows.
-fn look(store: &Store, alerter: &Mutex<Alerter>, cursor: Option<i64>) -> Result<Look, CoreError> {
+/// One look at the outbox. The first (no cursor yet) gathers everything unshown from before
+/// `opened_at` into the while-closed summary; later ones plan up to [`BATCH`] new rows.
+fn look(
+    store: &Store,
+    alerter: &Mutex<Alerter>,
+    cursor: Option<i64>,
+    opened_at: i64,
+) -> Result<Look, CoreError> {
     let now = unix_now();
     let Some(cursor) = cursor else {
-        let mut closed = Vec::new();
+        let mut waiting = Vec::new();
         loop {
             let page =
-                store.unshown_alerts(closed.last().map_or(0, |f: &StoredAlert| f.id), 5_000)?;
+                store.unshown_alerts(waiting.last().map_or(0, |f: &StoredAlert| f.id), 5_000)?;
             if page.is_empty() {
                 break;
             }
-            closed.extend(page);
+            waiting.extend(page);
         }
-        let summary = alerter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .while_closed(&closed, now);
+        let through = waiting.last().map(|f| f.id);
+        let (closed, since): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|f| f.at < opened_at);
+        let mut alerter = alerter.lock().unwrap_or_else(|p| p.into_inner());
+        let summary = alerter.while_closed(&closed, opened_at);
+        let mut deliveries: Vec<_> = summary.map(|s| (s, closed)).into_iter().collect();
+        deliveries.extend(alerter.plan(&since, now));
         return Ok(Look {
-            through: closed.last().map(|f| f.id),
-            deliveries: summary.map(|s| (s, closed)).into_iter().collect(),
+            through,
+            deliveries,
             full: false,
         });
     };

@@ -276,10 +276,11 @@ impl Alerter {
         })
     }
 
-    /// Opens the desk: everything the outbox held unshown (`facts`) becomes one summary, which
-    /// orders paid before now join as WeChat's retries bring them. `None` when nothing waits.
-    pub fn while_closed(&mut self, facts: &[StoredAlert], now: i64) -> Option<Alert> {
-        let mut tally = Tally::new(format!("closed:{now}"));
+    /// Opens the desk (at `opened_at`): what the outbox held unshown from before (`facts`)
+    /// becomes one summary, which orders paid before the opening join as WeChat's retries bring
+    /// them. `None` when nothing waits.
+    pub fn while_closed(&mut self, facts: &[StoredAlert], opened_at: i64) -> Option<Alert> {
+        let mut tally = Tally::new(format!("closed:{opened_at}"));
         let count = |kind: Fact| facts.iter().filter(|f| f.kind == kind).count();
         for fact in facts.iter().filter(|f| f.kind == Fact::OrderPaid) {
             tally.add(fact);
@@ -307,7 +308,7 @@ impl Alerter {
             ),
         ];
         self.closed = Some(Closed {
-            started_at: now,
+            started_at: opened_at,
             tally,
             news,
             requests,
@@ -315,7 +316,7 @@ impl Alerter {
         if facts.is_empty() {
             return None;
         }
-        self.closed_alert(now)
+        self.closed_alert(opened_at)
     }
 
     fn closed_alert(&mut self, now: i64) -> Option<Alert> {
