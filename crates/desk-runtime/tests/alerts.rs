@@ -12,9 +12,12 @@ use desk_runtime::{Alert, AlertKind, AlertSettings, AlertSink, Alerter, Language
 use tokio::sync::watch;
 use wxpay::{Fen, OutTradeNo, TransactionId};
 
+/// An alert handed over, with the outbox rows it covered.
+type Delivered = (Alert, Vec<i64>);
+
 /// A sink that keeps what it was handed (the test's eyes; the app shows it on the desktop).
 #[derive(Clone, Default)]
-struct RecordingSink(Arc<Mutex<Vec<(Alert, Vec<i64>)>>>);
+struct RecordingSink(Arc<Mutex<Vec<Delivered>>>);
 
 impl AlertSink for RecordingSink {
     fn deliver(&mut self, alert: &Alert, facts: &[StoredAlert]) {
@@ -30,11 +33,11 @@ impl AlertSink for RecordingSink {
 }
 
 impl RecordingSink {
-    fn delivered(&self) -> Vec<(Alert, Vec<i64>)> {
+    fn delivered(&self) -> Vec<Delivered> {
         self.0.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, what: &str, done: impl Fn(&[(Alert, Vec<i64>)]) -> bool) {
+    async fn wait_for(&self, what: &str, done: impl Fn(&[Delivered]) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !done(&self.delivered()) {
             assert!(
