@@ -126,6 +126,9 @@ pub fn user_actions(
         s.order(&newest)?;
         s.order_requests(&newest).map(drop)
     })?;
+    run("today board", &|s| {
+        s.day_board(now - now.rem_euclid(86_400), 8).map(drop)
+    })?;
     run("audit log", &|s| s.audit_log(PAGE).map(drop))?;
     run("exchange log", &|s| s.exchanges(PAGE).map(drop))?;
     let payment = Payment {

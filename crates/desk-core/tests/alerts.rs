@@ -178,6 +178,28 @@ fn the_day_board_counts_the_day_by_hour_against_the_day_before() {
     at(-86_400 + 9 * 3600, "Y1", "4200000004", 7_000);
     at(-1, "Y2", "4200000005", 300);
     at(86_400, "N1", "4200000006", 99);
+    // A refund that succeeded this day counts; one that succeeded the day before does not.
+    let owner = Approver {
+        name: "owner".into(),
+        limit: None,
+    };
+    for (no, fee, at) in [("T1", 400, day + 10 * 3600), ("Y1", 700, day - 3600)] {
+        let request = NewRequest {
+            request_id: None,
+            out_trade_no: OutTradeNo::new(no).unwrap(),
+            refund_fee: Fen::new(fee),
+            reason: "尺码不合适".into(),
+            customer: None,
+        };
+        let (request, _) = store.add_request(&request, NOW).unwrap();
+        let refund = store.approve(request, None, &owner, NOW).unwrap().refund;
+        use RefundState::*;
+        store.transition(refund, Approved, Submitting, at).unwrap();
+        store
+            .transition(refund, Submitting, Processing, at)
+            .unwrap();
+        store.transition(refund, Processing, Succeeded, at).unwrap();
+    }
     let board = store.day_board(day, 2).unwrap();
     assert_eq!((board.orders, board.takings), (3, Fen::new(3_501)));
     assert_eq!(board.average, Fen::new(1_167), "3,501 / 3 rounded");
@@ -186,7 +208,7 @@ fn the_day_board_counts_the_day_by_hour_against_the_day_before() {
     assert_eq!(board.hours[13], Fen::new(500));
     assert_eq!(board.hours_before[9], Fen::new(7_000));
     assert_eq!(board.hours_before[23], Fen::new(300));
-    assert_eq!((board.refunds, board.refunded), (0, Fen::ZERO));
+    assert_eq!((board.refunds, board.refunded), (1, Fen::new(400)));
     let latest: Vec<_> = board
         .latest
         .iter()

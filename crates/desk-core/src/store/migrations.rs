@@ -224,6 +224,8 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX alerts_unshown ON alerts (id) WHERE shown_at IS NULL;
     CREATE INDEX alerts_unseen ON alerts (kind, id) WHERE seen_at IS NULL;
+    -- The today board's refunds: those that succeeded in a day, without reading the others.
+    CREATE INDEX refunds_succeeded_at ON refunds (updated_at) WHERE state = 'succeeded';
 
     CREATE TRIGGER alert_of_order AFTER INSERT ON orders BEGIN
         INSERT INTO alerts (kind, out_trade_no, amount, at)
