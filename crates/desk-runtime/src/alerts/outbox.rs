@@ -1,14 +1,15 @@
 //! Delivery from the outbox, at least once: on start, everything not shown yet (what came while
 //! the desk was closed) becomes one summary; then new rows are planned, handed to the sink and
-//! marked shown. A crash between the two shows those rows again in the next start's summary:
-//! a repeat, never a loss. The in-memory events only wake the loop early; it also looks every
+//! marked shown (at once when the desk is quiet, every quarter second in a rush, and before it
+//! stops). A crash in between shows those rows again at the next start: a repeat of the last
+//! moment's alerts, never a loss. The in-memory events only wake the loop early; it also looks every
 //! second, so an event lost behind a slow receiver delays nothing for long.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use desk_core::{CoreError, EventReceiver, Store, StoredAlert, unix_now};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::watch;
 
 use super::{Alert, Alerter, REMIND_EVERY_SECS};
@@ -26,6 +27,7 @@ pub trait AlertSink: Send + 'static {
 /// Rows read at a time: a flash sale's burst is a few hundred.
 const BATCH: usize = 500;
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+const MARK_EVERY: Duration = Duration::from_millis(250);
 
 /// What one look at the outbox found.
 struct Look {
@@ -50,6 +52,13 @@ pub async fn deliver_alerts(
     let mut cursor: Option<i64> = None;
     let mut failing = false;
     let mut reminded_at = unix_now();
+    // Delivered, not yet marked shown: marked at most every MARK_EVERY while busy (each mark is
+    // a sync to disk, which the intake's commits need), at once when idle or stopping.
+    let mut unmarked: Option<i64> = None;
+    // The start's summary is marked at once.
+    let mut marked_at = Instant::now()
+        .checked_sub(MARK_EVERY)
+        .unwrap_or_else(Instant::now);
     loop {
         let stopping = *stop.borrow();
         let look = {
@@ -74,59 +83,75 @@ pub async fn deliver_alerts(
         for (alert, facts) in &look.deliveries {
             sink.deliver(alert, facts);
         }
-        match look.through {
-            Some(through) => {
-                let store = store.clone();
-                let marked = tokio::task::spawn_blocking(move || {
-                    store.mark_alerts_shown(through, unix_now())
-                })
-                .await;
-                match marked {
-                    Ok(Ok(())) => {
-                        failing = false;
-                        cursor = Some(through);
-                    }
-                    Ok(Err(error)) => {
-                        if !std::mem::replace(&mut failing, true) {
-                            sink.trouble(&error);
-                        }
-                    }
-                    Err(_) => return,
+        cursor = Some(look.through.or(cursor).unwrap_or(0));
+        unmarked = look.through.or(unmarked);
+        let idle = look.through.is_none();
+        if let Some(through) = unmarked
+            && (idle || stopping || marked_at.elapsed() >= MARK_EVERY)
+        {
+            let store = store.clone();
+            let marked =
+                tokio::task::spawn_blocking(move || store.mark_alerts_shown(through, unix_now()))
+                    .await;
+            match marked {
+                Ok(Ok(())) => {
+                    failing = false;
+                    unmarked = None;
+                    marked_at = Instant::now();
                 }
+                // Tried again with the next look; meanwhile they stay unshown on disk (shown
+                // again at the next start if the desk stops first).
+                Ok(Err(error)) => {
+                    if !std::mem::replace(&mut failing, true) {
+                        sink.trouble(&error);
+                    }
+                }
+                Err(_) => return,
             }
-            None => cursor = Some(cursor.unwrap_or(0)),
         }
         if look.full {
             continue;
         }
+        // Stopping: the mark above was the last try; what it could not mark is shown again at
+        // the next start.
         if stopping {
             return;
         }
-        // Nothing more for now: a burst's voice may catch up, a reminder may be due.
-        let now = unix_now();
-        let caught_up = alerter.lock().unwrap_or_else(|p| p.into_inner()).tick(now);
-        if let Some(alert) = caught_up {
-            sink.deliver(&alert, &[]);
-        }
-        if now - reminded_at >= REMIND_EVERY_SECS {
-            reminded_at = now;
-            let store = store.clone();
-            if let Ok(Ok(unseen)) = tokio::task::spawn_blocking(move || store.unseen_orders()).await
-            {
-                let reminder = alerter
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .reminder(unseen, now);
-                if let Some(alert) = reminder {
-                    sink.deliver(&alert, &[]);
+        if idle {
+            // Nothing more for now: a burst's voice may catch up, a reminder may be due.
+            let now = unix_now();
+            let caught_up = alerter.lock().unwrap_or_else(|p| p.into_inner()).tick(now);
+            if let Some(alert) = caught_up {
+                sink.deliver(&alert, &[]);
+            }
+            if now - reminded_at >= REMIND_EVERY_SECS {
+                reminded_at = now;
+                let store = store.clone();
+                if let Ok(Ok(unseen)) =
+                    tokio::task::spawn_blocking(move || store.unseen_orders()).await
+                {
+                    let reminder = alerter
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .reminder(unseen, now);
+                    if let Some(alert) = reminder {
+                        sink.deliver(&alert, &[]);
+                    }
                 }
             }
         }
+        let wait = if unmarked.is_some() {
+            MARK_EVERY
+        } else {
+            LOOK_EVERY
+        };
         tokio::select! {
-            woken = wake.recv() => if let Err(RecvError::Closed) = woken {
-                tokio::time::sleep(LOOK_EVERY).await;
+            woken = wake.recv() => match woken {
+                // One look reads everything committed so far: the other wake-ups are spent.
+                Ok(_) | Err(RecvError::Lagged(_)) => while let Ok(_) | Err(TryRecvError::Lagged(_)) = wake.try_recv() {},
+                Err(RecvError::Closed) => tokio::time::sleep(wait).await,
             },
-            _ = tokio::time::sleep(LOOK_EVERY) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
         }
     }
