@@ -156,7 +156,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredAlert, Cor
 impl Store {
     /// Alerts not shown yet with an id above `after`, oldest first, at most `limit`.
     pub fn unshown_alerts(&self, after: i64, limit: usize) -> Result<Vec<StoredAlert>, CoreError> {
-        self.read(|conn| {
+        self.read_outbox(|conn| {
             let mut statement = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM alerts WHERE shown_at IS NULL AND id > ?1 ORDER BY id LIMIT ?2"
             ))?;
@@ -202,7 +202,7 @@ impl Store {
 
     /// Paid orders shown but not yet acknowledged, for "repeat until acknowledged".
     pub fn unseen_orders(&self) -> Result<Unseen, CoreError> {
-        self.read(|conn| {
+        self.read_outbox(|conn| {
             let (orders, total, latest): (i64, i64, Option<i64>) = conn
                 .prepare_cached(
                     "SELECT COUNT(*), COALESCE(SUM(amount), 0), MAX(id) FROM alerts

@@ -55,12 +55,16 @@ pub async fn deliver_alerts(
     // Delivered, not yet marked shown: marked at most every MARK_EVERY while busy (each mark is
     // a sync to disk, which the intake's commits need), at once when idle or stopping.
     let mut unmarked: Option<i64> = None;
+    let mut marking: Option<(i64, tokio::task::JoinHandle<Result<(), CoreError>>)> = None;
     // The start's summary is marked at once.
     let mut marked_at = Instant::now()
         .checked_sub(MARK_EVERY)
         .unwrap_or_else(Instant::now);
     loop {
         let stopping = *stop.borrow();
+        // The look below reads everything committed so far: wake-ups until now are spent, and
+        // one that comes during the look wakes the next.
+        while let Ok(_) | Err(TryRecvError::Lagged(_)) = wake.try_recv() {}
         let look = {
             let (store, alerter) = (store.clone(), alerter.clone());
             tokio::task::spawn_blocking(move || look(&store, &alerter, cursor, opened_at)).await
@@ -86,20 +90,20 @@ pub async fn deliver_alerts(
         cursor = Some(look.through.or(cursor).unwrap_or(0));
         unmarked = look.through.or(unmarked);
         let idle = look.through.is_none();
-        if let Some(through) = unmarked
-            && (idle || stopping || marked_at.elapsed() >= MARK_EVERY)
+        // Marks run beside the looks: a mark waits for the writer's lock, which a rush of
+        // payments holds most of the time, and the next alerts must not wait with it.
+        if marking.as_ref().is_some_and(|(_, task)| task.is_finished())
+            && let Some((through, task)) = marking.take()
         {
-            let store = store.clone();
-            let marked =
-                tokio::task::spawn_blocking(move || store.mark_alerts_shown(through, unix_now()))
-                    .await;
-            match marked {
+            match task.await {
                 Ok(Ok(())) => {
                     failing = false;
-                    unmarked = None;
                     marked_at = Instant::now();
+                    if unmarked.is_some_and(|newest| newest <= through) {
+                        unmarked = None;
+                    }
                 }
-                // Tried again with the next look; meanwhile they stay unshown on disk (shown
+                // Tried again with the next mark; meanwhile they stay unshown on disk (shown
                 // again at the next start if the desk stops first).
                 Ok(Err(error)) => {
                     if !std::mem::replace(&mut failing, true) {
@@ -109,12 +113,39 @@ pub async fn deliver_alerts(
                 Err(_) => return,
             }
         }
+        if marking.is_none()
+            && !stopping
+            && let Some(through) = unmarked
+            && (idle || marked_at.elapsed() >= MARK_EVERY)
+        {
+            let store = store.clone();
+            marking = Some((
+                through,
+                tokio::task::spawn_blocking(move || store.mark_alerts_shown(through, unix_now())),
+            ));
+        }
         if look.full {
             continue;
         }
-        // Stopping: the mark above was the last try; what it could not mark is shown again at
-        // the next start.
         if stopping {
+            // The last marks: the one under way, then what it did not cover. What they could
+            // not mark is shown again at the next start.
+            if let Some((through, task)) = marking.take()
+                && let Ok(Ok(())) = task.await
+                && unmarked.is_some_and(|newest| newest <= through)
+            {
+                unmarked = None;
+            }
+            if let Some(through) = unmarked {
+                let store = store.clone();
+                let marked = tokio::task::spawn_blocking(move || {
+                    store.mark_alerts_shown(through, unix_now())
+                })
+                .await;
+                if let Ok(Err(error)) = marked {
+                    sink.trouble(&error);
+                }
+            }
             return;
         }
         if idle {
@@ -140,16 +171,14 @@ pub async fn deliver_alerts(
                 }
             }
         }
-        let wait = if unmarked.is_some() {
+        let wait = if unmarked.is_some() || marking.is_some() {
             MARK_EVERY
         } else {
             LOOK_EVERY
         };
         tokio::select! {
-            woken = wake.recv() => match woken {
-                // One look reads everything committed so far: the other wake-ups are spent.
-                Ok(_) | Err(RecvError::Lagged(_)) => while let Ok(_) | Err(TryRecvError::Lagged(_)) = wake.try_recv() {},
-                Err(RecvError::Closed) => tokio::time::sleep(wait).await,
+            woken = wake.recv() => if let Err(RecvError::Closed) = woken {
+                tokio::time::sleep(wait).await;
             },
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
