@@ -1,6 +1,6 @@
 //! Delivery from the outbox, at least once: on start, everything not shown yet (what came while
 //! the desk was closed) becomes one summary; then new rows are planned, handed to the sink and
-//! marked shown (at once when the desk is quiet, every quarter second in a rush, and before it
+//! marked shown (at once when the desk is quiet, every tenth of a second in a rush, and before it
 //! stops). A crash in between shows those rows again at the next start: a repeat of the last
 //! moment's alerts, never a loss. The in-memory events only wake the loop early; it also looks every
 //! second, so an event lost behind a slow receiver delays nothing for long.
@@ -27,7 +27,7 @@ pub trait AlertSink: Send + 'static {
 /// Rows read at a time: a flash sale's burst is a few hundred.
 const BATCH: usize = 500;
 const LOOK_EVERY: Duration = Duration::from_secs(1);
-const MARK_EVERY: Duration = Duration::from_millis(250);
+const MARK_EVERY: Duration = Duration::from_millis(100);
 
 /// What one look at the outbox found.
 struct Look {
