@@ -10,6 +10,13 @@ export const QUEUE_FETCH = "queue-fetch";
 /** Of an update: from the change to the DOM showing the answer (the rest is layout and paint). */
 export const QUEUE_DOM = "queue-dom";
 
+let drawn: () => void = () => undefined;
+/**
+ * Resolves once the queue's first rows are on screen: what can wait (the today board) waits for
+ * it, so the first paint is the queue's alone.
+ */
+export const queueDrawn: Promise<void> = new Promise((resolve) => (drawn = resolve));
+
 /** After the DOM shows what was just applied, measures from `started` (a performance.now()). */
 export async function measureRender(started: number, first: boolean): Promise<void> {
   if (!first) performance.measure(QUEUE_FETCH, { start: started, end: performance.now() });
@@ -19,8 +26,10 @@ export async function measureRender(started: number, first: boolean): Promise<vo
   // the one that draws them begins.
   await nextFrame();
   await nextFrame();
-  if (first && performance.getEntriesByName(QUEUE_FIRST_RENDER).length === 0) performance.mark(QUEUE_FIRST_RENDER);
-  else performance.measure(QUEUE_UPDATE, { start: started, end: performance.now() });
+  if (first && performance.getEntriesByName(QUEUE_FIRST_RENDER).length === 0) {
+    performance.mark(QUEUE_FIRST_RENDER);
+    drawn();
+  } else performance.measure(QUEUE_UPDATE, { start: started, end: performance.now() });
 }
 
 function nextFrame(): Promise<void> {
