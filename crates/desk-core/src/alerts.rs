@@ -13,6 +13,7 @@ use crate::error::CoreError;
 use crate::events::DeskEvent;
 use crate::lifecycle::{Problem, RefundState};
 use crate::store::Store;
+use crate::work::parse_problem;
 
 /// What an alert is about, as stored in `alerts.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,9 +145,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredAlert, Cor
             request: row.get(3)?,
             refund: row.get(4)?,
             amount: Fen::new(row.get(5)?),
-            problem: problem
-                .map(|code| Problem::parse(&code).ok_or(CoreError::UnknownState(code)))
-                .transpose()?,
+            problem: problem.map(parse_problem).transpose()?,
             at: row.get(7)?,
         })
     })();
@@ -214,16 +213,6 @@ impl Store {
                 total: Fen::new(total),
                 latest,
             })
-        })
-    }
-
-    /// One alert by id.
-    pub fn alert(&self, id: i64) -> Result<Option<StoredAlert>, CoreError> {
-        self.read(|conn| {
-            let mut statement =
-                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1"))?;
-            let mut rows = statement.query_map([id], from_row)?;
-            rows.next().transpose()?.transpose()
         })
     }
 }

@@ -440,7 +440,7 @@ fn parse_state(text: String) -> Result<RefundState, CoreError> {
     RefundState::parse(&text).ok_or(CoreError::UnknownState(text))
 }
 
-fn parse_problem(text: String) -> Result<Problem, CoreError> {
+pub(crate) fn parse_problem(text: String) -> Result<Problem, CoreError> {
     Problem::parse(&text).ok_or(CoreError::UnknownState(text))
 }
 
