@@ -118,33 +118,22 @@ pub async fn deliver_alerts(
             && let Some(through) = unmarked
             && (idle || marked_at.elapsed() >= MARK_EVERY)
         {
-            let store = store.clone();
-            marking = Some((
-                through,
-                tokio::task::spawn_blocking(move || store.mark_alerts_shown(through, unix_now())),
-            ));
+            marking = Some((through, mark(&store, through)));
         }
         if look.full {
             continue;
         }
         if stopping {
-            // The last marks: the one under way, then what it did not cover. What they could
-            // not mark is shown again at the next start.
-            if let Some((through, task)) = marking.take()
-                && let Ok(Ok(())) = task.await
-                && unmarked.is_some_and(|newest| newest <= through)
-            {
-                unmarked = None;
+            // The last mark, after the one under way, covers everything delivered (marking is
+            // up to an id: what that one marked is marked again at no cost). What it could not
+            // mark is shown again at the next start.
+            if let Some((_, task)) = marking.take() {
+                let _ = task.await;
             }
-            if let Some(through) = unmarked {
-                let store = store.clone();
-                let marked = tokio::task::spawn_blocking(move || {
-                    store.mark_alerts_shown(through, unix_now())
-                })
-                .await;
-                if let Ok(Err(error)) = marked {
-                    sink.trouble(&error);
-                }
+            if let Some(through) = unmarked
+                && let Ok(Err(error)) = mark(&store, through).await
+            {
+                sink.trouble(&error);
             }
             return;
         }
@@ -184,6 +173,12 @@ pub async fn deliver_alerts(
             _ = stop.changed() => {}
         }
     }
+}
+
+/// Marks every row up to `through` shown, off the async workers.
+fn mark(store: &Arc<Store>, through: i64) -> tokio::task::JoinHandle<Result<(), CoreError>> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.mark_alerts_shown(through, unix_now()))
 }
 
 /// One look at the outbox. The first (no cursor yet) gathers everything unshown from before
