@@ -64,12 +64,15 @@ impl Tally {
         self.unspoken = (self.unspoken.0 + 1, add(self.unspoken.1, fact.amount));
     }
 
+    /// Whether the speaker's pause since it last spoke (if ever) is over.
+    fn pause_over(&self, now: i64) -> bool {
+        self.spoken_at
+            .is_none_or(|at| now.saturating_sub(at) >= SPEAK_GAP_SECS)
+    }
+
     /// What the voice says now, if it may speak and has something new to say.
     fn speech(&mut self, may_speak: bool, now: i64) -> Option<speech::Phrase> {
-        let pause_over = self
-            .spoken_at
-            .is_none_or(|at| now.saturating_sub(at) >= SPEAK_GAP_SECS);
-        if !(may_speak && self.unspoken.0 > 0 && pause_over) {
+        if !(may_speak && self.unspoken.0 > 0 && self.pause_over(now)) {
             return None;
         }
         let phrase = speech::orders_paid(self.unspoken.0, self.unspoken.1);
@@ -78,11 +81,10 @@ impl Tally {
         Some(phrase)
     }
 
+    /// Spoke before and has more to say once the pause is over (the first time is said as the
+    /// orders arrive).
     fn waits_to_speak(&self, now: i64) -> bool {
-        self.unspoken.0 > 0
-            && self
-                .spoken_at
-                .is_some_and(|at| now.saturating_sub(at) >= SPEAK_GAP_SECS)
+        self.unspoken.0 > 0 && self.spoken_at.is_some() && self.pause_over(now)
     }
 }
 
@@ -233,6 +235,10 @@ impl Alerter {
     /// Called when nothing new arrived: orders of a burst or of the closed summary the voice
     /// has not said yet are said once the speaker's pause has passed.
     pub fn tick(&mut self, now: i64) -> Option<Alert> {
+        // Catching up is for the voice: without it there is nothing new to show.
+        if !self.may_speak(now) {
+            return None;
+        }
         if self
             .burst
             .as_ref()
@@ -790,6 +796,28 @@ mod tests {
         let reminder = alerter.reminder(unseen, at(24 + 8, 0)).unwrap();
         assert_eq!(reminder.title, "2 笔新订单待确认 ¥3.00");
         assert_eq!(reminder.up_to, 9);
+    }
+
+    #[test]
+    fn a_burst_is_not_shown_again_while_the_voice_may_not_speak() {
+        let mut alerter = Alerter::new(AlertSettings::default(), Language::ZhCn);
+        for id in 1..=4 {
+            plan(&mut alerter, &[order(id, 100)], AFTERNOON + id);
+        }
+        // The voice spoke for the fourth; more orders wait to be said when the voice is
+        // turned off.
+        plan(&mut alerter, &[order(5, 100)], AFTERNOON + 5);
+        alerter.configure(
+            AlertSettings {
+                voice: false,
+                ..AlertSettings::default()
+            },
+            Language::ZhCn,
+        );
+        assert!(
+            alerter.tick(AFTERNOON + 4 + SPEAK_GAP_SECS).is_none(),
+            "nothing to say means nothing to show again"
+        );
     }
 
     #[test]
