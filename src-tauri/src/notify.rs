@@ -18,7 +18,8 @@ pub const ALERT_EVENT: &str = "alert";
 pub const NAVIGATE_EVENT: &str = "navigate";
 pub const NOTICE_EVENT: &str = "notice";
 
-/// The desktop notification each alert key is shown as, to replace it in place.
+/// The desktop notification each running summary's key is shown as, to replace it in place
+/// (only those: a key per order kept for the life of the app would only grow).
 #[derive(Debug, Default)]
 pub struct OnScreen(Mutex<HashMap<String, u32>>);
 
@@ -105,12 +106,14 @@ fn show(app: &AppHandle, alert: &Alert) {
     match notification.show() {
         #[cfg(all(unix, not(target_os = "macos")))]
         Ok(handle) => {
-            state
-                .on_screen
-                .0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(alert.key.clone(), handle.id());
+            if alert.kind.updated_in_place() {
+                state
+                    .on_screen
+                    .0
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(alert.key.clone(), handle.id());
+            }
             let target = alert.target.clone();
             let up_to = alert.up_to;
             let app = app.clone();

@@ -174,6 +174,24 @@ pub enum AlertKind {
     Test,
 }
 
+impl AlertKind {
+    /// A running summary: delivered again with the same key to update it in place. Every other
+    /// alert's key is its own.
+    pub fn updated_in_place(self) -> bool {
+        match self {
+            AlertKind::OrderBurst | AlertKind::WhileClosed | AlertKind::Reminder => true,
+            AlertKind::NewOrder
+            | AlertKind::RefundRequest
+            | AlertKind::RefundSucceeded
+            | AlertKind::RefundFailed
+            | AlertKind::RefundNeedsManual
+            | AlertKind::RefundHeld
+            | AlertKind::RefundContradicted
+            | AlertKind::Test => false,
+        }
+    }
+}
+
 /// Where clicking the alert takes the window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "screen", rename_all = "snake_case")]

@@ -691,6 +691,7 @@ mod tests {
         let alerts = plan(&mut alerter, &batch, AFTERNOON + 5);
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].key, first.key, "updated in place");
+        assert!(first.kind.updated_in_place() && !AlertKind::NewOrder.updated_in_place());
         assert_eq!(alerts[0].title, "订单高峰：54 笔新订单 ¥104.00");
         assert_eq!(alerts[0].up_to, 54);
         assert!(alerts[0].speech.is_none() && !alerts[0].sound);
