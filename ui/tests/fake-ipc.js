@@ -221,7 +221,7 @@
         refunded: 0,
         hours: hours(start),
         hours_before: hours(start - 86400),
-        latest: desk.orders.slice(0, 8).map(orderView),
+        latest: desk.orders.slice(0, 4).map(orderView),
       };
     },
   };

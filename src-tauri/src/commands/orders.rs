@@ -6,12 +6,12 @@ use wxpay::{Fen, OrderRef, OutTradeNo, TransactionId};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use crate::state::AppState;
 
-/// Today's takings at a glance, China time, with the eight newest orders.
+/// Today's takings at a glance, China time, with the four newest orders (what the board shows).
 #[tauri::command]
 pub async fn today_board(state: State<'_, AppState>) -> IpcResult<desk_core::DayBoard> {
     let day_start = desk_runtime::china_day_start(unix_now());
     state
-        .with_store(move |store| store.day_board(day_start, 8))
+        .with_store(move |store| store.day_board(day_start, 4))
         .await
 }
 
