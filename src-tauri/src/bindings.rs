@@ -4,7 +4,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::commands::{orders, queue, settings, status};
+use crate::commands::{orders, queue, settings, setup, status};
 
 fn render() -> String {
     let config = Config::new().with_large_int("number");
@@ -45,6 +45,10 @@ fn render() -> String {
         desk_runtime::AlertTarget,
         desk_runtime::Alert,
         desk_runtime::Check,
+        desk_runtime::CheckName,
+        desk_runtime::Finding,
+        desk_runtime::CertificateProblem,
+        desk_runtime::ReachProblem,
         desk_runtime::Status,
         desk_core::Code,
         crate::error::IpcError,
@@ -56,8 +60,9 @@ fn render() -> String {
         settings::SettingsView,
         settings::MerchantView,
         settings::IntakeView,
-        settings::CertificateInput,
-        settings::MerchantInput,
+        setup::CertificateInput,
+        setup::MerchantInput,
+        setup::SaveOutcome,
     );
     let names: Vec<String> = crate::commands::NAMES
         .iter()

@@ -5,10 +5,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use desk_runtime::{DATA_DIR_ENV, DataDir, StartOptions};
+use desk_runtime::{DATA_DIR_ENV, DataDir, StartOptions, WechatServer};
 
 pub const DEMO_ENV: &str = "MERCHANT_DESK_DEMO";
 pub const LISTEN_ENV: &str = "MERCHANT_DESK_LISTEN";
+/// A developer switch, never for a shop: the merchant's WeChat Pay is a test server (the
+/// simulator acting as WeChat) at this `https://` address, trusting the CA in
+/// [`DEV_WECHAT_CA_ENV`]. Announced on standard error at every start.
+pub const DEV_WECHAT_ENV: &str = "MERCHANT_DESK_DEV_WECHAT";
+pub const DEV_WECHAT_CA_ENV: &str = "MERCHANT_DESK_DEV_WECHAT_CA";
 /// Sandbox demo traffic: an order paid every few seconds.
 pub const DEMO_EVERY: Duration = Duration::from_secs(5);
 
@@ -31,6 +36,9 @@ pub struct Launch {
     pub data_dir: DataDir,
     pub demo: Option<Duration>,
     pub listen: Option<SocketAddr>,
+    /// Where a merchant set up in the window reaches WeChat Pay: the real one unless the
+    /// developer switch names a test server.
+    pub wechat: WechatServer,
 }
 
 /// Why the command line (or its environment) cannot be used; printed with [`USAGE`].
@@ -89,6 +97,12 @@ impl Launch {
             listen: listen
                 .map(|addr| addr.parse().map_err(|_| LaunchError::Listen(addr)))
                 .transpose()?,
+            wechat: WechatServer {
+                api_base: env(DEV_WECHAT_ENV).filter(|v| !v.is_empty()),
+                extra_ca: env(DEV_WECHAT_CA_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from),
+            },
         }))
     }
 

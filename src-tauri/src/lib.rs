@@ -41,7 +41,10 @@ pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             commands::orders::order_detail,
             commands::orders::create_manual_refund,
             commands::settings::settings_get,
-            commands::settings::save_merchant_settings,
+            commands::setup::save_merchant_settings,
+            commands::setup::check_merchant,
+            commands::setup::check_intake,
+            commands::setup::sandbox_trial_refund,
             commands::settings::run_doctor,
             commands::settings::set_mode,
             commands::settings::save_intake,
@@ -79,7 +82,15 @@ pub fn run() {
     rendering::keep_gl_out_of_window_process();
     let invocation = Launch::parse(std::env::args().skip(1), |name| std::env::var(name).ok());
     let state = match invocation {
-        Ok(Invocation::Run(launch)) => tauri::async_runtime::block_on(AppState::start(launch)),
+        Ok(Invocation::Run(launch)) => {
+            if let Some(base) = &launch.wechat.api_base {
+                eprintln!(
+                    "merchant-desk: developer switch {}: merchants set up in this window reach WeChat Pay at {base}, not the real one",
+                    launch::DEV_WECHAT_ENV
+                );
+            }
+            tauri::async_runtime::block_on(AppState::start(launch))
+        }
         Ok(Invocation::Help) => {
             // `--help` answers on stdout, like any command-line program.
             let _ = std::io::Write::write_all(&mut std::io::stdout(), USAGE.as_bytes());

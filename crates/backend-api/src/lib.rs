@@ -3,8 +3,9 @@
 //! anything is stored. This is the desk's own convention, not WeChat's.
 #![forbid(unsafe_code)]
 
+pub mod reach;
 pub mod request;
 pub mod signature;
 
-pub use request::{AuthFailure, CLOCK_WINDOW_SECS, CheckedRequest, Refusal, check};
+pub use request::{AuthFailure, CLOCK_WINDOW_SECS, CheckedRequest, Refusal, authenticate, check};
 pub use signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};

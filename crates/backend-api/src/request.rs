@@ -77,33 +77,7 @@ pub fn check(
     body: &[u8],
     now: i64,
 ) -> Result<CheckedRequest, Refusal> {
-    let unauthenticated = |code, message| Refusal::Unauthenticated { code, message };
-    let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
-        return Err(unauthenticated(
-            AuthFailure::Unsigned,
-            "sign the request: see the intake settings for the headers",
-        ));
-    };
-    let timestamp: i64 = timestamp.parse().map_err(|_| {
-        unauthenticated(AuthFailure::Unsigned, "the timestamp must be Unix seconds")
-    })?;
-    if now.abs_diff(timestamp) > CLOCK_WINDOW_SECS.unsigned_abs() {
-        return Err(unauthenticated(
-            AuthFailure::Stale,
-            "the timestamp is more than five minutes from the desk's clock",
-        ));
-    }
-    let expected = sign(secret, timestamp, body);
-    if !bool::from(
-        expected
-            .as_bytes()
-            .ct_eq(signature.to_ascii_lowercase().as_bytes()),
-    ) {
-        return Err(unauthenticated(
-            AuthFailure::BadSignature,
-            "the signature does not match: check the shared secret",
-        ));
-    }
+    let signature = authenticate(secret, timestamp, signature, body, now)?;
     let body: Body = serde_json::from_slice(body)
         .map_err(|e| Refusal::Invalid(format!("the body is not a refund request: {e}")))?;
     let invalid = |message: &str| Refusal::Invalid(message.to_owned());
@@ -137,13 +111,52 @@ pub fn check(
         }
     };
     Ok(CheckedRequest {
-        signature: expected,
+        signature,
         request_id: body.request_id,
         order,
         refund_fee: Fen::new(body.refund_fee),
         reason: body.reason,
         customer: body.customer,
     })
+}
+
+/// The signature and the clock of a signed request to the intake; nothing of the body is read.
+/// Returns the verified signature (lowercase).
+pub fn authenticate(
+    secret: &str,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<String, Refusal> {
+    let unauthenticated = |code, message| Refusal::Unauthenticated { code, message };
+    let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+        return Err(unauthenticated(
+            AuthFailure::Unsigned,
+            "sign the request: see the intake settings for the headers",
+        ));
+    };
+    let timestamp: i64 = timestamp.parse().map_err(|_| {
+        unauthenticated(AuthFailure::Unsigned, "the timestamp must be Unix seconds")
+    })?;
+    if now.abs_diff(timestamp) > CLOCK_WINDOW_SECS.unsigned_abs() {
+        return Err(unauthenticated(
+            AuthFailure::Stale,
+            "the timestamp is more than five minutes from the desk's clock",
+        ));
+    }
+    let expected = sign(secret, timestamp, body);
+    if !bool::from(
+        expected
+            .as_bytes()
+            .ct_eq(signature.to_ascii_lowercase().as_bytes()),
+    ) {
+        return Err(unauthenticated(
+            AuthFailure::BadSignature,
+            "the signature does not match: check the shared secret",
+        ));
+    }
+    Ok(expected)
 }
 
 #[cfg(test)]

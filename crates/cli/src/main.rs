@@ -117,7 +117,7 @@ fn run(command: Command) -> Result<String, CliError> {
             runtime()?.block_on(commands::queue::refunds(&desk, command))
         }
         Command::Doctor { desk } => runtime()?.block_on(commands::doctor::doctor(&desk)),
-        Command::Setup { desk, args } => commands::doctor::setup(&desk, args),
+        Command::Setup { desk, args } => runtime()?.block_on(commands::doctor::setup(&desk, args)),
         Command::Sign(args) => commands::sign::sign(args),
         Command::Verify(args) => commands::sign::verify(args),
         Command::DecryptRefundNotify(args) => commands::decrypt::decrypt(args),

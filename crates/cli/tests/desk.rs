@@ -321,8 +321,10 @@ fn serve_sandbox_from_notification_to_refund_by_command() {
     assert_eq!(unknown["code"], "order_unknown");
 
     let doctor = json_of(&cli(&dir, &["doctor", "--json"]));
-    assert_eq!(doctor[1]["name"], "wechat_probe");
-    assert_eq!(doctor[1]["status"], "ok");
+    assert_eq!(doctor[1]["name"], "wechat_signature");
+    assert_eq!(doctor[2]["name"], "wechat_refund");
+    assert_eq!(doctor[2]["status"], "ok");
+    assert_eq!(doctor[2]["finding"]["code"], "refund_path_accepted");
 
     serve.stop();
 }
@@ -412,7 +414,7 @@ fn setup_then_doctor_against_a_test_server() {
         .unwrap();
     let c = sim.credentials();
     let dir = temp.path().join("desk");
-    let setup = |api_key: &str| {
+    let setup = |api_key: &str, extra: &[&str]| {
         Command::new(BIN)
             .args([
                 "setup",
@@ -433,17 +435,38 @@ fn setup_then_doctor_against_a_test_server() {
             .arg(&c.files.ca_pem)
             .arg("--data-dir")
             .arg(&dir)
+            .args(extra)
             .env("MERCHANT_DESK_KEYRING", "off")
             .env("WXPAY_API_KEY", api_key)
             .output()
             .unwrap()
     };
-    let short = setup("too-short");
+    let short = setup("too-short", &[]);
     assert_eq!(short.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&short.stderr).contains("32 letters and digits"));
+    assert!(String::from_utf8_lossy(&short.stdout).contains("32 letters and digits"));
     assert!(!dir.exists(), "a refused setup writes nothing");
 
-    let saved = setup(c.api_key.expose());
+    // A well-formed key WeChat does not take: refused before saving, unless told offline.
+    let wrong_key = "0".repeat(32);
+    let refused = setup(&wrong_key, &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        said.contains("[FAIL] wechat_signature") && said.contains("API key is wrong"),
+        "{said}"
+    );
+    assert!(said.contains("--offline"), "{said}");
+    assert!(!dir.exists(), "a refused setup writes nothing");
+    let offline = setup(&wrong_key, &["--offline"]);
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    let report = cli(&dir, &["doctor"]);
+    assert_eq!(report.status.code(), Some(1));
+
+    let saved = setup(c.api_key.expose(), &[]);
     assert!(
         saved.status.success(),
         "{}",
@@ -460,7 +483,8 @@ fn setup_then_doctor_against_a_test_server() {
     let report = cli(&dir, &["doctor"]);
     let text = String::from_utf8_lossy(&report.stdout);
     assert!(report.status.success(), "{text}");
-    assert!(text.contains("[ok  ] wechat_probe"), "{text}");
+    assert!(text.contains("[ok  ] wechat_signature"), "{text}");
+    assert!(text.contains("[ok  ] wechat_refund"), "{text}");
     assert!(text.contains("[WARN] secrets"), "{text}");
     assert!(!text.contains(c.api_key.expose()));
     sim.shutdown();

@@ -5,6 +5,7 @@
 //! | `POST /wxpay/notify` | WeChat (directly, through a tunnel, or forwarded unchanged by the backend) | WeChat's SUCCESS XML after the commit, FAIL otherwise (WeChat retries) |
 //! | `POST /wxpay/refund-notify` | WeChat | the same |
 //! | `POST /api/v1/refund-requests` | the shop backend, HMAC-signed | JSON: the request id and state, or `{code, message}` |
+//! | `POST /wxpay/reach` | the desk itself, through its public address (the setup's test) | JSON `{proof}` for a signed challenge |
 //! | `GET /healthz` | monitoring | `ok` |
 //!
 //! Refund requests carry `X-Merchant-Desk-Timestamp` (Unix seconds, within five minutes) and
@@ -74,6 +75,7 @@ pub fn router<T: Transport + 'static>(state: Arc<IntakeState<T>>) -> Router {
         .route("/wxpay/notify", post(payment_notify::<T>))
         .route("/wxpay/refund-notify", post(refund_notify::<T>))
         .route("/api/v1/refund-requests", post(refund_request::<T>))
+        .route(backend_api::reach::REACH_PATH, post(reach::<T>))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -220,6 +222,23 @@ async fn refund_request<T: Transport + 'static>(
         Json(json!({ "id": id, "state": "pending", "created": created })),
     )
         .into_response())
+}
+
+/// Answers the desk's own reach challenge (see `backend_api::reach`).
+async fn reach<T: Transport + 'static>(
+    State(state): State<Arc<IntakeState<T>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let proof = backend_api::reach::answer(
+        &state.secret,
+        header(TIMESTAMP_HEADER),
+        header(SIGNATURE_HEADER),
+        &body,
+        unix_now(),
+    )?;
+    Ok(Json(proof).into_response())
 }
 
 /// A complete `curl` refund request, signed at `now`, for the shop's backend developer to copy

@@ -147,6 +147,23 @@ pub fn classify_query(
     }
 }
 
+/// The problem an error names, for reports that do not act on it (the doctor's probes).
+pub fn problem_of(error: &Error) -> Problem {
+    match class(error) {
+        Class::Refused(problem) | Class::Unknown(problem, _) | Class::Setup(problem) => problem,
+    }
+}
+
+/// True when the error says the desk's own setup is wrong (certificate, key, ids, clock, proxy).
+pub fn is_setup_problem(error: &Error) -> bool {
+    matches!(class(error), Class::Setup(_))
+}
+
+/// WeChat's own words (or the transport's) about an error, never a secret.
+pub fn wechat_words(error: &Error) -> String {
+    detail(error)
+}
+
 enum Class {
     Refused(Problem),
     Unknown(Problem, Wait),
@@ -161,6 +178,11 @@ fn class(error: &Error) -> Class {
             if return_msg.contains("签名") || return_msg.to_ascii_lowercase().contains("sign") =>
         {
             Class::Setup(Problem::ApiKeyWrong)
+        }
+        // WeChat took the certificate but it names another merchant (a sub-merchant's in
+        // partner mode, say): the owner must import the right one.
+        Error::Protocol { return_msg } if return_msg.contains("certificate not match") => {
+            Class::Setup(Problem::CertificateRejected)
         }
         Error::Protocol { .. } => Class::Refused(Problem::RequestRefused),
         // An answer we cannot read or verify may still mean WeChat acted on the request.
@@ -458,6 +480,13 @@ mod tests {
                     return_msg: "签名错误".into(),
                 }),
                 ("setup", Some(P::ApiKeyWrong), None),
+            ),
+            (
+                "return_code FAIL certificate not match",
+                Err(Error::Protocol {
+                    return_msg: "certificate not match".into(),
+                }),
+                ("setup", Some(P::CertificateRejected), None),
             ),
             (
                 "return_code FAIL other",

@@ -226,6 +226,32 @@ impl RunningDesk {
         desk_core::create_manual_request(&self.store, &self.client, manual, now).await
     }
 
+    /// The sandbox's "first refund": a customer pays ¥0.01 in the simulator (its notification
+    /// comes in like a real one), and a refund request for it is queued, confirmed with the
+    /// simulated WeChat. Approving it then shows every step the real first refund takes.
+    pub async fn sandbox_trial(&self, now: i64) -> Result<i64, RuntimeError> {
+        let sim = self.sandbox.as_ref().ok_or(RuntimeError::NotInSandbox)?;
+        let trial = |e: wxpay_sim::ControlError| RuntimeError::InvalidSetting(e.to_string());
+        let order = sim
+            .create_order(wxpay_sim::NewOrder {
+                total_fee: 1,
+                body: Some("首笔退款演练 first refund trial".into()),
+                notify_url: Some(format!("{}/wxpay/notify", self.intake_url)),
+                ..Default::default()
+            })
+            .map_err(trial)?;
+        sim.pay(&order.out_trade_no).map_err(trial)?;
+        let out_trade_no = wxpay::OutTradeNo::new(order.out_trade_no)
+            .map_err(|e| RuntimeError::InvalidSetting(e.to_string()))?;
+        let manual = ManualRefund {
+            order: wxpay::OrderRef::OutTradeNo(out_trade_no),
+            amount: wxpay::Fen::new(1),
+            reason: "首笔退款演练 first refund trial".into(),
+            customer: None,
+        };
+        Ok(self.create_manual_request(manual, now).await?)
+    }
+
     /// Events of everything the desk commits.
     pub fn subscribe(&self) -> EventReceiver {
         self.store.subscribe()

@@ -34,6 +34,12 @@ pub enum RuntimeError {
     NoApiKey(String),
     #[error("{0}")]
     InvalidSetting(String),
+    #[error("the trial refund runs in the sandbox: switch to the sandbox in Settings first")]
+    NotInSandbox,
+    #[error(
+        "the setup was not saved: a check failed or a part is missing (run the checks and fix what they name)"
+    )]
+    SetupNotChecked,
     #[error(
         "the sandbox is not running ({0} not found or stale): start it with `merchant-desk-cli serve --sandbox` (or the app) first"
     )]
@@ -64,7 +70,7 @@ impl RuntimeError {
             RuntimeError::Lock(_) | RuntimeError::Bind { .. } | RuntimeError::Sandbox(_) => {
                 Code::DeskUnavailable
             }
-            RuntimeError::InvalidSetting(_) => Code::InvalidInput,
+            RuntimeError::InvalidSetting(_) | RuntimeError::NotInSandbox => Code::InvalidInput,
             RuntimeError::RefundsInFlight(_) => Code::RefundsInFlight,
             RuntimeError::File(_)
             | RuntimeError::Config(_)
@@ -73,6 +79,7 @@ impl RuntimeError {
             | RuntimeError::Https(_)
             | RuntimeError::NoMerchant(_)
             | RuntimeError::NoApiKey(_)
+            | RuntimeError::SetupNotChecked
             | RuntimeError::SandboxNotRunning(_) => Code::Setup,
         }
     }

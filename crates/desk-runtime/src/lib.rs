@@ -15,6 +15,7 @@ mod error;
 mod files;
 mod lock;
 mod merchant;
+mod reach;
 mod secrets;
 mod setup;
 pub mod speech;
@@ -33,10 +34,19 @@ pub use config::{
     RefundPolicy,
 };
 pub use desk::{RunningDesk, StartOptions};
-pub use doctor::{Check, Status, doctor, resume_held_if_passed};
+pub use doctor::{
+    CertificateProblem, Check, CheckName, Finding, ReachProblem, Status, doctor, live_checks,
+    passed, resume_held_if_passed,
+};
 pub use error::RuntimeError;
 pub use files::{DATA_DIR_ENV, DataDir, FileError, write_private};
 pub use lock::{DeskLock, LockError};
-pub use merchant::{Client, SandboxCredentials, command_client, load_identity, merchant_client};
+pub use merchant::{
+    Client, SandboxCredentials, WechatServer, build_client, command_client, load_identity,
+    merchant_client,
+};
+pub use reach::reach_check;
 pub use secrets::{FallbackWarning, KEYRING_ENV, SecretBackend, SecretError, SecretKind, Secrets};
-pub use setup::{MerchantSetup, save_merchant};
+pub use setup::{
+    CertificateFiles, CheckedSetup, MerchantSetup, ModeAfterSave, Verify, check_setup,
+};

@@ -44,25 +44,46 @@ pub fn merchant_client(
         .api_key(&merchant.mch_id)?
         .ok_or_else(|| RuntimeError::NoApiKey(merchant.mch_id.clone()))?;
     let identity = load_identity(merchant, secrets)?;
-    let mut settings = HttpsSettings {
-        identity: Some(identity),
-        ..HttpsSettings::default()
-    };
-    if let Some(base) = &merchant.api_base {
-        settings.base_url = base.clone();
-    }
-    if let Some(ca) = &merchant.extra_ca {
-        settings = settings.with_extra_root_ca_file(ca)?;
-    }
-    let identity = Merchant {
+    let merchant_ids = Merchant {
         appid: AppId::new(merchant.appid.as_str())
             .map_err(|e| RuntimeError::InvalidSetting(format!("appid: {e}")))?,
         mch_id: mch_id(merchant)?,
         api_key,
         sign_type: merchant.sign_type,
     };
-    Ok(WxPayClient::new(
+    let server = WechatServer {
+        api_base: merchant.api_base.clone(),
+        extra_ca: merchant.extra_ca.clone(),
+    };
+    build_client(merchant_ids, Some(identity), &server, now)
+}
+
+/// Where WeChat Pay is: the real one, or a test server (the simulator acting as WeChat).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WechatServer {
+    pub api_base: Option<String>,
+    pub extra_ca: Option<std::path::PathBuf>,
+}
+
+/// A client for `merchant` at `server`, with the certificate when there is one.
+pub fn build_client(
+    merchant: Merchant,
+    identity: Option<ClientIdentity>,
+    server: &WechatServer,
+    now: SystemTime,
+) -> Result<Client, RuntimeError> {
+    let mut settings = HttpsSettings {
         identity,
+        ..HttpsSettings::default()
+    };
+    if let Some(base) = &server.api_base {
+        settings.base_url = base.clone();
+    }
+    if let Some(ca) = &server.extra_ca {
+        settings = settings.with_extra_root_ca_file(ca)?;
+    }
+    Ok(WxPayClient::new(
+        merchant,
         HttpsTransport::new(settings, now)?,
     ))
 }

@@ -15,5 +15,5 @@ pub use client::{WxPayClient, random_nonce, v2_body};
 pub use identity::{ClientIdentity, IdentityError, default_password};
 pub use transport::{
     BACKUP_BASE_URL, HttpReply, HttpsSettings, HttpsTransport, PRODUCTION_BASE_URL, SetupError,
-    Transport,
+    Transport, describe_failure, https_client,
 };

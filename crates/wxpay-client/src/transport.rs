@@ -110,21 +110,7 @@ impl HttpsTransport {
         if !base_url.starts_with("https://") {
             return Err(SetupError::BaseUrl(settings.base_url));
         }
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(pem) = &settings.extra_root_ca_pem {
-            let certs = rustls_pemfile::certs(&mut &pem[..])
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| SetupError::CaCertificate)?;
-            if certs.is_empty() {
-                return Err(SetupError::CaCertificate);
-            }
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| SetupError::CaRejected(e.to_string()))?;
-            }
-        }
+        let roots = root_store(settings.extra_root_ca_pem.as_deref())?;
         if let Some(identity) = &settings.identity {
             identity.check_validity(now)?;
         }
@@ -209,6 +195,54 @@ impl Transport for HttpsTransport {
         }
         Ok(HttpReply { status, body })
     }
+}
+
+/// The public roots, and one more CA when given (a test server's).
+fn root_store(extra_root_ca_pem: Option<&[u8]>) -> Result<RootCertStore, SetupError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = extra_root_ca_pem {
+        let certs = rustls_pemfile::certs(&mut &pem[..])
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| SetupError::CaCertificate)?;
+        if certs.is_empty() {
+            return Err(SetupError::CaCertificate);
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| SetupError::CaRejected(e.to_string()))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// An HTTPS-only client with the same trust as the WeChat Pay transport (verification always
+/// on), for the desk's other outbound checks (its own public address).
+pub fn https_client(
+    extra_root_ca_pem: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<reqwest::Client, SetupError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SetupError::Client(e.to_string()))?
+        .with_root_certificates(root_store(extra_root_ca_pem)?)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .https_only(true)
+        .http1_only()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| SetupError::Client(e.to_string()))
+}
+
+/// Why a request of [`https_client`]'s failed, named like the transport's failures.
+pub fn describe_failure(error: reqwest::Error) -> TransportError {
+    classify(error)
 }
 
 /// Names the cause of a reqwest failure from its source chain.

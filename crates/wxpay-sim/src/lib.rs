@@ -24,6 +24,7 @@ mod faults;
 mod notify;
 mod pki;
 mod state;
+mod tunnel;
 mod wechat;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -43,6 +44,7 @@ pub use state::{
     Balances, ControlError, Funds, LedgerEntry, LedgerKind, MAX_REFUNDS_PER_ORDER, NewOrder,
     NotificationKind, Order, OrderState, Refund, RefundRule, RefundStatus,
 };
+pub use tunnel::{Tunnel, open_tunnel};
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]

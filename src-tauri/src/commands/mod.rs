@@ -7,6 +7,7 @@ pub mod logs;
 pub mod orders;
 pub mod queue;
 pub mod settings;
+pub mod setup;
 pub mod status;
 
 /// Every command name (the permissions and the bindings are made from the same list).

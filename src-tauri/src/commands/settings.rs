@@ -1,15 +1,12 @@
-use std::path::PathBuf;
 use std::time::SystemTime;
 
-use base64::Engine as _;
 use desk_core::unix_now;
 use desk_runtime::{
-    AlertSettings, CertificateConfig, Check, Language, MerchantSetup, Mode, SecretBackend, Secrets,
-    doctor, resume_held_if_passed, save_merchant,
+    AlertSettings, CertificateConfig, Check, Language, Mode, SecretBackend, doctor,
+    resume_held_if_passed,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tauri::State;
-use wxpay::{ApiKey, CertPassword, SignType};
 
 use crate::commands::status::{AppStatus, status};
 use crate::error::{ErrorCode, IpcError, IpcResult};
@@ -95,94 +92,6 @@ pub async fn settings_get(state: State<'_, AppState>) -> IpcResult<SettingsView>
         language: config.language,
         recharge_fallback: config.refunds.recharge_fallback,
     })
-}
-
-/// The certificate as the owner picked it: the file's bytes, copied into the data directory.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub enum CertificateInput {
-    /// `apiclient_cert.p12`, base64; the password defaults to the merchant id.
-    P12 {
-        p12_base64: String,
-        password: Option<String>,
-    },
-    /// `apiclient_cert.pem` and `apiclient_key.pem`.
-    Pem { cert_pem: String, key_pem: String },
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct MerchantInput {
-    pub appid: String,
-    pub mch_id: String,
-    /// `MD5` or `HMAC-SHA256`.
-    pub sign_type: String,
-    pub api_key: String,
-    pub certificate: CertificateInput,
-}
-
-/// Checks and saves the merchant (secrets to the keyring or the private file), then runs the
-/// doctor. The mode does not change: switching to production is its own, confirmed step.
-#[tauri::command]
-pub async fn save_merchant_settings(
-    state: State<'_, AppState>,
-    merchant: MerchantInput,
-    pin: Option<String>,
-) -> IpcResult<Vec<Check>> {
-    state.access.require_owner(pin.as_deref(), unix_now())?;
-    let dir = state.launch.data_dir.clone();
-    let mode = state.config()?.mode;
-    let invalid = |message: String| IpcError::new(ErrorCode::InvalidInput, message);
-    let sign_type = SignType::from_wire(&merchant.sign_type)
-        .ok_or_else(|| invalid("the sign type is MD5 or HMAC-SHA256".into()))?;
-    let api_key = ApiKey::new(merchant.api_key.trim()).map_err(|e| invalid(e.to_string()))?;
-    let certificates = dir.root().join("certificates");
-    let write = |name: &str, bytes: &[u8]| -> IpcResult<PathBuf> {
-        let path = certificates.join(name);
-        desk_runtime::write_private(&path, bytes)
-            .map_err(|e| IpcError::new(ErrorCode::Setup, e.to_string()))?;
-        Ok(path)
-    };
-    let (certificate, cert_password) = match merchant.certificate {
-        CertificateInput::P12 {
-            p12_base64,
-            password,
-        } => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(p12_base64.trim())
-                .map_err(|_| invalid("the certificate file could not be read".into()))?;
-            let p12 = write("apiclient_cert.p12", &bytes)?;
-            let password = password.filter(|p| !p.is_empty()).map(CertPassword::new);
-            (CertificateConfig::Pkcs12 { p12 }, password)
-        }
-        CertificateInput::Pem { cert_pem, key_pem } => (
-            CertificateConfig::Pem {
-                cert_pem: write("apiclient_cert.pem", cert_pem.as_bytes())?,
-                key_pem: write("apiclient_key.pem", key_pem.as_bytes())?,
-            },
-            None,
-        ),
-    };
-    let setup = MerchantSetup {
-        appid: merchant.appid.trim().to_owned(),
-        mch_id: merchant.mch_id.trim().to_owned(),
-        sign_type,
-        certificate,
-        api_key,
-        cert_password,
-        api_base: None,
-        extra_ca: None,
-    };
-    let save_dir = dir.clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        let (secrets, _warning) = Secrets::best_available(&save_dir.secrets_fallback());
-        save_merchant(&save_dir, setup, &secrets, SystemTime::now())
-    })
-    .await
-    .map_err(|e| IpcError::new(ErrorCode::Setup, e.to_string()))??;
-    state.update_config(|config| config.mode = mode)?;
-    Ok(doctor(&dir, SystemTime::now()).await)
 }
 
 /// The doctor's checks for the saved merchant (certificate, password, expiry, a live probe).

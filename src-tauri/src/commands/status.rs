@@ -11,6 +11,8 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppStatus {
+    /// This build's version, shown with what is new in it.
+    pub version: String,
     pub mode: Option<Mode>,
     pub intake_url: Option<String>,
     pub data_dir: String,
@@ -33,6 +35,7 @@ pub(crate) async fn status(state: &AppState) -> AppStatus {
         Err(error) => (None, None, Vec::new(), Some(error.clone())),
     };
     AppStatus {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
         mode,
         intake_url,
         data_dir: state.launch.data_dir.root().display().to_string(),

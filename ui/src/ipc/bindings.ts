@@ -155,12 +155,15 @@ sound: boolean,
  */
 up_to: number, target: AlertTarget, };
 
-export type Check = { 
-/**
- * A stable name: `config`, `secrets`, `certificate`, `certificate_expiry`,
- * `certificate_merchant`, `wechat_probe`.
- */
-name: string, status: Status, detail: string, };
+export type Check = { name: CheckName, status: Status, finding: Finding, };
+
+export type CheckName = "config" | "merchant" | "api_key" | "secrets" | "certificate" | "certificate_expiry" | "certificate_merchant" | "wechat_signature" | "wechat_refund" | "intake";
+
+export type Finding = { "code": "sandbox_mode" } | { "code": "merchant_configured", mch_id: string, appid: string, sign_type: string, } | { "code": "no_config", path: string, } | { "code": "config_unreadable", detail: string, } | { "code": "no_merchant" } | { "code": "ids_well_formed" } | { "code": "mch_id_malformed" } | { "code": "app_id_malformed" } | { "code": "api_key_malformed", length: number, } | { "code": "key_well_formed" } | { "code": "key_in_keyring" } | { "code": "key_in_file", path: string, } | { "code": "no_api_key" } | { "code": "secrets_unavailable", detail: string, } | { "code": "certificate_readable", subject: string, } | { "code": "certificate_unusable", problem: CertificateProblem, detail: string, } | { "code": "valid_until", date: string, } | { "code": "expires_soon", date: string, } | { "code": "certificate_expired", date: string, } | { "code": "certificate_not_yet_valid", date: string, } | { "code": "issued_to_merchant", mch_id: string, } | { "code": "issued_to_other", common_name: string, mch_id: string, } | { "code": "names_no_merchant", subject: string, } | { "code": "client_unavailable", detail: string, } | { "code": "signature_accepted" } | { "code": "refund_path_accepted" } | { "code": "refund_path_answered", wechat: string, } | { "code": "wechat_refused", problem: Problem, wechat: string, } | { "code": "probe_refund_accepted", out_trade_no: string, out_refund_no: string, } | { "code": "reached", url: string, } | { "code": "no_public_url" } | { "code": "unreachable", problem: ReachProblem, detail: string, } | { "code": "another_server", status: number, } | { "code": "skipped" };
+
+export type CertificateProblem = "file_missing" | "unreadable" | "not_pkcs12" | "wrong_password" | "no_private_key" | "no_certificate" | "cert_key_mismatch" | "unsupported_key" | "invalid_pem" | "bad_certificate" | "expired" | "not_yet_valid";
+
+export type ReachProblem = "not_https" | "no_connection" | "certificate" | "timeout";
 
 export type Status = "ok" | "warning" | "failed" | "skipped";
 
@@ -168,7 +171,11 @@ export type Code = "needs_owner" | "wrong_pin" | "invalid_input" | "invalid_amou
 
 export type IpcError = { code: Code, message: string, };
 
-export type AppStatus = { mode: Mode | null, intake_url: string | null, data_dir: string, warnings: Array<string>, language: Language, access: AccessStatus, 
+export type AppStatus = { 
+/**
+ * This build's version, shown with what is new in it.
+ */
+version: string, mode: Mode | null, intake_url: string | null, data_dir: string, warnings: Array<string>, language: Language, access: AccessStatus, 
 /**
  * Set when the desk could not start.
  */
@@ -210,7 +217,13 @@ export type MerchantInput = { appid: string, mch_id: string,
 /**
  * `MD5` or `HMAC-SHA256`.
  */
-sign_type: string, api_key: string, certificate: CertificateInput, };
+sign_type: string, api_key: string | null, certificate: CertificateInput | null, };
+
+export type SaveOutcome = { 
+/**
+ * False when a check failed: nothing was changed, the working setup goes on.
+ */
+saved: boolean, checks: Array<Check>, };
 
 /** Every command the window may invoke. */
 export type Command =
@@ -226,6 +239,9 @@ export type Command =
   | "create_manual_refund"
   | "settings_get"
   | "save_merchant_settings"
+  | "check_merchant"
+  | "check_intake"
+  | "sandbox_trial_refund"
   | "run_doctor"
   | "set_mode"
   | "save_intake"

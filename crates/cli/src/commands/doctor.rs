@@ -5,12 +5,15 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use clap::Args;
-use desk_runtime::{CertificateConfig, MerchantSetup, Status};
+use desk_runtime::{
+    CertificateFiles, MerchantSetup, ModeAfterSave, Verify, WechatServer, check_setup,
+};
 use serde_json::json;
 use wxpay::{ApiKey, CertPassword, SignType};
 
 use super::CliError;
 use super::desk::DeskArgs;
+use super::findings;
 
 /// Runs every check; fails (exit 1) when one failed.
 pub async fn doctor(desk: &DeskArgs) -> Result<String, CliError> {
@@ -20,22 +23,8 @@ pub async fn doctor(desk: &DeskArgs) -> Result<String, CliError> {
         ));
     }
     let checks = desk_runtime::doctor(&desk.dir()?, SystemTime::now()).await;
-    let failed = checks.iter().any(|c| c.status == Status::Failed);
-    let text = desk.render(&checks, |checks| {
-        checks
-            .iter()
-            .map(|check| {
-                let mark = match check.status {
-                    Status::Ok => "ok  ",
-                    Status::Warning => "WARN",
-                    Status::Failed => "FAIL",
-                    Status::Skipped => "skip",
-                };
-                format!("[{mark}] {:<21} {}", check.name, check.detail)
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let failed = !desk_runtime::passed(&checks);
+    let text = desk.render(&checks, |checks| findings::report(checks))?;
     if failed {
         return Err(CliError::ChecksFailed(text));
     }
@@ -76,6 +65,9 @@ pub struct SetupArgs {
     /// Read the API key from standard input instead of WXPAY_API_KEY.
     #[arg(long)]
     api_key_stdin: bool,
+    /// Save without asking WeChat Pay (no network here): only what this computer can check.
+    #[arg(long)]
+    offline: bool,
     /// Only for a test server: WeChat Pay's API address.
     #[arg(long, hide = true)]
     api_base: Option<String>,
@@ -84,8 +76,9 @@ pub struct SetupArgs {
     extra_ca: Option<PathBuf>,
 }
 
-/// Checks and saves the merchant; the desk switches from the sandbox to this merchant.
-pub fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError> {
+/// Checks the merchant (live, unless `--offline`) and saves it only when every check passed;
+/// the desk switches from the sandbox to this merchant.
+pub async fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError> {
     if desk.sandbox {
         return Err(CliError::Argument(
             "setup saves a real merchant; the sandbox needs none (run `serve --sandbox`)".into(),
@@ -107,12 +100,10 @@ pub fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError> {
     };
     let api_key = ApiKey::new(api_key)?;
     let certificate = match (args.p12, args.cert_pem, args.key_pem) {
-        (Some(p12), None, None) => CertificateConfig::Pkcs12 {
-            p12: absolute(p12)?,
-        },
-        (None, Some(cert_pem), Some(key_pem)) => CertificateConfig::Pem {
-            cert_pem: absolute(cert_pem)?,
-            key_pem: absolute(key_pem)?,
+        (Some(p12), None, None) => CertificateFiles::P12(read_file(&p12)?),
+        (None, Some(cert_pem), Some(key_pem)) => CertificateFiles::Pem {
+            cert: read_file(&cert_pem)?,
+            key: read_file(&key_pem)?,
         },
         _ => {
             return Err(CliError::Argument(
@@ -124,21 +115,48 @@ pub fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError> {
         .ok()
         .map(CertPassword::new);
     let setup = MerchantSetup {
-        appid: args.appid,
-        mch_id: args.mch_id,
+        appid: args.appid.trim().to_owned(),
+        mch_id: args.mch_id.trim().to_owned(),
         sign_type: args.sign_type,
-        certificate,
-        api_key,
+        api_key: Some(api_key),
+        certificate: Some(certificate),
         cert_password,
-        api_base: args.api_base,
-        extra_ca: args.extra_ca.map(absolute).transpose()?,
+        wechat: WechatServer {
+            api_base: args.api_base,
+            extra_ca: args.extra_ca.map(absolute).transpose()?,
+        },
     };
+    let verify = if args.offline {
+        Verify::Offline
+    } else {
+        Verify::Live
+    };
+    let checked = check_setup(setup, verify, SystemTime::now()).await;
+    if !checked.passed() {
+        let report = desk.render(&checked.checks(), |checks| findings::report(checks))?;
+        return Err(CliError::ChecksFailed(format!(
+            "{report}\nnothing was saved: fix what failed and run setup again{}",
+            if args.offline {
+                ""
+            } else {
+                " (or pass --offline when this computer cannot reach WeChat Pay now)"
+            }
+        )));
+    }
+    let report = findings::report(checked.checks());
     let dir = desk.dir()?;
-    let (secrets, warning) = desk_runtime::Secrets::best_available(&dir.secrets_fallback());
-    let config = desk_runtime::save_merchant(&dir, setup, &secrets, SystemTime::now())?;
+    let (config, warning) = tokio::task::spawn_blocking(move || {
+        let (secrets, warning) = desk_runtime::Secrets::best_available(&dir.secrets_fallback());
+        checked
+            .save(&dir, &secrets, ModeAfterSave::Production)
+            .map(|config| (config, warning))
+    })
+    .await
+    .map_err(|e| CliError::Runtime(std::io::Error::other(e.to_string())))??;
     if let Some(warning) = &warning {
         eprintln!("warning: {warning}");
     }
+    let dir = desk.dir()?;
     let mch_id = config
         .merchant
         .as_ref()
@@ -149,12 +167,27 @@ pub fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError> {
         "mch_id": mch_id,
         "config": dir.config(),
         "secrets": config.merchant.as_ref().map(|m| m.secrets),
+        "verified": if args.offline { "offline" } else { "live" },
     });
     desk.render(&value, |_| {
+        let next = if args.offline {
+            "Run `merchant-desk-cli doctor` once this computer can reach WeChat Pay"
+        } else {
+            "WeChat Pay accepted the key and the certificate"
+        };
         format!(
-            "merchant {mch_id} saved in {}; the desk now uses it. Run `merchant-desk-cli doctor` to check the connection",
+            "{report}\nmerchant {mch_id} saved in {}; the desk now uses it. {next}",
             dir.config().display()
         )
+    })
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| {
+        CliError::Argument(format!(
+            "cannot read {}: {source} (download the API certificate in 商户平台 → 账户中心 → API安全)",
+            path.display()
+        ))
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod decrypt;
 pub mod desk;
 pub mod doctor;
+pub mod findings;
 pub mod queue;
 pub mod serve;
 pub mod sign;
