@@ -3,7 +3,7 @@
 import { reactive } from "vue";
 import { DeskError, desk, type AlertTarget, type AppStatus } from "./ipc";
 
-export type Screen = "queue" | "orders" | "audit" | "settings";
+export type Screen = "queue" | "orders" | "audit" | "settings" | "setup";
 
 export const session = reactive({
   status: null as AppStatus | null,

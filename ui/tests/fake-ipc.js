@@ -26,6 +26,31 @@
   let nextCallback = 1;
   const callbacks = new Map();
 
+  const FAKE_KEY = "192006250b4c09247ec02edce69f6a2d";
+  function check(name, status, finding) {
+    return { name, status, finding };
+  }
+  function setupChecks(merchant) {
+    if (!/^[0-9]{8,12}$/.test(merchant.mch_id)) return [check("merchant", "failed", { code: "mch_id_malformed" })];
+    if (!/^wx[0-9a-f]{16}$/.test(merchant.appid)) return [check("merchant", "failed", { code: "app_id_malformed" })];
+    const checks = [check("merchant", "ok", { code: "ids_well_formed" })];
+    if (merchant.api_key === null) return checks;
+    if (!/^[A-Za-z0-9]{32}$/.test(merchant.api_key)) return [...checks, check("api_key", "failed", { code: "api_key_malformed", length: merchant.api_key.length })];
+    checks.push(check("api_key", "ok", { code: "key_well_formed" }));
+    if (merchant.api_key !== FAKE_KEY) return [...checks, check("wechat_signature", "failed", { code: "wechat_refused", problem: "api_key_wrong", wechat: "签名错误" })];
+    checks.push(check("wechat_signature", "ok", { code: "signature_accepted" }));
+    if (merchant.certificate === null) return checks;
+    if (merchant.certificate.password === "wrong") {
+      return [...checks, check("certificate", "failed", { code: "certificate_unusable", problem: "wrong_password", detail: "wrong password" }), check("wechat_refund", "skipped", { code: "skipped" })];
+    }
+    return [
+      ...checks,
+      check("certificate", "ok", { code: "certificate_readable", subject: `CN=${merchant.mch_id}` }),
+      check("certificate_expiry", "ok", { code: "valid_until", date: "2031-11-23" }),
+      check("certificate_merchant", "ok", { code: "issued_to_merchant", mch_id: merchant.mch_id }),
+      check("wechat_refund", "ok", { code: "refund_path_accepted" }),
+    ];
+  }
   function error(code, message) {
     return { code, message };
   }
@@ -88,6 +113,7 @@
 
   const commands = {
     app_status: () => ({
+      version: "0.2.0",
       mode: desk.mode,
       intake_url: "http://127.0.0.1:8720",
       data_dir: "/home/shop/.local/share/merchant-desk",
@@ -156,15 +182,38 @@
         recharge_fallback: false,
       };
     },
-    save_merchant_settings: ({ merchant }) => {
-      if (merchant.api_key.length !== 32) throw error("invalid_input", "the API key is 32 letters and digits: copy it again from the merchant platform");
-      desk.merchant = { appid: merchant.appid, mch_id: merchant.mch_id, sign_type: merchant.sign_type, certificate_kind: merchant.certificate.kind, certificate_path: "/data/certificates/apiclient_cert.p12", secrets: "keyring" };
-      return [
-        { name: "config", status: "ok", detail: "config.toml is valid" },
-        { name: "certificate", status: "ok", detail: "the certificate opens with its password and matches its key" },
-        { name: "certificate_expiry", status: "ok", detail: "valid until 2031-11-23" },
-        { name: "wechat_probe", status: "failed", detail: "WeChat Pay cannot be reached" },
-      ];
+    // The real desk's setup checks, in miniature: the key that WeChat takes is FAKE_KEY, the
+    // certificate password "wrong" is wrong, and the intake is reached at any https:// address.
+    check_merchant: ({ merchant, pin }) => {
+      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed");
+      return setupChecks(merchant);
+    },
+    save_merchant_settings: ({ merchant, pin }) => {
+      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed");
+      if (!merchant.api_key || !merchant.certificate) throw error("invalid_input", "the API key and the certificate are both needed to save");
+      const checks = setupChecks(merchant);
+      const saved = checks.every((c) => c.status !== "failed");
+      if (saved) desk.merchant = { appid: merchant.appid, mch_id: merchant.mch_id, sign_type: merchant.sign_type, certificate_kind: merchant.certificate.kind, certificate_path: "/data/certificates/1/apiclient_cert.p12", secrets: "keyring" };
+      return { saved, checks };
+    },
+    check_intake: ({ pin }) => {
+      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed");
+      const url = desk.publicUrl;
+      if (!url) return { name: "intake", status: "warning", finding: { code: "no_public_url" } };
+      if (!url.startsWith("https://")) return { name: "intake", status: "failed", finding: { code: "unreachable", problem: "not_https", detail: url } };
+      return { name: "intake", status: "ok", finding: { code: "reached", url } };
+    },
+    sandbox_trial_refund: ({ pin }) => {
+      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed");
+      if (desk.mode !== "sandbox") throw error("invalid_input", "the trial refund runs in the sandbox");
+      const no = `TRIAL${desk.nextRequest}`;
+      desk.pay(no, 1);
+      const request = desk.request(no, 1, "首笔退款演练", null);
+      approve(request, null);
+      const item = desk.requests.find((r) => r.request === request);
+      item.state = "processing";
+      setTimeout(() => (item.state = "succeeded"), 1500);
+      return request;
     },
     run_doctor: () => [],
     set_mode: ({ mode, pin }) => {
@@ -172,7 +221,10 @@
       desk.mode = mode;
       return commands.app_status();
     },
-    save_intake: () => commands.settings_get(),
+    save_intake: ({ publicUrl }) => {
+      desk.publicUrl = publicUrl;
+      return commands.settings_get();
+    },
     unlock: ({ pin }) => {
       if (pin !== desk.pin) throw error("wrong_pin", "wrong PIN");
       desk.unlocked = true;

@@ -307,7 +307,7 @@ describe("orders", () => {
 });
 
 describe("settings", () => {
-  test("intake example, alert test, a confirmed mode switch and a refused API key", async () => {
+  test("intake example, alert test, a refused API key, a saved merchant and a confirmed mode switch", async () => {
     const page = await openDesk(browser, server.url, { setup: shop });
     await page.getByTestId("nav").getByText("设置").click();
     await page.getByTestId("example-request").getByText("/api/v1/refund-requests").waitFor();
@@ -319,15 +319,68 @@ describe("settings", () => {
     await page.getByTestId("api-key").locator("input").fill("short");
     await page.getByTestId("p12-file").setInputFiles({ name: "apiclient_cert.p12", mimeType: "application/x-pkcs12", buffer: Buffer.from([0x30, 0x82]) });
     await page.getByTestId("save-merchant").click();
-    await page.getByText("API key is 32 letters").waitFor();
+    await page.getByTestId("finding-api_key").getByText("API 密钥应为 32 位字母和数字（现在是 5 位）").waitFor();
+    await page.getByText("没有保存").waitFor();
+    assert.equal(await fake(page, (desk) => desk.merchant ?? null), null, "nothing saved");
     await page.getByTestId("api-key").locator("input").fill("192006250b4c09247ec02edce69f6a2d");
     await page.getByTestId("save-merchant").click();
-    await page.getByTestId("check-wechat_probe").getByText("失败").waitFor();
+    await page.locator("[data-testid=check-wechat_refund][data-status=ok]").waitFor();
+    await page.getByTestId("finding-wechat_refund").getByText("退款接口上接受了证书").waitFor();
     await page.getByTestId("mode-production").click();
     await page.getByText("切换到正式环境后").waitFor();
     await page.getByRole("button", { name: "确定" }).click();
     await page.getByTestId("mode-tag").getByText("正式环境").waitFor();
     assert.equal(await page.getByTestId("sandbox-banner").count(), 0);
+    await page.close();
+  });
+
+  test("the setup guide checks each step live, says the fix in Chinese, and ends in production", async () => {
+    const page = await openDesk(browser, server.url);
+    await page.getByTestId("banner-setup").click();
+    await page.getByTestId("setup-ids").waitFor();
+    await page.getByTestId("setup-mch-id").locator("input").fill("19000x");
+    await page.getByTestId("setup-appid").locator("input").fill("wx2421b1c4370ec43b");
+    await page.getByTestId("setup-next").click();
+    await page.getByTestId("finding-merchant").getByText("商户号应为 8–10 位数字").waitFor();
+    await page.getByTestId("setup-mch-id").locator("input").fill("1900000109");
+    await page.getByTestId("setup-next").click();
+    await page.getByTestId("setup-key").waitFor();
+    await page.getByTestId("setup-api-key").locator("input").fill("0".repeat(32));
+    await page.getByTestId("setup-next").click();
+    await page.getByTestId("finding-wechat_signature").getByText("API 密钥不正确").waitFor();
+    await page.getByTestId("setup-api-key").locator("input").fill("192006250b4c09247ec02edce69f6a2d");
+    await page.getByTestId("setup-next").click();
+    await page.getByTestId("setup-certificate").waitFor();
+    await page.getByTestId("setup-p12").setInputFiles({ name: "apiclient_cert.p12", mimeType: "application/x-pkcs12", buffer: Buffer.from([0x30, 0x82]) });
+    await page.getByTestId("setup-password").locator("input").fill("wrong");
+    await page.getByTestId("setup-next").click();
+    await page.getByTestId("finding-certificate").getByText("证书密码不正确").waitFor();
+    assert.equal(await fake(page, (desk) => desk.merchant ?? null), null, "a failed check saves nothing");
+    await page.getByTestId("setup-password").locator("input").fill("");
+    await page.getByTestId("setup-next").click();
+    await page.getByTestId("setup-intake").waitFor();
+    await page.getByTestId("setup-public-url").locator("input").fill("http://desk.example.com");
+    await page.getByTestId("setup-test-intake").click();
+    await page.getByTestId("finding-intake").getByText("只调用 https://").waitFor();
+    await page.getByTestId("setup-public-url").locator("input").fill("https://desk.example.com");
+    await page.getByTestId("setup-test-intake").click();
+    await page.getByTestId("finding-intake").getByText("能到达本机").waitFor();
+    await page.getByTestId("setup-next").click();
+    await page.getByTestId("setup-trial").click();
+    await page.getByTestId("setup-trial-done").waitFor();
+    await page.getByTestId("setup-go-live").click();
+    await page.getByRole("button", { name: "确定" }).click();
+    await page.getByTestId("setup-live").waitFor();
+    await page.getByTestId("mode-tag").getByText("正式环境").waitFor();
+    await page.getByTestId("setup-finish").click();
+    await page.getByTestId("tab-pending").waitFor();
+    await page.close();
+  });
+
+  test("the version opens what is new in it", async () => {
+    const page = await openDesk(browser, server.url);
+    await page.getByTestId("version").getByText("v0.2.0").click();
+    await page.getByTestId("whats-new").getByText("开通向导").first().waitFor();
     await page.close();
   });
 

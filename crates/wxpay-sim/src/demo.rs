@@ -49,7 +49,7 @@ pub(crate) async fn run(
 ) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
-        .tls_backend_preconfigured(crate::notify::tls_config())
+        .tls_backend_preconfigured(crate::notify::tls_config(None))
         .build();
     let Ok(http) = http else { return };
     let mut serial = 0u64;

@@ -336,6 +336,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         deliveries: Arc::default(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let ca = tls.ca.clone();
 
     tokio::spawn(wechat::serve(
         wechat,
@@ -358,6 +359,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     tokio::spawn(notify::run(
         outgoing_rx,
         config.notifier,
+        ca,
         shared.deliveries.clone(),
         shutdown_rx.clone(),
     ));

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
+use rustls::pki_types::CertificateDer;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use wxpay::NotifyReply;
@@ -61,10 +62,11 @@ pub(crate) type DeliveryLog = Arc<Mutex<Vec<Delivery>>>;
 pub(crate) async fn run(
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     settings: NotifierSettings,
+    ca: CertificateDer<'static>,
     log: DeliveryLog,
     shutdown: watch::Receiver<bool>,
 ) {
-    let client = match http_client(settings.timeout) {
+    let client = match http_client(settings.timeout, ca) {
         Ok(client) => client,
         Err(_) => return,
     };
@@ -176,19 +178,27 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Plain HTTP for a desk on loopback, HTTPS verified against the public roots otherwise.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+/// Plain HTTP for a desk on loopback, HTTPS verified against the public roots otherwise, and
+/// against the simulator's own CA, which stands in for a public CA (its tunnel's certificate).
+fn http_client(
+    timeout: Duration,
+    ca: CertificateDer<'static>,
+) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(timeout)
         .http1_only()
-        .tls_backend_preconfigured(tls_config())
+        .tls_backend_preconfigured(tls_config(Some(ca)))
         .build()
 }
 
-/// rustls with the public roots (ring, no process-wide provider needed).
-pub(crate) fn tls_config() -> rustls::ClientConfig {
+/// rustls with the public roots and `extra` (ring, no process-wide provider needed).
+pub(crate) fn tls_config(extra: Option<CertificateDer<'static>>) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = extra {
+        // Our own CA, made by pki.rs: it parses.
+        let _ = roots.add(ca);
+    }
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_or_else(

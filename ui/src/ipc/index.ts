@@ -28,6 +28,7 @@ import type {
   QueueItem,
   QueueState,
   RequestDetail,
+  SaveOutcome,
   SettingsView,
 } from "./bindings";
 
@@ -90,8 +91,16 @@ export const desk = {
   createManualRefund: (manual: ManualRefundInput, pin: string | null) =>
     call<QueueItem>("create_manual_refund", { manual, pin }),
   settings: () => call<SettingsView>("settings_get"),
+  /** Checks the whole setup live and saves it only when every check passed. */
   saveMerchant: (merchant: MerchantInput, pin: string | null) =>
-    call<Check[]>("save_merchant_settings", { merchant, pin }),
+    call<SaveOutcome>("save_merchant_settings", { merchant, pin }),
+  /** The checks of what was typed so far (ids; ids and key; all three), saving nothing. */
+  checkMerchant: (merchant: MerchantInput, pin: string | null) =>
+    call<Check[]>("check_merchant", { merchant, pin }),
+  /** Whether the public address reaches this desk's intake. */
+  checkIntake: (pin: string | null) => call<Check>("check_intake", { pin }),
+  /** The sandbox's approved ¥0.01 first refund; the request's number. */
+  sandboxTrialRefund: (pin: string | null) => call<number>("sandbox_trial_refund", { pin }),
   doctor: () => call<Check[]>("run_doctor"),
   setMode: (mode: Mode, pin: string | null) => call<AppStatus>("set_mode", { mode, pin }),
   saveIntake: (publicUrl: string | null, newSecret: boolean, pin: string | null) =>
