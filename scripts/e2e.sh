@@ -21,7 +21,7 @@ framebuffer=$(mktemp -d)
 trap 'rm -rf "$framebuffer"' EXIT
 E2E_FRAMEBUFFER="$framebuffer/Xvfb_screen0" \
   xvfb-run -a -s "-screen 0 1400x900x24 -fbdir $framebuffer" dbus-run-session -- \
-  cargo test --locked -p merchant-desk-e2e --test window -- --ignored --test-threads=1 "$@"
+  cargo test --locked -p merchant-desk-e2e --test window --test setup -- --ignored --test-threads=1 "$@"
 echo "== end to end: the UI benchmark once, on a small queue (paging and search in the real window)"
 UI_BENCH_REQUESTS=2000 xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- \
   cargo test --locked -p merchant-desk-e2e --test scale -- --ignored --nocapture

@@ -59,6 +59,27 @@ impl Desk {
 
     /// Starts the app on `data`, which may already hold a database.
     pub fn launch_in(data: tempfile::TempDir, seconds: Option<u32>) -> Desk {
+        Desk::launch_with(data, seconds, "127.0.0.1:0", &[])
+    }
+
+    /// A new shop's desk on a fresh data directory whose merchant, once set up in the window,
+    /// reaches `wechat` (the developer switch) instead of the real WeChat Pay. Its intake
+    /// listens at `listen`.
+    pub fn launch_for(wechat: &crate::wechat::Wechat, listen: std::net::SocketAddr) -> Desk {
+        Desk::launch_with(
+            Desk::new_data_dir(),
+            None,
+            &listen.to_string(),
+            &wechat.env(),
+        )
+    }
+
+    fn launch_with(
+        data: tempfile::TempDir,
+        seconds: Option<u32>,
+        listen: &str,
+        env: &[(&str, String)],
+    ) -> Desk {
         let args = [
             "--data-dir".to_owned(),
             data.path().display().to_string(),
@@ -66,9 +87,9 @@ impl Desk {
                 "--demo={}",
                 seconds.map_or("off".to_owned(), |s| s.to_string())
             ),
-            "--listen=127.0.0.1:0".to_owned(),
+            format!("--listen={listen}"),
         ];
-        let window = Window::open(&application(), &args);
+        let window = Window::open_with_env(&application(), &args, env);
         window.wait("[data-testid=app-title]");
         let credentials = data.path().join("sandbox-credentials.json");
         let sandbox = eventually("the sandbox credentials", WAIT, || {
@@ -120,6 +141,35 @@ impl Desk {
         reason: &str,
         customer: &str,
     ) -> i64 {
+        let intake = (
+            self.sandbox.intake_url.clone(),
+            self.sandbox.intake_secret.clone(),
+        );
+        self.request_refund_at(&intake, request_id, order, refund_fee, reason, customer)
+    }
+
+    /// The production intake's shared secret (from `config.toml`), once the desk went live.
+    pub fn production_secret(&self) -> String {
+        let config = std::fs::read_to_string(self.data.path().join("config.toml"))
+            .expect("config.toml exists");
+        config
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("shared_secret"))
+            .and_then(|rest| rest.trim().strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_owned())
+            .unwrap_or_else(|| panic!("config.toml has no shared_secret: {config}"))
+    }
+
+    /// Like [`Desk::request_refund`], to the intake at `(url, secret)`.
+    pub fn request_refund_at(
+        &self,
+        (intake_url, intake_secret): &(String, String),
+        request_id: &str,
+        order: &PaidOrder,
+        refund_fee: i64,
+        reason: &str,
+        customer: &str,
+    ) -> i64 {
         let body = json!({
             "request_id": request_id,
             "out_trade_no": order.out_trade_no,
@@ -133,16 +183,10 @@ impl Desk {
             .map_or(0, |d| d.as_secs() as i64);
         let mut response = self
             .http
-            .post(format!(
-                "{}/api/v1/refund-requests",
-                self.sandbox.intake_url
-            ))
+            .post(format!("{intake_url}/api/v1/refund-requests"))
             .header("Content-Type", "application/json")
             .header(TIMESTAMP_HEADER, now.to_string())
-            .header(
-                SIGNATURE_HEADER,
-                sign(&self.sandbox.intake_secret, now, body.as_bytes()),
-            )
+            .header(SIGNATURE_HEADER, sign(intake_secret, now, body.as_bytes()))
             .send(body)
             .expect("the intake answers");
         let status = response.status();

@@ -10,6 +10,7 @@ pub mod desk;
 pub mod process;
 pub mod screen;
 pub mod webdriver;
+pub mod wechat;
 
 use std::time::{Duration, Instant};
 

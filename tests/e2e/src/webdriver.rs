@@ -30,6 +30,11 @@ pub struct Window {
 impl Window {
     /// Starts tauri-driver on free ports and opens `application` with `args` in a new session.
     pub fn open(application: &Path, args: &[String]) -> Window {
+        Window::open_with_env(application, args, &[])
+    }
+
+    /// Like [`Window::open`], the app (started by the driver) seeing `env` too.
+    pub fn open_with_env(application: &Path, args: &[String], env: &[(&str, String)]) -> Window {
         assert!(
             application.is_file(),
             "no app at {}: build it with `cargo build -p merchant-desk` (scripts/e2e.sh does)",
@@ -47,6 +52,7 @@ impl Window {
                 "--native-port",
                 &native_port.to_string(),
             ])
+            .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
@@ -267,6 +273,17 @@ impl Window {
                 Some(json!({ "text": keys })),
             );
         }
+    }
+
+    /// Chooses `file` in the file input at `css`, as the file dialog would: WebDriver's keys to a
+    /// file input are the chosen path.
+    pub fn choose_file(&self, css: &str, file: &Path) {
+        let input = self.wait(&format!("{css} input[type=file], input[type=file]{css}"));
+        self.call(
+            "POST",
+            &format!("/element/{input}/value"),
+            Some(json!({ "text": file.display().to_string() })),
+        );
     }
 
     /// Runs `script` (a function body) in the window and returns its value.

@@ -21,7 +21,7 @@ use crate::doctor::{
 use crate::error::RuntimeError;
 use crate::files::DataDir;
 use crate::merchant::{WechatServer, build_client};
-use crate::secrets::{SecretKind, Secrets};
+use crate::secrets::{SecretError, SecretKind, Secrets};
 
 /// What the owner types in (or the CLI reads). The window's guided setup checks it a step at a
 /// time, so the key and the certificate may still be missing.
@@ -187,7 +187,8 @@ pub enum ModeAfterSave {
 
 impl CheckedSetup {
     /// Saves a setup whose checks passed into `secrets` (usually
-    /// [`Secrets::best_available`]) and the configuration. Blocking (the keyring).
+    /// [`Secrets::best_available`]; the private file when a keyring refuses to store) and the
+    /// configuration, whose `secrets` says which. Blocking (the keyring).
     pub fn save(
         self,
         dir: &DataDir,
@@ -209,29 +210,37 @@ impl CheckedSetup {
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let (folder, certificate) = certificates::write_new(dir, &setup.mch_id, &files, stamp)?;
-        let previous = Previous::read(secrets, &setup.mch_id);
+        let password = setup.cert_password.as_ref();
+        let mut used = secrets.clone();
+        let mut previous = Previous::read(&used, &setup.mch_id);
+        let mut written = write_secrets(&used, &setup.mch_id, &api_key, password);
+        if matches!(
+            written,
+            Err(RuntimeError::Secret(SecretError::KeyringRefused { .. }))
+        ) {
+            // A keyring that answers but will not store (locked, no prompt to unlock it): the
+            // private file, as when there is no keyring at all.
+            previous.restore(&used, &setup.mch_id);
+            used = Secrets::file(&dir.secrets_fallback());
+            previous = Previous::read(&used, &setup.mch_id);
+            written = write_secrets(&used, &setup.mch_id, &api_key, password);
+        }
         config.merchant = Some(MerchantConfig {
             appid: setup.appid,
             mch_id: setup.mch_id.clone(),
             sign_type: setup.sign_type,
             certificate,
-            secrets: secrets.backend(),
+            secrets: used.backend(),
             api_base: setup.wechat.api_base,
             extra_ca: setup.wechat.extra_ca,
         });
         if mode == ModeAfterSave::Production {
             config.mode = Mode::Production;
         }
-        let written = write_secrets(
-            secrets,
-            &setup.mch_id,
-            &api_key,
-            setup.cert_password.as_ref(),
-        )
-        .and_then(|()| Ok(config.save(&dir.config())?));
+        let written = written.and_then(|()| Ok(config.save(&dir.config())?));
         if let Err(error) = written {
             // Back to the setup that worked: its secrets, and no stray copy of the new key.
-            previous.restore(secrets, &setup.mch_id);
+            previous.restore(&used, &setup.mch_id);
             let _ = std::fs::remove_dir_all(&folder);
             return Err(error);
         }
