@@ -3,8 +3,9 @@
 # formatting, lints, unit and integration tests (TLS against a local mutual-TLS server, the CLI
 # binary, the real keyring on a private session bus, the app's generated TypeScript bindings),
 # doc tests, each benchmark once in test mode, the window's tests in headless Chromium, and the
-# real app window driven end to end under Xvfb (which also refreshes docs/screenshots/), and a
-# bounded fuzzing run over everything a stranger can send the desk.
+# real app window driven end to end under Xvfb (which also refreshes docs/screenshots/), the
+# installable app (bundled, installed with apt, run end to end, removed), and a bounded fuzzing
+# run over everything a stranger can send the desk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -29,6 +30,8 @@ cargo test --locked --workspace --doc 2>&1 | tee -a "$log"
 bash scripts/keyring-test.sh 2>&1 | tee -a "$log"
 echo "== the real window, end to end (tauri-driver, Xvfb, session bus)"
 MERCHANT_DESK_UI_BUILT=1 bash scripts/e2e.sh 2>&1 | tee -a "$log"
+echo "== the installable app: .deb and AppImage built, the .deb installed, run end to end, removed"
+bash scripts/install-test.sh 2>&1 | tee -a "$log"
 echo "== the window in headless Chromium (fake IPC)"
 (cd ui && npm test) 2>&1 | tee -a "$log"
 echo "== fuzzing, bounded (20 s a target; ./scripts/fuzz.sh 600 for a long run)"

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use desk_core::{CoreError, StoredAlert, unix_now};
-use desk_runtime::{Alert, AlertKind, AlertSink, AlertTarget};
+use desk_core::{CoreError, StoredAlert};
+use desk_runtime::{Alert, AlertSink, AlertTarget};
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::state::AppState;
@@ -80,6 +80,7 @@ fn show(app: &AppHandle, alert: &Alert) {
     }
     #[cfg(all(unix, not(target_os = "macos")))]
     {
+        use desk_runtime::AlertKind;
         use notify_rust::Hint;
         notification.hint(Hint::Category(
             match alert.kind {
@@ -125,7 +126,9 @@ fn show(app: &AppHandle, alert: &Alert) {
                     tauri::async_runtime::spawn(async move {
                         let state = app.state::<AppState>();
                         let _ = state
-                            .with_store(move |store| store.acknowledge_alerts(up_to, unix_now()))
+                            .with_store(move |store| {
+                                store.acknowledge_alerts(up_to, desk_core::unix_now())
+                            })
                             .await;
                     });
                 }

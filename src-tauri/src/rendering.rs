@@ -12,8 +12,11 @@
 pub const COMPOSITING_ENV: &str = "MERCHANT_DESK_COMPOSITING";
 
 /// libglvnd's list of EGL drivers to load; empty means none.
+// GTK's GL exists only on Linux; the decisions below stay testable everywhere.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const EGL_VENDORS_ENV: &str = "__EGL_VENDOR_LIBRARY_FILENAMES";
 /// GDK's GL switches: `disable` keeps GDK from opening GLX for the window.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const GDK_GL_ENV: &str = "GDK_GL";
 
 /// Whether the window keeps WebKit's accelerated compositing (off unless asked for).
@@ -41,6 +44,7 @@ pub fn draw_without_compositing(window: &tauri::WebviewWindow) {
 pub fn draw_without_compositing(_window: &tauri::WebviewWindow) {}
 
 /// What [`keep_gl_out_of_window_process`] changes, decided from the environment.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 #[derive(Debug, PartialEq, Eq)]
 pub struct GlFree {
     /// Set `GDK_GL=disable` (unless the user set `GDK_GL` already).
@@ -49,6 +53,7 @@ pub struct GlFree {
 
 /// Whether to keep the GL driver out of the window's process: when compositing is off, on
 /// X11 (Wayland untried), and unless the user chose the EGL drivers themselves.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn gl_free(env: impl Fn(&str) -> Option<String>) -> Option<GlFree> {
     let set = |name: &str| env(name).is_some_and(|value| !value.is_empty());
     let x11 = env("GDK_BACKEND").is_some_and(|backend| backend.starts_with("x11"))

@@ -108,7 +108,10 @@ fn a_refund_held_for_the_setup_goes_on_once_the_checks_pass() {
     // The owner fixes the setup and runs the checks; the refund goes on with the same number.
     w.click("[data-testid=nav-settings]");
     w.click("[data-testid=run-doctor]");
-    w.wait("[data-testid=check-wechat_probe]");
+    w.wait_for(
+        "[data-testid=check-wechat_refund][data-status=ok]",
+        REFUND_SETTLES,
+    );
     w.click("[data-testid=nav-queue]");
     wait_for_state(&desk, "succeeded", request, "succeeded");
     assert_eq!(desk.refunds_in_ledger(&order.out_trade_no), vec![6_600]);
