@@ -87,6 +87,7 @@ pub async fn run(
 ) -> Result<Vec<IntakeRun>, BenchError> {
     let mut options = StartOptions::new(DataDir::resolve(Some(dir.to_owned()))?);
     options.force_sandbox = true;
+    options.sandbox_keeps_day = false;
     options.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     let desk = RunningDesk::start(options).await?;
     let addr: SocketAddr = desk

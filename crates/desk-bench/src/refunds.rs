@@ -51,6 +51,7 @@ pub async fn run(
     config.save(&data_dir.config()).map_err(invalid)?;
     let mut options = StartOptions::new(data_dir);
     options.force_sandbox = true;
+    options.sandbox_keeps_day = false;
     options.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     options.sandbox_refund_delay = Duration::ZERO;
     let desk = RunningDesk::start(options).await?;

@@ -32,6 +32,9 @@ pub struct StartOptions {
     pub demo: Option<Duration>,
     /// Sandbox only: how long a simulated refund stays PROCESSING.
     pub sandbox_refund_delay: Duration,
+    /// Sandbox only: the simulator keeps its day on disk, so orders paid before a restart
+    /// refund after it (off for benchmarks, which measure the desk).
+    pub sandbox_keeps_day: bool,
     /// How often the engine looks for due work when nothing wakes it.
     pub poll: Duration,
 }
@@ -44,6 +47,7 @@ impl StartOptions {
             listen: None,
             demo: None,
             sandbox_refund_delay: Duration::from_secs(3),
+            sandbox_keeps_day: true,
             poll: Duration::from_secs(1),
         }
     }
@@ -360,6 +364,7 @@ async fn start_sandbox(
     let dir = &options.data_dir;
     let mut sim_config = SimConfig::new(dir.sandbox());
     sim_config.refund_delay = options.sandbox_refund_delay;
+    sim_config.persist = options.sandbox_keeps_day;
     sim_config.demo = options.demo.map(|every| DemoTraffic {
         order_every: every,
         notify_url: Some(format!("{intake_url}/wxpay/notify")),

@@ -276,6 +276,65 @@ async fn the_sandbox_runs_a_refund_end_to_end_and_one_desk_holds_the_directory()
 
 /// A simulator standing in for WeChat Pay, and a desk configured for its merchant as a shop
 /// owner would configure the real one.
+#[tokio::test]
+async fn the_sandbox_restarted_between_payment_and_approval_refunds_the_order() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (dir, _temp) = data_dir();
+    let desk = RunningDesk::start(sandbox_options(&dir)).await.unwrap();
+    let mut events = desk.subscribe();
+    let sim = desk.sandbox().unwrap();
+    let order = sim
+        .create_order(NewOrder {
+            total_fee: 3_300,
+            notify_url: Some(format!("{}/wxpay/notify", desk.intake_url())),
+            ..Default::default()
+        })
+        .unwrap();
+    sim.pay(&order.out_trade_no).unwrap();
+    wait_for(&mut events, |e| matches!(e, DeskEvent::OrderPaid { out_trade_no, .. } if *out_trade_no == order.out_trade_no)).await;
+    // The app is closed for the night and opened the next day.
+    desk.shutdown().await;
+
+    let desk = RunningDesk::start(sandbox_options(&dir)).await.unwrap();
+    let mut events = desk.subscribe();
+    let manual = desk_core::ManualRefund {
+        order: wxpay::OrderRef::OutTradeNo(
+            wxpay::OutTradeNo::new(order.out_trade_no.clone()).unwrap(),
+        ),
+        amount: wxpay::Fen::new(3_300),
+        reason: "隔天退货".into(),
+        customer: None,
+    };
+    // Confirmed with the sandbox's WeChat, which still knows the order.
+    let request = desk.create_manual_request(manual, now()).await.unwrap();
+    let approved = desk
+        .store()
+        .approve(
+            request,
+            None,
+            &Approver {
+                name: "店长".into(),
+                limit: None,
+            },
+            now(),
+        )
+        .unwrap();
+    wait_for(&mut events, |e| {
+        matches!(e, DeskEvent::RefundChanged { state: RefundState::Succeeded, out_refund_no, .. } if *out_refund_no == approved.out_refund_no.as_str())
+    })
+    .await;
+    let refunds: Vec<_> = desk
+        .sandbox()
+        .unwrap()
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .map(|e| (e.out_trade_no, e.amount))
+        .collect();
+    assert_eq!(refunds, vec![(order.out_trade_no.clone(), -3_300)]);
+    desk.shutdown().await;
+}
+
 async fn merchant_world() -> (SimHandle, DataDir, Secrets, tempfile::TempDir) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let temp = tempfile::tempdir().unwrap();

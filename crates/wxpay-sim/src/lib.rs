@@ -22,6 +22,7 @@ mod control;
 mod demo;
 mod faults;
 mod notify;
+mod persist;
 mod pki;
 mod state;
 mod tunnel;
@@ -92,6 +93,9 @@ pub struct SimConfig {
     pub notifier: NotifierSettings,
     /// Orders (and refund requests) made up for the sandbox; `None` for tests.
     pub demo: Option<DemoTraffic>,
+    /// Keep the day (orders, refunds, ledger, notifications due) in `data_dir/state.json`, so a
+    /// restart goes on with it (`persist.rs`). Off for tests and benchmarks.
+    pub persist: bool,
 }
 
 impl SimConfig {
@@ -108,8 +112,14 @@ impl SimConfig {
                 timeout: Duration::from_secs(5),
             },
             demo: None,
+            persist: false,
         }
     }
+}
+
+/// Forgets the day saved in `data_dir` (the merchant and its certificates stay).
+pub fn forget_day(data_dir: &std::path::Path) -> Result<(), SimError> {
+    persist::forget(data_dir)
 }
 
 /// Where the simulator is and who the sandbox merchant is; written to `sim.json`.
@@ -130,14 +140,40 @@ pub(crate) struct Shared {
     faults: Mutex<faults::Faults>,
     outgoing: mpsc::UnboundedSender<state::Outgoing>,
     deliveries: notify::DeliveryLog,
+    due: notify::Due,
+    persisted: Option<persist::Persisted>,
 }
 
 impl Shared {
-    /// Hands new notifications to the notifier.
+    /// Hands new notifications to the notifier; they are due until acknowledged.
     fn send_outbox(&self, state: &mut state::SimState) {
         for notification in state.take_outbox() {
-            let _ = self.outgoing.send(notification);
+            self.queue(notification);
         }
+    }
+
+    fn queue(&self, notification: state::Outgoing) {
+        if let Ok(mut due) = self.due.lock() {
+            due.insert(notify::due_key(&notification), notification.clone());
+        }
+        let _ = self.outgoing.send(notification);
+    }
+
+    /// Writes the day when it is kept and changed.
+    fn persist(&self) -> Result<(), SimError> {
+        let Some(persisted) = &self.persisted else {
+            return Ok(());
+        };
+        let snapshot = {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let due = self
+                .due
+                .lock()
+                .map(|due| due.values().cloned().collect())
+                .unwrap_or_default();
+            state.snapshot(due)
+        };
+        persisted.write(&snapshot)
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut state::SimState) -> T) -> T {
@@ -284,8 +320,11 @@ impl SimHandle {
         self.shared.deliveries()
     }
 
-    /// Stops the listeners, the ticker and the notifier.
+    /// Stops the listeners, the ticker and the notifier; a kept day is written first.
     pub fn shutdown(&self) {
+        if let Err(error) = self.shared.persist() {
+            eprintln!("wxpay-sim: the sandbox's day could not be saved: {error}");
+        }
         let _ = self.shutdown.send(true);
     }
 }
@@ -324,17 +363,32 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     std::fs::write(&info_path, info_json).map_err(|e| SimError::io(&info_path, e))?;
 
     let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+    let mut day = state::SimState::new(
+        credentials.appid.to_string(),
+        credentials.mch_id.to_string(),
+        credentials.api_key.clone(),
+        config.refund_delay,
+    );
+    let still_due = if config.persist {
+        persist::load(&config.data_dir)?
+            .map(|snapshot| day.restore(snapshot))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let shared = Arc::new(Shared {
-        state: Mutex::new(state::SimState::new(
-            credentials.appid.to_string(),
-            credentials.mch_id.to_string(),
-            credentials.api_key.clone(),
-            config.refund_delay,
-        )),
+        state: Mutex::new(day),
         faults: Mutex::new(faults::Faults::default()),
         outgoing,
         deliveries: Arc::default(),
+        due: Arc::default(),
+        persisted: config
+            .persist
+            .then(|| persist::Persisted::new(&config.data_dir)),
     });
+    for notification in still_due {
+        shared.queue(notification);
+    }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let ca = tls.ca.clone();
 
@@ -361,8 +415,12 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         config.notifier,
         ca,
         shared.deliveries.clone(),
+        shared.due.clone(),
         shutdown_rx.clone(),
     ));
+    if config.persist {
+        tokio::spawn(persist::run(shared.clone(), shutdown_rx.clone()));
+    }
     if let Some(demo) = config.demo {
         tokio::spawn(demo::run(shared.clone(), demo, shutdown_rx.clone()));
     }

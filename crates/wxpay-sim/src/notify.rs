@@ -2,6 +2,7 @@
 //! answer is the SUCCESS reply, try again on WeChat's schedule (24 h 4 min in all), sometimes
 //! sending a duplicate within seconds.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,11 +60,20 @@ pub struct Delivery {
 
 pub(crate) type DeliveryLog = Arc<Mutex<Vec<Delivery>>>;
 
+/// Notifications not acknowledged yet, by [`due_key`]: kept on disk by `persist.rs` so a
+/// restarted simulator sends them again, as WeChat would go on retrying.
+pub(crate) type Due = Arc<Mutex<BTreeMap<String, Outgoing>>>;
+
+pub(crate) fn due_key(notification: &Outgoing) -> String {
+    format!("{:?}:{}", notification.kind, notification.subject)
+}
+
 pub(crate) async fn run(
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     settings: NotifierSettings,
     ca: CertificateDer<'static>,
     log: DeliveryLog,
+    due: Due,
     shutdown: watch::Receiver<bool>,
 ) {
     let client = match http_client(settings.timeout, ca) {
@@ -84,6 +94,7 @@ pub(crate) async fn run(
             notification.clone(),
             settings,
             log.clone(),
+            Some(due.clone()),
             shutdown.clone(),
             false,
         ));
@@ -93,6 +104,7 @@ pub(crate) async fn run(
                 notification,
                 settings,
                 log.clone(),
+                None,
                 shutdown.clone(),
                 true,
             ));
@@ -100,15 +112,25 @@ pub(crate) async fn run(
     }
 }
 
-/// Sends until acknowledged or the schedule runs out. A duplicate is a single extra send.
+/// Sends until acknowledged or the schedule runs out, then it is no longer due (`due` is the
+/// original's, not a duplicate's). A duplicate is a single extra send.
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     client: reqwest::Client,
     notification: Arc<Outgoing>,
     settings: NotifierSettings,
     log: DeliveryLog,
+    due: Option<Due>,
     mut shutdown: watch::Receiver<bool>,
     duplicate: bool,
 ) {
+    let done = || {
+        if let Some(due) = &due
+            && let Ok(mut due) = due.lock()
+        {
+            due.remove(&due_key(&notification));
+        }
+    };
     let waits = std::iter::once(if duplicate {
         Duration::from_secs(2)
     } else {
@@ -142,9 +164,11 @@ async fn deliver(
             });
         }
         if acknowledged {
+            done();
             return;
         }
     }
+    done();
 }
 
 async fn send(client: &reqwest::Client, notification: &Outgoing) -> (bool, String) {

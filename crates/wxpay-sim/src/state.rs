@@ -45,7 +45,7 @@ pub enum OrderState {
     Closed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Order {
     pub out_trade_no: String,
     pub transaction_id: Option<String>,
@@ -56,7 +56,6 @@ pub struct Order {
     pub openid: String,
     pub attach: Option<String>,
     /// The algorithm the order was placed with; its payment notification is signed the same way.
-    #[serde(skip)]
     pub sign_type: SignType,
     pub prepay_id: String,
     pub state: OrderState,
@@ -104,7 +103,7 @@ impl Funds {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Refund {
     pub out_refund_no: String,
     pub refund_id: String,
@@ -118,7 +117,6 @@ pub struct Refund {
     pub status: RefundStatus,
     /// Where the refund will end when it stops processing.
     pub outcome: RefundStatus,
-    #[serde(skip)]
     pub sign_type: SignType,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -166,7 +164,7 @@ pub struct RefundRule {
 }
 
 /// A notification for the notifier to deliver.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outgoing {
     pub kind: NotificationKind,
     pub url: String,
@@ -208,6 +206,22 @@ pub enum ControlError {
     AlreadyPaid(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// The simulator's day on disk (`persist.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    mch_id: String,
+    orders: Vec<Order>,
+    refunds: Vec<Refund>,
+    /// Sorted, so an unchanged day serializes to the same bytes.
+    order_refunds: BTreeMap<String, Vec<String>>,
+    ledger: Vec<LedgerEntry>,
+    balances: Balances,
+    rules: Vec<RefundRule>,
+    serial: u64,
+    /// Notifications not acknowledged yet: sent again after a restart.
+    due: Vec<Outgoing>,
 }
 
 pub struct SimState {
@@ -872,6 +886,52 @@ impl SimState {
     /// Notifications created since the last call.
     pub fn take_outbox(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.outbox)
+    }
+
+    /// Everything a restart needs to go on with the same day (the merchant comes from its
+    /// files; the indexes are rebuilt).
+    pub(crate) fn snapshot(&self, due: Vec<Outgoing>) -> Snapshot {
+        Snapshot {
+            mch_id: self.mch_id.clone(),
+            orders: self.orders.values().cloned().collect(),
+            refunds: self.refunds.values().cloned().collect(),
+            order_refunds: self
+                .order_refunds
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            ledger: self.ledger.clone(),
+            balances: self.balances,
+            rules: self.rules.clone(),
+            serial: self.serial,
+            due,
+        }
+    }
+
+    /// Goes on from `snapshot`; returns the notifications still due. A snapshot of another
+    /// merchant (its files were made anew) is not this simulator's day: nothing is restored.
+    pub(crate) fn restore(&mut self, snapshot: Snapshot) -> Vec<Outgoing> {
+        if snapshot.mch_id != self.mch_id {
+            return Vec::new();
+        }
+        for order in snapshot.orders {
+            if let Some(id) = &order.transaction_id {
+                self.order_by_transaction
+                    .insert(id.clone(), order.out_trade_no.clone());
+            }
+            self.orders.insert(order.out_trade_no.clone(), order);
+        }
+        for refund in snapshot.refunds {
+            self.refund_by_id
+                .insert(refund.refund_id.clone(), refund.out_refund_no.clone());
+            self.refunds.insert(refund.out_refund_no.clone(), refund);
+        }
+        self.order_refunds = snapshot.order_refunds.into_iter().collect();
+        self.ledger = snapshot.ledger;
+        self.balances = snapshot.balances;
+        self.rules = snapshot.rules;
+        self.serial = snapshot.serial;
+        snapshot.due
     }
 
     #[allow(clippy::too_many_arguments)]

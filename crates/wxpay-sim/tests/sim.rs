@@ -78,6 +78,87 @@ async fn credentials_survive_a_restart_of_the_simulator() {
 }
 
 #[tokio::test]
+async fn a_kept_day_survives_a_restart_and_a_fresh_one_forgets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || {
+        let mut config = wxpay_sim::SimConfig::new(dir.path());
+        config.persist = true;
+        config.refund_delay = Duration::from_millis(50);
+        config
+    };
+    // Paid, and its notification not acknowledged (nothing listens at its address).
+    let unheard = format!("http://{}/wxpay/notify", closed_address());
+    let first = wxpay_sim::start(config()).await.unwrap();
+    let paid = first
+        .create_order(NewOrder {
+            total_fee: 2_500,
+            notify_url: Some(unheard.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    first.pay(&paid.out_trade_no).unwrap();
+    let unpaid = first
+        .create_order(NewOrder {
+            total_fee: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    first.shutdown();
+    drop(first);
+
+    let second = wxpay_sim::start(config()).await.unwrap();
+    let order = second
+        .order(&paid.out_trade_no)
+        .expect("the paid order is still there");
+    assert_eq!(order.state, wxpay_sim::OrderState::Paid);
+    assert!(order.transaction_id.is_some());
+    assert!(second.order(&unpaid.out_trade_no).is_some());
+    let ledger = second.ledger();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(
+        (ledger[0].kind, ledger[0].amount),
+        (LedgerKind::Payment, 2_500)
+    );
+    // The notification still due is sent again, as WeChat goes on retrying.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !second
+            .deliveries()
+            .iter()
+            .any(|d| d.subject == paid.out_trade_no)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the due notification was sent again after the restart");
+    // New numbers do not collide with the day's.
+    let next = second
+        .create_order(NewOrder {
+            total_fee: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(next.out_trade_no != paid.out_trade_no && next.out_trade_no != unpaid.out_trade_no);
+    let mch_id = second.info().mch_id.clone();
+    second.shutdown();
+    drop(second);
+
+    wxpay_sim::forget_day(dir.path()).unwrap();
+    let third = wxpay_sim::start(config()).await.unwrap();
+    assert!(third.order(&paid.out_trade_no).is_none(), "a fresh day");
+    assert!(third.ledger().is_empty());
+    assert_eq!(third.info().mch_id, mch_id, "the same merchant");
+}
+
+/// A loopback address nothing listens on.
+fn closed_address() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[tokio::test]
 async fn refunds_need_this_merchants_certificate() {
     let sim = Sandbox::start().await;
     let order = sim.paid_order(1000).await;

@@ -11,9 +11,14 @@ use super::CliError;
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Where the sandbox merchant's certificates and credentials live (made on first use).
+    /// Where the sandbox merchant's certificates and credentials live (made on first use), and
+    /// its day (orders, refunds, ledger, notifications due), which a restart goes on with.
     #[arg(long, env = "MERCHANT_DESK_SIM_DIR")]
     data_dir: PathBuf,
+    /// Begin a fresh day: forget the orders, refunds and ledger kept in the data directory (the
+    /// merchant and its certificates stay).
+    #[arg(long)]
+    fresh: bool,
     /// HTTPS port for WeChat's paths (0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -50,6 +55,10 @@ pub fn sim(args: SimArgs) -> Result<String, CliError> {
     config.control_port = args.control_port;
     config.refund_delay = seconds(args.refund_delay, "--refund-delay")?;
     config.notifier.time_scale = args.notify_time_scale.max(0.0);
+    config.persist = true;
+    if args.fresh {
+        wxpay_sim::forget_day(&args.data_dir)?;
+    }
     if let Some(every) = args.demo_orders_every {
         config.demo = Some(DemoTraffic {
             order_every: seconds(every, "--demo-orders-every")?.max(Duration::from_millis(100)),
