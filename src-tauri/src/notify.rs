@@ -95,6 +95,7 @@ fn show(app: &AppHandle, alert: &Alert) {
                 | AlertKind::RefundNeedsManual
                 | AlertKind::RefundHeld
                 | AlertKind::RefundContradicted => "im.received",
+                AlertKind::SetupAlarm => "network.error",
             }
             .to_owned(),
         ));

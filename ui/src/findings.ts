@@ -30,6 +30,14 @@ export function findingText(finding: Finding): string {
       return `${t(`certificateProblems.${finding.problem}`)}`;
     case "wechat_refused":
       return t("findings.wechat_refused", { problem: probeProblem(finding.problem), wechat: finding.wechat });
+    case "alarm_up":
+      return `${t(`alarms.${finding.cause}.title`)}：${t(`alarms.${finding.cause}.fix`, { count: finding.count })}`;
+    case "refused_last_day":
+      return finding.refused.length === 0
+        ? t("findings.refused_nothing")
+        : t("findings.refused_last_day", {
+            list: finding.refused.map((r) => `${t(`doors.${r.door}`)} ${t(`refusals.${r.cause}`)} ${r.count}`).join(", "),
+          });
     case "unreachable":
       return t("findings.unreachable", { problem: t(`reachProblems.${finding.problem}`), detail: finding.detail });
     default: {

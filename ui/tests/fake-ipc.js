@@ -11,6 +11,7 @@
     pin: seed.pin ?? null,
     unlocked: false,
     alwaysAskAbove: seed.alwaysAskAbove ?? null,
+    alarms: seed.alarms ?? [],
     orders: [],
     requests: [],
     audit: [],
@@ -121,6 +122,7 @@
       language: desk.language,
       access: { pin_set: desk.pin !== null, owner: desk.pin === null || desk.unlocked, unlocked_until: desk.unlocked ? now() + 600 : null, always_ask_above_fen: desk.alwaysAskAbove },
       error: seed.startError ?? null,
+      alarms: desk.alarms,
     }),
     queue_list: ({ queueStates, search, before, limit }) => {
       const matching = desk.requests.filter((r) => !queueStates?.length || queueStates.includes(r.state));

@@ -377,6 +377,19 @@ describe("settings", () => {
     await page.close();
   });
 
+  test("an alarm says what stopped verifying and leads to the fix until it is resolved", async () => {
+    const alarm = { id: 1, cause: "api_key_mismatch", raised_at: 1795400000, last_at: 1795400100, count: 4, notified: true };
+    const page = await openDesk(browser, server.url, { seed: { alarms: [alarm] } });
+    await page.getByTestId("alarm-api_key_mismatch").getByText("微信支付的通知无法验证").waitFor();
+    await page.getByTestId("alarm-api_key_mismatch").getByText("已拒收 4 条").waitFor();
+    await page.getByTestId("alarm-fix-api_key_mismatch").click();
+    await page.getByTestId("setup-ids").waitFor();
+    await fake(page, (desk) => (desk.alarms = []));
+    await fake(page, (desk) => desk.emit("alert", { key: "x", kind: "setup_alarm", title: "", body: "", sound: false, up_to: 0, target: { screen: "settings" } }));
+    await page.getByTestId("alarm-api_key_mismatch").waitFor({ state: "detached" });
+    await page.close();
+  });
+
   test("the version opens what is new in it", async () => {
     const page = await openDesk(browser, server.url);
     await page.getByTestId("version").getByText("v0.2.0").click();

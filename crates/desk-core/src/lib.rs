@@ -24,6 +24,7 @@ mod queue;
 mod refunds;
 mod remote;
 mod store;
+mod watch;
 mod work;
 
 pub use alerts::{AlertKind, StoredAlert, Unseen};
@@ -43,4 +44,5 @@ pub use remote::{Confirm, ManualRefund, confirm_order, create_manual_request, un
 #[cfg(feature = "profile")]
 pub use store::StatementCost;
 pub use store::{MIGRATIONS, Store, StoreError};
+pub use watch::{Alarm, AlarmCause, Door, Refusal, RefusalCount, hour_of};
 pub use work::FoundRefund;

@@ -85,6 +85,22 @@ pub struct IntakeConfig {
     pub public_url: Option<String>,
     /// Shared with the shop's backend, which signs refund requests with it.
     pub shared_secret: String,
+    /// The secrets replaced by a new one, newest first (at most [`RETIRED_SECRETS`]): a request
+    /// signed with one is refused and raises the alarm that the backend was not told.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_secrets: Vec<String>,
+}
+
+/// How many replaced shared secrets are remembered.
+pub const RETIRED_SECRETS: usize = 3;
+
+impl IntakeConfig {
+    /// A new shared secret; the old one is remembered as replaced.
+    pub fn replace_secret(&mut self) {
+        let old = std::mem::replace(&mut self.shared_secret, Config::new().intake.shared_secret);
+        self.retired_secrets.insert(0, old);
+        self.retired_secrets.truncate(RETIRED_SECRETS);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +159,7 @@ impl Config {
                     .unwrap_or_else(|_| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 8720))),
                 public_url: None,
                 shared_secret: hex::encode(secret),
+                retired_secrets: Vec::new(),
             },
             refunds: RefundPolicy::default(),
             language: Language::default(),

@@ -57,6 +57,7 @@ impl StartOptions {
 /// tasks too.
 pub struct RunningDesk {
     store: Arc<Store>,
+    intake: Arc<IntakeState<wxpay_client::HttpsTransport>>,
     client: Client,
     config: Config,
     books: Books,
@@ -169,13 +170,17 @@ impl RunningDesk {
 
         let (stop, stopped) = watch::channel(false);
         let (notices, _) = broadcast::channel(64);
-        let intake = Arc::new(IntakeState::new(
-            store.clone(),
-            client.clone(),
-            intake_secret.clone(),
-        ));
+        let retired = match mode {
+            Mode::Sandbox => Vec::new(),
+            Mode::Production => config.intake.retired_secrets.clone(),
+        };
+        let intake = Arc::new(
+            IntakeState::new(store.clone(), client.clone(), intake_secret.clone())
+                .with_retired_secrets(retired),
+        );
+        intake.start_watch();
         let mut stop_intake = stopped.clone();
-        let serve = axum::serve(listener, router(intake)).with_graceful_shutdown(async move {
+        let serve = axum::serve(listener, router(intake.clone())).with_graceful_shutdown(async move {
             let _ = stop_intake.wait_for(|stop| *stop).await;
         });
         let intake_notices = notices.clone();
@@ -193,6 +198,7 @@ impl RunningDesk {
             notices.clone(),
         ));
         Ok(RunningDesk {
+            intake,
             store,
             client,
             config,
@@ -334,6 +340,8 @@ impl RunningDesk {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+        // The refusals counted since the last few seconds' write.
+        self.intake.flush_refusals().await;
         let _ = self.alerts_stop.send(true);
         let task = self
             .alert_task

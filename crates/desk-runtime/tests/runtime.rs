@@ -470,6 +470,108 @@ async fn a_configured_merchant_passes_the_doctor_and_refunds() {
     desk.shutdown().await;
 }
 
+/// Alerts as the window would get them.
+struct Alerts(std::sync::Arc<std::sync::Mutex<Vec<Alert>>>);
+
+impl AlertSink for Alerts {
+    fn deliver(&mut self, alert: &Alert, _facts: &[desk_core::StoredAlert]) {
+        self.0.lock().unwrap().push(alert.clone());
+    }
+
+    fn trouble(&mut self, error: &desk_core::CoreError) {
+        panic!("the outbox failed: {error}");
+    }
+}
+
+#[tokio::test]
+async fn a_desk_whose_key_was_changed_behind_its_back_says_so_and_the_doctor_names_it() {
+    let (sim, dir, secrets, _temp) = merchant_world().await;
+    // The owner reset the key in 商户平台; the desk still holds the old one.
+    secrets
+        .set(&sim.info().mch_id, SecretKind::ApiKey, &"0".repeat(32))
+        .unwrap();
+    let mut options = StartOptions::new(dir.clone());
+    options.listen = Some("127.0.0.1:0".parse().unwrap());
+    options.poll = Duration::from_millis(50);
+    let desk = RunningDesk::start(options).await.unwrap();
+    let delivered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let alerter = std::sync::Arc::new(std::sync::Mutex::new(Alerter::new(
+        AlertSettings::default(),
+        Language::ZhCn,
+    )));
+    desk.deliver_alerts(alerter, Alerts(delivered.clone()));
+    for total in [1_000, 2_000, 3_000] {
+        let order = sim
+            .create_order(NewOrder {
+                total_fee: total,
+                notify_url: Some(format!("{}/wxpay/notify", desk.intake_url())),
+                ..Default::default()
+            })
+            .unwrap();
+        sim.pay(&order.out_trade_no).unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !delivered
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind == AlertKind::SetupAlarm)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("no alarm was alerted");
+    let alarm = delivered
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|a| a.kind == AlertKind::SetupAlarm)
+        .cloned()
+        .unwrap();
+    assert!(
+        alarm.title.contains("无法验证") && alarm.body.contains("API 密钥"),
+        "{alarm:?}"
+    );
+    assert_eq!(alarm.target, AlertTarget::Settings);
+    desk.shutdown().await;
+
+    let checks = doctor(&dir, SystemTime::now()).await;
+    let last = checks.last().unwrap();
+    assert_eq!(last.name, CheckName::Notifications, "{checks:#?}");
+    assert!(
+        matches!(
+            last.finding,
+            Finding::AlarmUp {
+                cause: desk_core::AlarmCause::ApiKeyMismatch,
+                ..
+            }
+        ),
+        "{checks:#?}"
+    );
+
+    // The owner sets the key again: WeChat accepts it in the doctor, and the alarm is over.
+    secrets
+        .set(
+            &sim.info().mch_id,
+            SecretKind::ApiKey,
+            sim.credentials().api_key.expose(),
+        )
+        .unwrap();
+    let checks = doctor(&dir, SystemTime::now()).await;
+    assert!(passed(&checks), "{checks:#?}");
+    match &checks.last().unwrap().finding {
+        Finding::RefusedLastDay { refused } => assert!(
+            refused
+                .iter()
+                .any(|r| r.door == desk_core::Door::PaymentNotify
+                    && r.cause == desk_core::Refusal::Unverified),
+            "{refused:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn reproduction_a_sandbox_run_never_touches_production_refunds() {
     // A production desk with an approved refund not yet sent; the owner runs the sandbox on

@@ -151,7 +151,7 @@ pub async fn save_intake(
     state.update_config(|config| {
         config.intake.public_url = public_url;
         if new_secret {
-            config.intake.shared_secret = desk_runtime::Config::new().intake.shared_secret;
+            config.intake.replace_secret();
         }
     })?;
     state.restart().await?;

@@ -21,10 +21,23 @@ pub struct AppStatus {
     pub access: AccessStatus,
     /// Set when the desk could not start.
     pub error: Option<IpcError>,
+    /// What stopped verifying and what to fix, shown until resolved.
+    pub alarms: Vec<desk_core::Alarm>,
 }
 
 pub(crate) async fn status(state: &AppState) -> AppStatus {
     let desk = state.desk().await;
+    let alarms = match &*desk {
+        Ok(desk) => {
+            let store = desk.store().clone();
+            tauri::async_runtime::spawn_blocking(move || store.active_alarms())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        }
+        Err(_) => Vec::new(),
+    };
     let (mode, intake_url, warnings, error) = match &*desk {
         Ok(desk) => (
             Some(desk.mode()),
@@ -43,6 +56,7 @@ pub(crate) async fn status(state: &AppState) -> AppStatus {
         language: state.language(),
         access: state.access.status(unix_now()),
         error,
+        alarms,
     }
 }
 

@@ -150,6 +150,8 @@ const en: typeof zh = {
     no_public_url: "No public address yet: WeChat Pay's payment notifications cannot reach this desk (refunds still work, followed by queries).",
     unreachable: "{problem} ({detail})",
     another_server: "Something answered at this address (HTTP {status}), but not this desk: point the tunnel or reverse proxy at this desk's intake.",
+    refused_nothing: "Nothing was refused in the last day.",
+    refused_last_day: "Refused in the last day (strangers' noise included): {list}.",
     skipped: "Skipped: fix the problem above first.",
   },
   certificateProblems: {
@@ -225,6 +227,28 @@ const en: typeof zh = {
     version: "Version {version}",
     whatsNew: "What's new",
   },
+  alarms: {
+    open: "Fix it",
+    api_key_mismatch: {
+      title: "WeChat Pay's notifications cannot be verified",
+      fix: "The API key in this desk does not match 商户平台 and WeChat Pay refuses it ({count} refused): new orders and refund results are not received. Set the API key again in the setup guide (商户平台 → 账户中心 → API安全).",
+    },
+    backend_old_secret: {
+      title: "The shop's backend still uses the old shared secret",
+      fix: "The backend signs with the shared secret that was replaced, so refund requests are refused ({count}): give the backend developer the new one from Settings → intake.",
+    },
+  },
+  doors: { payment_notify: "payment notifications", refund_notify: "refund notifications", backend: "backend requests" },
+  refusals: {
+    malformed: "malformed",
+    other_merchant: "for another merchant",
+    unverified: "unverified",
+    forged: "forged",
+    unsigned: "unsigned",
+    stale: "stale",
+    old_secret: "old shared secret",
+    invalid: "invalid",
+  },
   refundNotes: {
     wechatSaid: "WeChat Pay said",
     contradicted: "The desk had this refund as failed; WeChat Pay then reported it refunded. Its amount counts as refunded.",
@@ -281,6 +305,7 @@ const en: typeof zh = {
       wechat_signature: "WeChat Pay accepts the signature",
       wechat_refund: "Refund path (mutual TLS)",
       intake: "Public address reaches the desk",
+      notifications: "Notifications and refusals",
     },
     status: { ok: "OK", warning: "Warning", failed: "Failed", skipped: "Skipped" },
     intake: "Intake",

@@ -148,6 +148,8 @@ export default {
     no_public_url: "还没有填写公网地址：微信支付的付款通知到不了本机（退款仍可用，靠查询跟进）。",
     unreachable: "{problem}（{detail}）",
     another_server: "这个地址有应答（HTTP {status}），但不是本机的退款台：请把隧道或反向代理指向本机的接收地址。",
+    refused_nothing: "过去一天没有拒收任何请求。",
+    refused_last_day: "过去一天拒收（包括陌生人的噪音）：{list}。",
     skipped: "已跳过：请先解决上面的问题。",
   },
   certificateProblems: {
@@ -223,6 +225,28 @@ export default {
     version: "版本 {version}",
     whatsNew: "新功能",
   },
+  alarms: {
+    open: "去修复",
+    api_key_mismatch: {
+      title: "微信支付的通知无法验证",
+      fix: "本机的 API 密钥与商户平台不一致，微信支付拒绝了它（已拒收 {count} 条）：新订单和退款结果收不到。请在开通向导中重新填写 API 密钥（商户平台 → 账户中心 → API安全）。",
+    },
+    backend_old_secret: {
+      title: "店铺后端仍在用旧的共享密钥",
+      fix: "后端用更换前的共享密钥签名，退款申请被拒收（{count} 条）：请把「设置 → 接收地址」中的新共享密钥交给后端开发。",
+    },
+  },
+  doors: { payment_notify: "付款通知", refund_notify: "退款通知", backend: "后端退款申请" },
+  refusals: {
+    malformed: "格式不对",
+    other_merchant: "属于其他商户",
+    unverified: "验证失败",
+    forged: "伪造",
+    unsigned: "未签名",
+    stale: "时间过期",
+    old_secret: "旧共享密钥",
+    invalid: "内容无效",
+  },
   refundNotes: {
     wechatSaid: "微信支付说明",
     contradicted: "这笔退款曾被记录为失败，之后微信支付通知已退款成功：金额已计入已退款。",
@@ -279,6 +303,7 @@ export default {
       wechat_signature: "微信支付签名验证",
       wechat_refund: "退款接口（双向 TLS）",
       intake: "公网地址可达",
+      notifications: "通知与拒收",
     },
     status: { ok: "通过", warning: "注意", failed: "失败", skipped: "跳过" },
     intake: "接收地址",

@@ -94,6 +94,24 @@ hours: Array<Fen>, hours_before: Array<Fen>,
  */
 latest: Array<Order>, };
 
+export type Alarm = { id: number, cause: AlarmCause, raised_at: number, last_at: number, 
+/**
+ * The refusals it explains.
+ */
+count: number, 
+/**
+ * Whether staff were alerted (the alert loop delivers each alarm once).
+ */
+notified: boolean, };
+
+export type AlarmCause = "api_key_mismatch" | "backend_old_secret";
+
+export type Door = "payment_notify" | "refund_notify" | "backend";
+
+export type Refusal = "malformed" | "other_merchant" | "unverified" | "forged" | "unsigned" | "stale" | "old_secret" | "invalid";
+
+export type RefusalCount = { door: Door, cause: Refusal, count: number, };
+
 export type Mode = "sandbox" | "production";
 
 export type SecretBackend = "keyring" | "file";
@@ -136,7 +154,7 @@ export type QuietHours = {
  */
 from: string, to: string, };
 
-export type AlertKind = "new_order" | "order_burst" | "while_closed" | "reminder" | "refund_request" | "refund_succeeded" | "refund_failed" | "refund_needs_manual" | "refund_held" | "refund_contradicted" | "test";
+export type AlertKind = "new_order" | "order_burst" | "while_closed" | "reminder" | "refund_request" | "refund_succeeded" | "refund_failed" | "refund_needs_manual" | "refund_held" | "refund_contradicted" | "setup_alarm" | "test";
 
 export type AlertTarget = { "screen": "queue" } | { "screen": "orders" } | { "screen": "order", out_trade_no: string, } | { "screen": "request", request: number, } | { "screen": "settings" };
 
@@ -157,9 +175,9 @@ up_to: number, target: AlertTarget, };
 
 export type Check = { name: CheckName, status: Status, finding: Finding, };
 
-export type CheckName = "config" | "merchant" | "api_key" | "secrets" | "certificate" | "certificate_expiry" | "certificate_merchant" | "wechat_signature" | "wechat_refund" | "intake";
+export type CheckName = "config" | "merchant" | "api_key" | "secrets" | "certificate" | "certificate_expiry" | "certificate_merchant" | "wechat_signature" | "wechat_refund" | "intake" | "notifications";
 
-export type Finding = { "code": "sandbox_mode" } | { "code": "merchant_configured", mch_id: string, appid: string, sign_type: string, } | { "code": "no_config", path: string, } | { "code": "config_unreadable", detail: string, } | { "code": "no_merchant" } | { "code": "ids_well_formed" } | { "code": "mch_id_malformed" } | { "code": "app_id_malformed" } | { "code": "api_key_malformed", length: number, } | { "code": "key_well_formed" } | { "code": "key_in_keyring" } | { "code": "key_in_file", path: string, } | { "code": "no_api_key" } | { "code": "secrets_unavailable", detail: string, } | { "code": "certificate_readable", subject: string, } | { "code": "certificate_unusable", problem: CertificateProblem, detail: string, } | { "code": "valid_until", date: string, } | { "code": "expires_soon", date: string, } | { "code": "certificate_expired", date: string, } | { "code": "certificate_not_yet_valid", date: string, } | { "code": "issued_to_merchant", mch_id: string, } | { "code": "issued_to_other", common_name: string, mch_id: string, } | { "code": "names_no_merchant", subject: string, } | { "code": "client_unavailable", detail: string, } | { "code": "signature_accepted" } | { "code": "refund_path_accepted" } | { "code": "refund_path_answered", wechat: string, } | { "code": "wechat_refused", problem: Problem, wechat: string, } | { "code": "probe_refund_accepted", out_trade_no: string, out_refund_no: string, } | { "code": "reached", url: string, } | { "code": "no_public_url" } | { "code": "unreachable", problem: ReachProblem, detail: string, } | { "code": "another_server", status: number, } | { "code": "skipped" };
+export type Finding = { "code": "sandbox_mode" } | { "code": "merchant_configured", mch_id: string, appid: string, sign_type: string, } | { "code": "no_config", path: string, } | { "code": "config_unreadable", detail: string, } | { "code": "no_merchant" } | { "code": "ids_well_formed" } | { "code": "mch_id_malformed" } | { "code": "app_id_malformed" } | { "code": "api_key_malformed", length: number, } | { "code": "key_well_formed" } | { "code": "key_in_keyring" } | { "code": "key_in_file", path: string, } | { "code": "no_api_key" } | { "code": "secrets_unavailable", detail: string, } | { "code": "certificate_readable", subject: string, } | { "code": "certificate_unusable", problem: CertificateProblem, detail: string, } | { "code": "valid_until", date: string, } | { "code": "expires_soon", date: string, } | { "code": "certificate_expired", date: string, } | { "code": "certificate_not_yet_valid", date: string, } | { "code": "issued_to_merchant", mch_id: string, } | { "code": "issued_to_other", common_name: string, mch_id: string, } | { "code": "names_no_merchant", subject: string, } | { "code": "client_unavailable", detail: string, } | { "code": "signature_accepted" } | { "code": "refund_path_accepted" } | { "code": "refund_path_answered", wechat: string, } | { "code": "wechat_refused", problem: Problem, wechat: string, } | { "code": "probe_refund_accepted", out_trade_no: string, out_refund_no: string, } | { "code": "reached", url: string, } | { "code": "no_public_url" } | { "code": "unreachable", problem: ReachProblem, detail: string, } | { "code": "another_server", status: number, } | { "code": "alarm_up", cause: AlarmCause, raised_at: number, count: number, } | { "code": "refused_last_day", refused: Array<RefusalCount>, } | { "code": "skipped" };
 
 export type CertificateProblem = "file_missing" | "unreadable" | "not_pkcs12" | "wrong_password" | "no_private_key" | "no_certificate" | "cert_key_mismatch" | "unsupported_key" | "invalid_pem" | "bad_certificate" | "expired" | "not_yet_valid";
 
@@ -179,7 +197,11 @@ version: string, mode: Mode | null, intake_url: string | null, data_dir: string,
 /**
  * Set when the desk could not start.
  */
-error: IpcError | null, };
+error: IpcError | null, 
+/**
+ * What stopped verifying and what to fix, shown until resolved.
+ */
+alarms: Array<Alarm>, };
 
 export type RequestDetail = { item: QueueItem, order: Order | null, };
 

@@ -34,6 +34,7 @@ pub fn name(name: CheckName) -> &'static str {
         CheckName::WechatSignature => "wechat_signature",
         CheckName::WechatRefund => "wechat_refund",
         CheckName::Intake => "intake",
+        CheckName::Notifications => "notifications",
     }
 }
 
@@ -123,6 +124,26 @@ pub fn text(finding: &Finding) -> String {
         F::AnotherServer { status } => format!(
             "the address answered HTTP {status}, but not as this desk: point the tunnel or proxy at this desk's intake"
         ),
+        F::AlarmUp {
+            cause,
+            raised_at,
+            count,
+        } => format!(
+            "{} (since {}, {count} refused)",
+            alarm_text(*cause),
+            super::desk::china_time(*raised_at)
+        ),
+        F::RefusedLastDay { refused } if refused.is_empty() => {
+            "nothing was refused in the last day".into()
+        }
+        F::RefusedLastDay { refused } => format!(
+            "refused in the last day (strangers' noise included): {}",
+            refused
+                .iter()
+                .map(|r| format!("{} {} {}", r.door.as_str(), r.cause.as_str(), r.count))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         F::Skipped => "skipped: fix the problem above first".into(),
     }
 }
@@ -148,6 +169,17 @@ fn certificate_text(problem: CertificateProblem, detail: &str) -> String {
         | P::NotYetValid => return detail.to_owned(),
     };
     format!("{detail}. {fix}")
+}
+
+fn alarm_text(cause: desk_core::AlarmCause) -> &'static str {
+    match cause {
+        desk_core::AlarmCause::ApiKeyMismatch => {
+            "WeChat Pay's notifications do not verify and WeChat refuses this desk's API key: the key in the desk does not match 商户平台. Set it again (`merchant-desk-cli setup`, or Settings in the app)"
+        }
+        desk_core::AlarmCause::BackendOldSecret => {
+            "the shop's backend signs refund requests with a shared secret that was replaced: give the backend developer the new one (Settings → intake)"
+        }
+    }
 }
 
 fn reach_text(problem: ReachProblem) -> &'static str {

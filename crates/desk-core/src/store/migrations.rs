@@ -236,4 +236,28 @@ pub const MIGRATIONS: &[&str] = &[
         VALUES ('refund_requested', NEW.out_trade_no, NEW.id, NEW.requested_fee, NEW.created_at);
     END;
     "#,
+    // 5: what the intake refused, counted by door and cause an hour at a time, and the alarms
+    // raised when genuine traffic keeps failing verification (the desk's API key no longer
+    // matches 商户平台, the shop's backend still signs with a replaced secret). `watch.rs`.
+    r#"
+    CREATE TABLE refusals (
+        hour           INTEGER NOT NULL,
+        door           TEXT NOT NULL CHECK (door IN ('payment_notify', 'refund_notify', 'backend')),
+        cause          TEXT NOT NULL,
+        count          INTEGER NOT NULL CHECK (count > 0),
+        PRIMARY KEY (hour, door, cause)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE alarms (
+        id             INTEGER PRIMARY KEY,
+        cause          TEXT NOT NULL CHECK (cause IN ('api_key_mismatch', 'backend_old_secret')),
+        raised_at      INTEGER NOT NULL,
+        last_at        INTEGER NOT NULL,
+        -- The refusals it explains since it was raised.
+        count          INTEGER NOT NULL,
+        notified_at    INTEGER,
+        resolved_at    INTEGER
+    ) STRICT;
+    CREATE UNIQUE INDEX alarms_active ON alarms (cause) WHERE resolved_at IS NULL;
+    "#,
 ];

@@ -171,6 +171,9 @@ pub enum AlertKind {
     RefundHeld,
     /// WeChat paid a refund the desk held as failed.
     RefundContradicted,
+    /// Genuine traffic keeps failing verification for a reason of the desk's own (the API key,
+    /// the backend's shared secret): what to fix.
+    SetupAlarm,
     Test,
 }
 
@@ -187,6 +190,7 @@ impl AlertKind {
             | AlertKind::RefundNeedsManual
             | AlertKind::RefundHeld
             | AlertKind::RefundContradicted
+            | AlertKind::SetupAlarm
             | AlertKind::Test => false,
         }
     }

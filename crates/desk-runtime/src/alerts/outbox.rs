@@ -138,8 +138,10 @@ pub async fn deliver_alerts(
             return;
         }
         if idle {
-            // Nothing more for now: a burst's voice may catch up, a reminder may be due.
+            // Nothing more for now: an alarm may be new, a burst's voice may catch up, a
+            // reminder may be due.
             let now = unix_now();
+            deliver_alarms(&store, &alerter, &mut sink, now).await;
             let caught_up = alerter.lock().unwrap_or_else(|p| p.into_inner()).tick(now);
             if let Some(alert) = caught_up {
                 sink.deliver(&alert, &[]);
@@ -172,6 +174,29 @@ pub async fn deliver_alerts(
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// Alerts each alarm once (`desk_core::watch`); it stays in the window until resolved.
+async fn deliver_alarms(
+    store: &Arc<Store>,
+    alerter: &Mutex<Alerter>,
+    sink: &mut impl AlertSink,
+    now: i64,
+) {
+    let reader = store.clone();
+    let Ok(Ok(alarms)) = tokio::task::spawn_blocking(move || reader.active_alarms()).await else {
+        return;
+    };
+    for alarm in alarms.iter().filter(|alarm| !alarm.notified) {
+        let alert = alerter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .alarm(alarm, now);
+        sink.deliver(&alert, &[]);
+        let (store, id) = (store.clone(), alarm.id);
+        let _ =
+            tokio::task::spawn_blocking(move || store.mark_alarm_notified(id, unix_now())).await;
     }
 }
 

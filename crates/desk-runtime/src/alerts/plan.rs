@@ -528,6 +528,39 @@ impl Alerter {
     }
 
     /// The alert behind the "test" button: what a new order looks and sounds like now.
+    /// An alarm, once: what stopped verifying and what to fix.
+    pub fn alarm(&self, alarm: &desk_core::Alarm, now: i64) -> Alert {
+        let zh = self.zh();
+        let (title, body) = match (alarm.cause, zh) {
+            (desk_core::AlarmCause::ApiKeyMismatch, true) => (
+                "微信支付的通知无法验证".to_owned(),
+                "本机的 API 密钥与商户平台不一致（微信支付拒绝了它）：新订单和退款结果收不到。请在「设置 → 开通向导 → API 密钥」重新填写商户平台的 APIv2 密钥。".to_owned(),
+            ),
+            (desk_core::AlarmCause::ApiKeyMismatch, false) => (
+                "WeChat Pay's notifications cannot be verified".to_owned(),
+                "The API key in this desk does not match 商户平台 (WeChat Pay refuses it): new orders and refund results are not received. Set the API v2 key again in Settings → setup guide → API key.".to_owned(),
+            ),
+            (desk_core::AlarmCause::BackendOldSecret, true) => (
+                "店铺后端仍在用旧的共享密钥".to_owned(),
+                "退款申请被拒收：后端用更换前的共享密钥签名。请把「设置 → 接收地址」中的新共享密钥交给后端开发。".to_owned(),
+            ),
+            (desk_core::AlarmCause::BackendOldSecret, false) => (
+                "The shop's backend still uses the old shared secret".to_owned(),
+                "Refund requests are refused: the backend signs them with the shared secret that was replaced. Give the backend developer the new one from Settings → intake.".to_owned(),
+            ),
+        };
+        Alert {
+            key: format!("alarm:{}", alarm.id),
+            kind: AlertKind::SetupAlarm,
+            title,
+            body,
+            sound: self.may_ring(now),
+            speech: None,
+            up_to: 0,
+            target: AlertTarget::Settings,
+        }
+    }
+
     pub fn test_alert(&self, now: i64) -> Alert {
         let zh = self.zh();
         Alert {

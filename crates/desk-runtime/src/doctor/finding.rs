@@ -122,6 +122,17 @@ pub enum Finding {
     AnotherServer {
         status: u16,
     },
+    // What the intake refused.
+    /// An alarm is up: genuine traffic stopped verifying (see `desk_core::watch`).
+    AlarmUp {
+        cause: desk_core::AlarmCause,
+        raised_at: i64,
+        count: i64,
+    },
+    /// No alarm; what was refused in the last day, by door and cause (strangers' noise too).
+    RefusedLastDay {
+        refused: Vec<desk_core::RefusalCount>,
+    },
     /// Not run: an earlier check failed.
     Skipped,
 }
@@ -194,7 +205,8 @@ impl Finding {
             | F::IssuedToMerchant { .. }
             | F::SignatureAccepted
             | F::RefundPathAccepted
-            | F::Reached { .. } => Status::Ok,
+            | F::Reached { .. }
+            | F::RefusedLastDay { .. } => Status::Ok,
             F::KeyInFile { .. }
             | F::ExpiresSoon { .. }
             | F::NamesNoMerchant { .. }
@@ -216,7 +228,8 @@ impl Finding {
             | F::WechatRefused { .. }
             | F::ProbeRefundAccepted { .. }
             | F::Unreachable { .. }
-            | F::AnotherServer { .. } => Status::Failed,
+            | F::AnotherServer { .. }
+            | F::AlarmUp { .. } => Status::Failed,
             F::Skipped => Status::Skipped,
         }
     }

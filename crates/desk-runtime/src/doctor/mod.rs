@@ -6,6 +6,7 @@
 mod certificate;
 mod finding;
 mod probe;
+mod watch;
 
 use std::time::SystemTime;
 
@@ -40,6 +41,8 @@ pub enum CheckName {
     WechatRefund,
     /// The public address reaches this desk's intake.
     Intake,
+    /// What the intake refused in the last day, and any alarm it raised.
+    Notifications,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,8 +85,23 @@ pub fn resume_held_if_passed(
     store.resume_held(now)
 }
 
-/// Runs every check it can; a failed step skips those that depend on it.
+/// Runs every check it can; a failed step skips those that depend on it. Last, what the intake
+/// of the configured mode refused in the last day and the alarms it raised.
 pub async fn doctor(dir: &DataDir, now: SystemTime) -> Vec<Check> {
+    let mut checks = setup_checks(dir, now).await;
+    if let Ok(Some(config)) = Config::load(&dir.config()) {
+        let unix = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let key_accepted = checks
+            .iter()
+            .any(|c| c.finding == Finding::SignatureAccepted);
+        checks.extend(watch::watch_check(dir, &config, key_accepted, unix));
+    }
+    checks
+}
+
+async fn setup_checks(dir: &DataDir, now: SystemTime) -> Vec<Check> {
     let mut checks = Vec::new();
     let config = match Config::load(&dir.config()) {
         Ok(Some(config)) => config,

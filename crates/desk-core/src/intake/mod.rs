@@ -8,9 +8,14 @@
 //! | `POST /wxpay/reach` | the desk itself, through its public address (the setup's test) | JSON `{proof}` for a signed challenge |
 //! | `GET /healthz` | monitoring | `ok` |
 //!
+//! Every refusal is counted by door and cause, and traffic that keeps failing verification for a
+//! reason of the desk's own raises an alarm (`watch.rs`, `crate::watch`).
+//!
 //! Refund requests carry `X-Merchant-Desk-Timestamp` (Unix seconds, within five minutes) and
 //! `X-Merchant-Desk-Signature`: lowercase hex HMAC-SHA256 of `"{timestamp}\n{body}"` under the
 //! shared secret. A signature is accepted once.
+
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,7 +38,9 @@ use crate::payments::PaymentWriter;
 use crate::refunds::NewRequest;
 use crate::remote::{Confirm, blocking, china_time, confirm_order, unix_now};
 use crate::store::Store;
-use backend_api::Refusal;
+use crate::watch::{AlarmCause, Door, Refusal as Cause};
+use backend_api::{AuthFailure, Refusal};
+use watch::{KeyVerdict, Watch};
 
 pub use backend_api::CLOCK_WINDOW_SECS;
 pub use backend_api::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign as sign_request};
@@ -47,18 +54,47 @@ pub struct IntakeState<T> {
     pub client: WxPayClient<T>,
     /// The shared secret of the shop backend.
     pub secret: String,
+    /// Secrets the owner replaced: a request signed with one is refused, and says the backend
+    /// was not told.
+    retired_secrets: Vec<String>,
     payments: PaymentWriter,
     seen: Mutex<HashMap<String, i64>>,
+    watch: Watch,
 }
 
 impl<T> IntakeState<T> {
     pub fn new(store: Arc<Store>, client: WxPayClient<T>, secret: String) -> Self {
         IntakeState {
             payments: PaymentWriter::start(store.clone()),
+            watch: Watch::new(&store),
             store,
             client,
             secret,
+            retired_secrets: Vec::new(),
             seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The shared secrets the owner replaced, newest first.
+    pub fn with_retired_secrets(mut self, secrets: Vec<String>) -> Self {
+        self.retired_secrets = secrets;
+        self
+    }
+
+    /// Adds the refusals counted so far to the store (they go every few seconds on their own).
+    pub async fn flush_refusals(&self) {
+        self.watch.flush(&self.store).await;
+    }
+}
+
+impl<T: Transport + 'static> IntakeState<T> {
+    /// At start, an alarm about the API key left up by the last run is checked at once: a key
+    /// fixed meanwhile resolves it.
+    pub fn start_watch(self: &Arc<Self>) {
+        let now = unix_now();
+        if self.watch.key_alarm_up() && self.watch.claim_key_check(now) {
+            let state = self.clone();
+            tokio::spawn(async move { state.watch.check_key(&state.store, &state.client).await });
         }
     }
 }
@@ -102,8 +138,15 @@ async fn payment_notify<T: Transport + 'static>(
     let notification = match PaymentNotification::parse(&body, merchant) {
         Ok(notification) => notification,
         // Forged, tampered or for another merchant: refuse without saying more.
-        Err(_) => return xml(NotifyReply::Fail("签名或参数错误".into())),
+        Err(error) => {
+            refused_notification(&state, Door::PaymentNotify, &body, &error).await;
+            return xml(NotifyReply::Fail("签名或参数错误".into()));
+        }
     };
+    state
+        .watch
+        .resolve(&state.store, AlarmCause::ApiKeyMismatch)
+        .await;
     if notification.result != PaymentResult::Success {
         return xml(NotifyReply::Success);
     }
@@ -134,13 +177,83 @@ async fn refund_notify<T: Transport + 'static>(
 ) -> Response {
     let notification = match RefundNotification::parse(&body, state.client.merchant()) {
         Ok(notification) => notification,
-        Err(_) => return xml(NotifyReply::Fail("解密或参数错误".into())),
+        Err(error) => {
+            refused_notification(&state, Door::RefundNotify, &body, &error).await;
+            return xml(NotifyReply::Fail("解密或参数错误".into()));
+        }
     };
+    state
+        .watch
+        .resolve(&state.store, AlarmCause::ApiKeyMismatch)
+        .await;
     let store = state.store.clone();
     match blocking(move || store.apply_refund_notification(&notification, unix_now())).await {
         Ok(_) => xml(NotifyReply::Success),
         Err(_) => xml(NotifyReply::Fail("处理失败".into())),
     }
+}
+
+/// Counts a refused notification. One that names this merchant but does not verify is a wrong
+/// key on one side or a forgery: WeChat's word on the desk's key (asked at most once a minute)
+/// tells which, and only its refusal of the key raises the alarm.
+async fn refused_notification<T: Transport + 'static>(
+    state: &Arc<IntakeState<T>>,
+    door: Door,
+    body: &[u8],
+    error: &wxpay::Error,
+) {
+    let now = unix_now();
+    let cause = match refusal_of(body, state.client.merchant(), error) {
+        Cause::Unverified => match state.watch.recent_verdict(now) {
+            Some(KeyVerdict::Accepted) => Cause::Forged,
+            Some(KeyVerdict::Rejected) => {
+                state
+                    .watch
+                    .raise(&state.store, AlarmCause::ApiKeyMismatch)
+                    .await;
+                Cause::Unverified
+            }
+            None => {
+                if state.watch.claim_key_check(now) {
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        state.watch.check_key(&state.store, &state.client).await;
+                    });
+                }
+                Cause::Unverified
+            }
+        },
+        other => other,
+    };
+    state.watch.count(&state.store, door, cause).await;
+}
+
+/// Why a notification was refused, from its parse error.
+fn refusal_of(body: &[u8], merchant: &wxpay::Merchant, error: &wxpay::Error) -> Cause {
+    use wxpay::{DecryptError, Error};
+    match error {
+        // Payment notifications are verified before their ids are compared.
+        Error::Signature(_) if names(body, merchant) => Cause::Unverified,
+        Error::Signature(_) | Error::MerchantMismatch { .. } => Cause::OtherMerchant,
+        // Refund notifications are decrypted after their ids matched.
+        Error::Decrypt(DecryptError::WrongKeyOrCorrupt) => Cause::Unverified,
+        Error::Decrypt(DecryptError::Missing | DecryptError::Base64 | DecryptError::BlockLength { .. })
+        | Error::Xml(_)
+        | Error::Field(_)
+        | Error::Protocol { .. }
+        // Not produced by parsing a notification.
+        | Error::Transport(_)
+        | Error::Business { .. }
+        | Error::InvalidRequest(_) => Cause::Malformed,
+    }
+}
+
+/// Whether the message names this merchant's appid and mch_id.
+fn names(body: &[u8], merchant: &wxpay::Merchant) -> bool {
+    wxpay::xml::decode(body).is_ok_and(|fields| {
+        fields.get("appid") == Some(merchant.appid.as_str())
+            && fields.get("mch_id") == Some(merchant.mch_id.as_str())
+    })
 }
 
 // ------------------------------------------------------------------ refund requests
@@ -190,13 +303,43 @@ async fn refund_request<T: Transport + 'static>(
 ) -> Result<Response, ApiError> {
     let now = unix_now();
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let checked = backend_api::check(
-        &state.secret,
-        header(TIMESTAMP_HEADER),
-        header(SIGNATURE_HEADER),
-        &body,
-        now,
-    )?;
+    let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
+    let checked = match backend_api::check(&state.secret, timestamp, signature, &body, now) {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            let cause = match &refusal {
+                Refusal::Unauthenticated { code, .. } => match code {
+                    AuthFailure::Unsigned => Cause::Unsigned,
+                    AuthFailure::Stale => Cause::Stale,
+                    // Signed with a secret the owner replaced: the backend was not told. Only
+                    // the holder of that secret can sign so, never a stranger.
+                    AuthFailure::BadSignature
+                        if state.retired_secrets.iter().any(|old| {
+                            backend_api::authenticate(old, timestamp, signature, &body, now).is_ok()
+                        }) =>
+                    {
+                        Cause::OldSecret
+                    }
+                    AuthFailure::BadSignature => Cause::Unverified,
+                },
+                Refusal::Invalid(_) => Cause::Invalid,
+            };
+            if cause == Cause::OldSecret {
+                state
+                    .watch
+                    .raise(&state.store, AlarmCause::BackendOldSecret)
+                    .await;
+            }
+            state.watch.count(&state.store, Door::Backend, cause).await;
+            return Err(refusal.into());
+        }
+    };
+    if state.watch.backend_alarm_up() {
+        state
+            .watch
+            .resolve(&state.store, AlarmCause::BackendOldSecret)
+            .await;
+    }
     // A replay of a stored request is refused; a retry after a failure below is not one.
     state.not_seen(&checked.signature, now)?;
     let order = checked.order;
