@@ -254,6 +254,29 @@ async fn a_key_changed_behind_the_desks_back_raises_one_alarm_until_it_is_mended
 }
 
 #[tokio::test]
+async fn refund_notifications_that_no_longer_decrypt_raise_the_alarm_alone() {
+    let intake = Intake::start(Some(&"1".repeat(32))).await;
+    let (merchant, wechat_key) = (intake.merchant(), intake.sim.credentials().api_key.clone());
+    let mut sent = 0;
+    while intake.store.active_alarms().unwrap().is_empty() {
+        assert!(sent < 50, "no alarm after {sent} refund notifications");
+        intake
+            .post(
+                "/wxpay/refund-notify",
+                refund_notification(&merchant, &wechat_key, sent),
+            )
+            .await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        intake.store.active_alarms().unwrap()[0].cause,
+        AlarmCause::ApiKeyMismatch
+    );
+    assert!(sent <= 10, "{sent} notifications before the alarm");
+}
+
+#[tokio::test]
 async fn a_verified_notification_ends_the_alarm() {
     let intake = Intake::start(None).await;
     intake

@@ -180,9 +180,10 @@ impl RunningDesk {
         );
         intake.start_watch();
         let mut stop_intake = stopped.clone();
-        let serve = axum::serve(listener, router(intake.clone())).with_graceful_shutdown(async move {
-            let _ = stop_intake.wait_for(|stop| *stop).await;
-        });
+        let serve =
+            axum::serve(listener, router(intake.clone())).with_graceful_shutdown(async move {
+                let _ = stop_intake.wait_for(|stop| *stop).await;
+            });
         let intake_notices = notices.clone();
         let intake_task = tokio::spawn(async move {
             if let Err(error) = serve.await {
