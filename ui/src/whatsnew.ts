@@ -16,6 +16,8 @@ export const RELEASES: Release[] = [
         "检查会证明证书在退款接口上可用（一笔不存在订单的退款，不动钱）；检查全部通过才保存，原来的设置不受影响。",
         "测试公网地址能否到达本机，并在沙箱里演练一笔 ¥0.01 退款。",
         "新订单提醒不会丢：语音播报金额，促销高峰合并为一条，关店期间的订单开店时汇总；今日看板。",
+        "微信支付的通知无法验证时（例如商户平台里的 API 密钥被重置）会发出提醒并一直显示，直到修好；陌生人的伪造通知不会触发。",
+        "沙箱会记住前一天的订单：重启后仍可退款。",
         "提供 .deb 和 AppImage 安装包。",
       ],
       en: [
@@ -23,6 +25,8 @@ export const RELEASES: Release[] = [
         "The checks prove the certificate where refunds go (a refund of an order that does not exist; no money moves); nothing is saved unless every check passes, and the setup in use is untouched.",
         "A test that the public address reaches this desk, and a ¥0.01 trial refund in the sandbox.",
         "Order alerts that are never lost: amounts spoken aloud, flash sales in one running alert, a summary of what came while the desk was closed; today's board.",
+        "When WeChat Pay's notifications stop verifying (the API key reset in 商户平台, say) the desk says so and keeps saying it until mended; strangers' forgeries cannot raise it.",
+        "The sandbox remembers yesterday's orders: they refund after a restart.",
         "Installable .deb and AppImage packages.",
       ],
     },
