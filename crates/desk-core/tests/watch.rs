@@ -125,8 +125,9 @@ impl Intake {
             .sum()
     }
 
+    /// Polls `done` for up to 30 s (a busy machine is slow, not wrong).
     async fn wait_for(&self, what: &str, mut done: impl AsyncFnMut() -> bool) {
-        for _ in 0..300 {
+        for _ in 0..1500 {
             if done().await {
                 return;
             }
@@ -257,23 +258,25 @@ async fn a_key_changed_behind_the_desks_back_raises_one_alarm_until_it_is_mended
 async fn refund_notifications_that_no_longer_decrypt_raise_the_alarm_alone() {
     let intake = Intake::start(Some(&"1".repeat(32))).await;
     let (merchant, wechat_key) = (intake.merchant(), intake.sim.credentials().api_key.clone());
-    let mut sent = 0;
-    while intake.store.active_alarms().unwrap().is_empty() {
-        assert!(sent < 50, "no alarm after {sent} refund notifications");
+    // One is enough: it makes the desk ask WeChat, which refuses the desk's key.
+    assert_eq!(
         intake
             .post(
                 "/wxpay/refund-notify",
-                refund_notification(&merchant, &wechat_key, sent),
+                refund_notification(&merchant, &wechat_key, 1)
             )
-            .await;
-        sent += 1;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .await,
+        200
+    );
+    intake
+        .wait_for("the alarm", async || {
+            !intake.store.active_alarms().unwrap().is_empty()
+        })
+        .await;
     assert_eq!(
         intake.store.active_alarms().unwrap()[0].cause,
         AlarmCause::ApiKeyMismatch
     );
-    assert!(sent <= 10, "{sent} notifications before the alarm");
 }
 
 #[tokio::test]
@@ -344,7 +347,7 @@ async fn a_burst_of_strangers_forgeries_raises_no_alarm() {
     // WeChat was asked once and accepted the desk's key: what fails after that is forged.
     let mut sent = 80;
     while intake.refused(Door::PaymentNotify, Refusal::Forged).await == 0 {
-        assert!(sent < 500, "no forgery was ever named");
+        assert!(sent < 2_000, "no forgery was ever named");
         intake
             .post(
                 "/wxpay/notify",
