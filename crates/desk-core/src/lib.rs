@@ -40,7 +40,9 @@ pub use queue::{QueueCount, QueueItem, QueueQuery, QueueState, RefundView, Unkno
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS,
 };
-pub use remote::{Confirm, ManualRefund, confirm_order, create_manual_request, unix_now};
+pub use remote::{
+    Confirm, ManualRefund, ask_key, confirm_order, create_manual_request, probe_number, unix_now,
+};
 #[cfg(feature = "profile")]
 pub use store::StatementCost;
 pub use store::{MIGRATIONS, Store, StoreError};

@@ -1,15 +1,47 @@
 //! Orders confirmed with WeChat (orderquery): a refund request about an order the desk has not
-//! seen yet, and a refund the owner creates by hand for a customer who phoned.
+//! seen yet, and a refund the owner creates by hand for a customer who phoned. And the question
+//! whether WeChat accepts the desk's key, which the intake's watch and the doctor both ask.
 
 use std::sync::Arc;
 
-use wxpay::{Fen, OrderQueryRequest, OrderRef, OutTradeNo};
+use rand::Rng as _;
+use wxpay::{
+    ErrCode, Fen, OrderQueryRequest, OrderRef, OutRefundNo, OutTradeNo, RefundQueryKey,
+    RefundQueryRequest,
+};
 use wxpay_client::{Transport, WxPayClient};
 
 use crate::error::CoreError;
 use crate::orders::{Payment, PaymentSource};
 use crate::refunds::NewRequest;
 use crate::store::Store;
+
+/// `MDPROBE` and 24 random hex digits: 31 characters, within the 32 of an order or refund
+/// number, and a number no shop's order or refund carries.
+pub fn probe_number() -> String {
+    let random: [u8; 12] = rand::rng().random();
+    format!("MDPROBE{}", hex::encode(random))
+}
+
+/// Asks WeChat whether it accepts the client's appid, mch_id and key: a signed refund query
+/// for a refund number that cannot exist, which changes nothing. `Ok` when WeChat answered it
+/// (no such refund, or records); its error otherwise.
+pub async fn ask_key<T: Transport>(client: &WxPayClient<T>) -> Result<(), wxpay::Error> {
+    let number = OutRefundNo::new(probe_number())
+        .unwrap_or_else(|_| unreachable!("letters and digits, 31 characters"));
+    let query = RefundQueryRequest {
+        key: RefundQueryKey::OutRefundNo(number),
+        offset: None,
+    };
+    match client.execute(&query).await {
+        Ok(_)
+        | Err(wxpay::Error::Business {
+            code: ErrCode::RefundNotExist,
+            ..
+        }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
 
 /// When to ask WeChat about an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rand::Rng as _;
-use wxpay::{ErrCode, OutRefundNo, RefundQueryKey, RefundQueryRequest};
 use wxpay_client::{Transport, WxPayClient};
 
 use crate::remote::blocking;
@@ -127,28 +125,14 @@ impl Watch {
         store: &std::sync::Arc<Store>,
         client: &WxPayClient<T>,
     ) {
-        let random: [u8; 12] = rand::rng().random();
-        let verdict = match OutRefundNo::new(format!("MDCHECK{}", hex::encode(random))) {
-            Ok(number) => {
-                let query = RefundQueryRequest {
-                    key: RefundQueryKey::OutRefundNo(number),
-                    offset: None,
-                };
-                match client.execute(&query).await {
-                    Ok(_)
-                    | Err(wxpay::Error::Business {
-                        code: ErrCode::RefundNotExist,
-                        ..
-                    }) => Some(KeyVerdict::Accepted),
-                    Err(error)
-                        if crate::outcome::problem_of(&error)
-                            == crate::lifecycle::Problem::ApiKeyWrong =>
-                    {
-                        Some(KeyVerdict::Rejected)
-                    }
-                    Err(_) => None,
-                }
+        let verdict = match crate::remote::ask_key(client).await {
+            Ok(()) => Some(KeyVerdict::Accepted),
+            Err(error)
+                if crate::outcome::problem_of(&error) == crate::lifecycle::Problem::ApiKeyWrong =>
+            {
+                Some(KeyVerdict::Rejected)
             }
+            // An answer that says nothing about the key (WeChat unreachable, say).
             Err(_) => None,
         };
         let now = crate::remote::unix_now();

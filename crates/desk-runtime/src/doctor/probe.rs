@@ -13,11 +13,8 @@
 //! runs of invalid requests (INVALID_REQ_TOO_MUCH), so nothing here loops.
 
 use desk_core::outcome::{problem_of, wechat_words};
-use rand::Rng as _;
-use wxpay::{
-    ErrCode, Fen, OrderRef, OutRefundNo, OutTradeNo, RefundQueryKey, RefundQueryRequest,
-    RefundRequest,
-};
+use desk_core::probe_number;
+use wxpay::{ErrCode, Fen, OrderRef, OutRefundNo, OutTradeNo, RefundRequest};
 
 use super::finding::Finding;
 use super::{Check, CheckName};
@@ -25,16 +22,8 @@ use crate::merchant::Client;
 
 /// The signed query: ids and key.
 pub async fn signature_probe(client: &Client) -> Check {
-    let request = RefundQueryRequest {
-        key: RefundQueryKey::OutRefundNo(refund_number()),
-        offset: None,
-    };
-    let finding = match client.execute(&request).await {
-        Ok(_)
-        | Err(wxpay::Error::Business {
-            code: ErrCode::RefundNotExist,
-            ..
-        }) => Finding::SignatureAccepted,
+    let finding = match desk_core::ask_key(client).await {
+        Ok(()) => Finding::SignatureAccepted,
         Err(error) => refused(&error),
     };
     Check::new(CheckName::WechatSignature, finding)
@@ -44,7 +33,8 @@ pub async fn signature_probe(client: &Client) -> Check {
 pub async fn refund_probe(client: &Client) -> Check {
     let out_trade_no = OutTradeNo::new(probe_number())
         .unwrap_or_else(|_| unreachable!("letters and digits, 31 characters"));
-    let out_refund_no = refund_number();
+    let out_refund_no = OutRefundNo::new(probe_number())
+        .unwrap_or_else(|_| unreachable!("letters and digits, 31 characters"));
     let request = RefundRequest {
         order: OrderRef::OutTradeNo(out_trade_no.clone()),
         out_refund_no: out_refund_no.clone(),
@@ -87,15 +77,4 @@ fn refused(error: &wxpay::Error) -> Finding {
         problem,
         wechat: wechat_words(error),
     }
-}
-
-/// `MDPROBE` and 24 random hex digits: 31 characters, within both numbers' 32.
-fn probe_number() -> String {
-    let random: [u8; 12] = rand::rng().random();
-    format!("MDPROBE{}", hex::encode(random))
-}
-
-fn refund_number() -> OutRefundNo {
-    OutRefundNo::new(probe_number())
-        .unwrap_or_else(|_| unreachable!("letters and digits, 31 characters"))
 }
