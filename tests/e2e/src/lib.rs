@@ -33,3 +33,20 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> O
 pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// Writes the window as it is now to `docs/screenshots/NAME.png` for the README, once the toasts
+/// faded and nothing moves.
+pub fn readme_screenshot(w: &webdriver::Window, name: &str) {
+    w.eventually("the toasts to fade", Duration::from_secs(10), || {
+        (!w.is_shown("[data-testid=toast]")).then_some(())
+    });
+    w.settle();
+    let png = w.screenshot();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+        "{name}: not a real screenshot"
+    );
+    let dir = workspace_root().join("docs/screenshots");
+    std::fs::create_dir_all(&dir).expect("docs/screenshots can be made");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot is written");
+}

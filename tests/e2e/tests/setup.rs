@@ -50,13 +50,13 @@ fn a_new_shop_goes_live_through_the_guide_and_its_first_refund_is_paid_once() {
     w.type_into("[data-testid=setup-api-key]", &"0".repeat(32));
     w.click("[data-testid=setup-next]");
     w.wait_for_text("[data-testid=finding-wechat_signature]", "API 密钥不正确");
-    screenshot(w, "zh-CN-setup");
+    merchant_desk_e2e::readme_screenshot(w, "zh-CN-setup");
     w.click("[data-testid=lang-en]");
     w.wait_for_text(
         "[data-testid=finding-wechat_signature]",
         "the API key is wrong",
     );
-    screenshot(w, "en-setup");
+    merchant_desk_e2e::readme_screenshot(w, "en-setup");
     w.click("[data-testid=lang-zh]");
     w.type_into("[data-testid=setup-api-key]", &wechat.api_key());
     w.click("[data-testid=setup-next]");
@@ -172,22 +172,6 @@ fn a_certificate_change_that_fails_its_checks_leaves_the_working_setup() {
     w.wait_for("[data-testid=check-wechat_refund][data-status=ok]", CHECKS);
     assert!(!w.is_shown("[data-testid=checks] [data-status=failed]"));
     assert_eq!(wechat.refund_count(), 0, "no check moved money");
-}
-
-/// The window as it is now, for the README (`docs/screenshots/NAME.png`).
-fn screenshot(w: &merchant_desk_e2e::webdriver::Window, name: &str) {
-    w.eventually("the toasts to fade", Duration::from_secs(10), || {
-        (!w.is_shown("[data-testid=toast]")).then_some(())
-    });
-    w.settle();
-    let png = w.screenshot();
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
-        "{name}: not a real screenshot"
-    );
-    let dir = merchant_desk_e2e::workspace_root().join("docs/screenshots");
-    std::fs::create_dir_all(&dir).expect("docs/screenshots can be made");
-    std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot is written");
 }
 
 fn files_under(path: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -224,8 +224,6 @@ fn screenshots_of_the_main_screens_in_both_languages() {
     wait_for_state(&desk, "succeeded", refunded, "succeeded");
     w.click("[data-testid=acknowledge]");
 
-    let dir = merchant_desk_e2e::workspace_root().join("docs/screenshots");
-    std::fs::create_dir_all(&dir).expect("docs/screenshots can be made");
     for (language, button, title) in [
         ("zh-CN", "lang-zh", "商户退款台"),
         ("en", "lang-en", "Merchant Desk"),
@@ -233,17 +231,7 @@ fn screenshots_of_the_main_screens_in_both_languages() {
         w.click(&format!("[data-testid={button}]"));
         w.wait_for_text("[data-testid=app-title]", title);
         let shoot = |screen: &str| {
-            w.eventually("the toasts to fade", Duration::from_secs(10), || {
-                (!w.is_shown("[data-testid=toast]")).then_some(())
-            });
-            w.settle();
-            let png = w.screenshot();
-            assert!(
-                png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
-                "{screen}: not a real screenshot"
-            );
-            std::fs::write(dir.join(format!("{language}-{screen}.png")), png)
-                .expect("the screenshot is written");
+            merchant_desk_e2e::readme_screenshot(w, &format!("{language}-{screen}"));
         };
         w.click("[data-testid=nav-queue]");
         w.click("[data-testid=tab-pending]");
