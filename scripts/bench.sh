@@ -4,6 +4,8 @@
 #   ./scripts/bench.sh protocol   parse + verify of payment notifications, side by side with
 #                                 wechatpy (installed from PyPI into a throwaway virtualenv)
 #   ./scripts/bench.sh intake     payment notifications over HTTP at 1, 8, 64, 256 connections
+#   ./scripts/bench.sh relay      notifications through the relay to a desk's alert at 64
+#                                 connections, beside the direct intake
 #   ./scripts/bench.sh refunds    1,000 approved refunds to SUCCESS at the rate limit
 #   ./scripts/bench.sh growth     every user action from 10k to 1M orders, with query plans
 #   ./scripts/bench.sh ui         the real window (release build, Xvfb) on 100,000 requests
@@ -46,14 +48,14 @@ ui() {
 case "$what" in
   protocol) protocol "$@" ;;
   ui) ui "$@" ;;
-  intake | refunds | growth) echo "== $what" >&2; "$bench" "$what" "$@" ;;
+  intake | relay | refunds | growth) echo "== $what" >&2; "$bench" "$what" "$@" ;;
   all)
     protocol
-    for name in intake refunds growth; do
+    for name in intake relay refunds growth; do
       echo "== $name" >&2
       "$bench" "$name"
     done
     ui
     ;;
-  *) echo "usage: $0 protocol|intake|refunds|growth|ui|all [desk-bench options]" >&2; exit 2 ;;
+  *) echo "usage: $0 protocol|intake|relay|refunds|growth|ui|all [desk-bench options]" >&2; exit 2 ;;
 esac

@@ -13,7 +13,9 @@ ensure_cargo_fuzz
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(xml_decode payment_notification refund_notification backend_request)
+[ ${#targets[@]} -gt 0 ] || targets=(xml_decode xml_differential payment_notification refund_notification backend_request)
+# The differential target starts from the decoder's corpus.
+corpus_of() { case "$1" in xml_differential) echo corpus/xml_decode ;; *) echo "corpus/$1" ;; esac; }
 cd fuzz
 # No sanitizer: builds on the stable toolchain (coverage instrumentation only); -O: release.
 cargo fuzz build -s none -O
@@ -23,7 +25,7 @@ for target in "${targets[@]}"; do
   echo "== fuzz $target for ${seconds}s"
   mkdir -p "$scratch/$target"
   status=0
-  cargo fuzz run -s none -O "$target" "$scratch/$target" "corpus/$target" -- \
+  cargo fuzz run -s none -O "$target" "$scratch/$target" "$(corpus_of "$target")" -- \
     -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     >"$scratch/$target.log" 2>&1 || status=$?
   grep -E "^(Done|stat::number_of_executed_units|stat::new_units_added)" "$scratch/$target.log" || true

@@ -95,6 +95,15 @@ ensure_e2e_deps() {
   fi
 }
 
+# cargo-deny (supply-chain checks, deny.toml).
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+  if ! cargo install --list | grep -q "^cargo-deny v$CARGO_DENY_VERSION:"; then
+    echo "Installing cargo-deny $CARGO_DENY_VERSION"
+    cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked
+  fi
+}
+
 # cargo-fuzz (libFuzzer for Rust). Built without sanitizers it runs on the stable toolchain.
 CARGO_FUZZ_VERSION=0.13.2
 ensure_cargo_fuzz() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian/Ubuntu machine and runs every test:
-# formatting, lints, unit and integration tests (TLS against a local mutual-TLS server, the CLI
+# formatting, lints, supply-chain checks (deny.toml; advisories where reachable), unit and integration tests (TLS against a local mutual-TLS server, the CLI
 # binary, the real keyring on a private session bus, the app's generated TypeScript bindings),
 # doc tests, each benchmark once in test mode, the window's tests in headless Chromium, and the
 # real app window driven end to end under Xvfb (which also refreshes docs/screenshots/), the
@@ -10,8 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_build_deps
-# A session bus and a Secret Service for the real-keyring tests; Chromium for the UI tests.
-ensure_debian_packages dbus gnome-keyring chromium
+# A session bus and a Secret Service for the real-keyring tests; Chromium for the UI tests;
+# PostgreSQL for the relay's store tests (they start a server of their own, as the `postgres`
+# user under root: runuser is util-linux's); systemd-analyze checks the relay's unit file.
+ensure_debian_packages dbus gnome-keyring chromium postgresql util-linux systemd
 ensure_app_deps
 # The app binary embeds the built window, so it is built (and type-checked) first.
 echo "== the window: type check and build"
@@ -22,6 +24,7 @@ cargo fmt --all -- --check
 (cd fuzz && cargo fmt -- --check)
 echo "== cargo clippy -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+bash scripts/supply-chain.sh
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

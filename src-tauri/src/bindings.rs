@@ -4,7 +4,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::commands::{orders, queue, settings, setup, status};
+use crate::commands::{orders, queue, relay, settings, setup, status};
 
 fn render() -> String {
     let config = Config::new().with_large_int("number");
@@ -41,6 +41,7 @@ fn render() -> String {
         desk_core::Refusal,
         desk_core::RefusalCount,
         desk_runtime::Mode,
+        desk_runtime::LinkProblem,
         desk_runtime::SecretBackend,
         desk_runtime::Language,
         desk_runtime::AccessStatus,
@@ -65,6 +66,8 @@ fn render() -> String {
         settings::SettingsView,
         settings::MerchantView,
         settings::IntakeView,
+        relay::RelayView,
+        relay::RelayInvite,
         setup::CertificateInput,
         setup::MerchantInput,
         setup::SaveOutcome,

@@ -5,15 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use desk_runtime::{DATA_DIR_ENV, DataDir, StartOptions, WechatServer};
+use desk_runtime::{
+    DATA_DIR_ENV, DEV_WECHAT_CA_ENV, DEV_WECHAT_ENV, DataDir, StartOptions, WechatServer,
+};
 
 pub const DEMO_ENV: &str = "MERCHANT_DESK_DEMO";
 pub const LISTEN_ENV: &str = "MERCHANT_DESK_LISTEN";
-/// A developer switch, never for a shop: the merchant's WeChat Pay is a test server (the
-/// simulator acting as WeChat) at this `https://` address, trusting the CA in
-/// [`DEV_WECHAT_CA_ENV`]. Announced on standard error at every start.
-pub const DEV_WECHAT_ENV: &str = "MERCHANT_DESK_DEV_WECHAT";
-pub const DEV_WECHAT_CA_ENV: &str = "MERCHANT_DESK_DEV_WECHAT_CA";
 /// Sandbox demo traffic: an order paid every few seconds.
 pub const DEMO_EVERY: Duration = Duration::from_secs(5);
 

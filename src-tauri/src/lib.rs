@@ -48,10 +48,13 @@ pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             commands::settings::run_doctor,
             commands::settings::set_mode,
             commands::settings::save_intake,
+            commands::relay::relay_pair,
+            commands::relay::relay_invite,
             commands::access::unlock,
             commands::access::lock,
             commands::access::change_pin,
             commands::access::set_always_ask_above,
+            commands::access::set_staff_limit,
             commands::logs::audit_log,
             commands::logs::exchange_log,
             commands::alerts::save_alerts,
@@ -80,14 +83,18 @@ pub fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
 pub fn run() {
     // First: it changes the environment, which is safe only before any thread starts.
     rendering::keep_gl_out_of_window_process();
+    // Before anything is written: private files whatever the umask, and room for connections.
+    desk_runtime::prepare_process();
     let invocation = Launch::parse(std::env::args().skip(1), |name| std::env::var(name).ok());
     let state = match invocation {
         Ok(Invocation::Run(launch)) => {
+            // The developer switch (`MERCHANT_DESK_DEV_WECHAT`): merchants set up in this
+            // window reach the simulator acting as WeChat. Announced by the runtime.
             if let Some(base) = &launch.wechat.api_base {
-                eprintln!(
-                    "merchant-desk: developer switch {}: merchants set up in this window reach WeChat Pay at {base}, not the real one",
-                    launch::DEV_WECHAT_ENV
-                );
+                desk_runtime::allow_test_servers(&format!(
+                    "{}={base}",
+                    desk_runtime::DEV_WECHAT_ENV
+                ));
             }
             tauri::async_runtime::block_on(AppState::start(launch))
         }

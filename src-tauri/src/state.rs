@@ -43,10 +43,11 @@ impl AppState {
                 .flatten()
                 .unwrap_or_default(),
         };
+        let access = Arc::new(Access::of(&config, &launch.data_dir));
         AppState {
             launch,
             desk: RwLock::new(desk),
-            access: Arc::new(Access::new(config.access.clone())),
+            access,
             alerter: Arc::new(Mutex::new(Alerter::new(
                 config.alerts.clone(),
                 config.language,

@@ -21,6 +21,11 @@ export function isOwner(): boolean {
   return session.status?.access.owner ?? false;
 }
 
+/** The owner, or staff the owner let approve refunds up to an amount (the desk checks it). */
+export function canApprove(): boolean {
+  return isOwner() || session.status?.access.staff_limit_fen != null;
+}
+
 /** Asks for the owner PIN; null when cancelled. */
 export function askPin(reason: string): Promise<string | null> {
   return new Promise((resolve) => {

@@ -11,6 +11,9 @@
     pin: seed.pin ?? null,
     unlocked: false,
     alwaysAskAbove: seed.alwaysAskAbove ?? null,
+    // Like the desk: staff (no PIN) approve up to this many fen when the owner set it.
+    staffLimit: seed.staffLimit ?? null,
+    pinTooShort: seed.pinTooShort ?? false,
     alarms: seed.alarms ?? [],
     orders: [],
     requests: [],
@@ -93,7 +96,7 @@
     item.refund.wechat_detail = wechat_detail;
     emit("desk-event", { type: "refund_changed", refund: item.refund.id, request, out_trade_no: item.out_trade_no, out_refund_no: item.refund.out_refund_no, refund_fee: item.refund.refund_fee, state, problem, wechat_detail, contradicted: false });
   };
-  function approve(request, amount) {
+  function approve(request, amount, by = "owner") {
     const item = desk.requests.find((r) => r.request === request);
     if (!item) throw error("not_found", `no refund request ${request}`);
     if (item.state !== "pending") throw error("conflict", `refund request ${request} is ${item.state}, not pending`);
@@ -103,10 +106,10 @@
     if (fee > remaining) throw error("invalid_amount", `${fee} fen is more than the ${remaining} fen that can still be refunded on this order`);
     const id = desk.nextRefund++;
     item.state = "approved";
-    item.decided_by = "owner";
+    item.decided_by = by;
     item.decided_at = now();
     item.refund = { id, out_refund_no: `R${String(id).padStart(6, "0")}`, refund_fee: fee, refund_id: null, attempts: 0, problem: null, wechat_detail: null, contradicted: false, updated_at: now() };
-    desk.audit.unshift({ id: desk.audit.length + 1, at: now(), actor: "owner", action: "approve", out_trade_no: item.out_trade_no, request, amount: fee, detail: null });
+    desk.audit.unshift({ id: desk.audit.length + 1, at: now(), actor: by, action: "approve", out_trade_no: item.out_trade_no, request, amount: fee, detail: null });
     setTimeout(() => emit("desk-event", { type: "refund_changed", refund: id, request, out_trade_no: item.out_trade_no, out_refund_no: item.refund.out_refund_no, refund_fee: fee, state: "approved", problem: null, wechat_detail: null, contradicted: false }), 0);
     return { refund: id, out_refund_no: item.refund.out_refund_no, refund_fee: fee };
   }
@@ -120,7 +123,15 @@
       data_dir: "/home/shop/.local/share/merchant-desk",
       warnings: [],
       language: desk.language,
-      access: { pin_set: desk.pin !== null, owner: desk.pin === null || desk.unlocked, unlocked_until: desk.unlocked ? now() + 600 : null, always_ask_above_fen: desk.alwaysAskAbove },
+      access: {
+        pin_set: desk.pin !== null,
+        owner: desk.pin === null || desk.unlocked,
+        unlocked_until: desk.unlocked ? now() + 600 : null,
+        always_ask_above_fen: desk.alwaysAskAbove,
+        staff_limit_fen: desk.staffLimit,
+        pin_too_short: desk.pin !== null && desk.pinTooShort,
+        pin_wait_secs: null,
+      },
       error: seed.startError ?? null,
       alarms: desk.alarms,
     }),
@@ -138,14 +149,19 @@
       const item = desk.requests.find((r) => r.request === request);
       const fee = amount ?? item.requested_fee;
       if (desk.pin !== null && desk.alwaysAskAbove !== null && fee > desk.alwaysAskAbove && pin !== desk.pin) throw error("needs_owner", "enter the PIN");
-      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed: unlock with the PIN first");
-      return approve(request, amount);
+      if (owner(pin)) return approve(request, amount);
+      if (desk.staffLimit === null) throw error("needs_owner", "the owner PIN is needed");
+      if (fee > desk.staffLimit) throw error("needs_owner", `${fee} is above what staff may approve (${desk.staffLimit}): the owner approves it with the PIN`);
+      return approve(request, amount, "staff");
     },
     approve_requests: ({ requests, pin }) => {
-      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed");
+      const asOwner = owner(pin);
+      if (!asOwner && desk.staffLimit === null) throw error("needs_owner", "the owner PIN is needed");
       return requests.map((request) => {
         try {
-          return { request, approved: approve(request, null), error: null };
+          const fee = desk.requests.find((r) => r.request === request)?.requested_fee ?? 0;
+          if (!asOwner && fee > desk.staffLimit) throw error("needs_owner", "above what staff may approve");
+          return { request, approved: approve(request, null, asOwner ? "owner" : "staff"), error: null };
         } catch (e) {
           return { request, approved: null, error: e };
         }
@@ -182,7 +198,28 @@
         alerts: desk.alerts,
         language: desk.language,
         recharge_fallback: false,
+        relay: desk.relay ?? null,
       };
+    },
+    // Pairing as the real desk does: the code is 20 of Crockford's letters; this fake relay
+    // knows one code, for the owner's desk.
+    relay_pair: ({ url, code, name, pin }) => {
+      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed");
+      if (code.replace(/[-\s]/g, "").length !== 20) throw error("invalid_input", "a pairing code is 20 letters and digits, like 7KQM-3XTR-9BHD-2WPN-5C8E: check what was typed");
+      if (code !== "7KQM-3XTR-9BHD-2WPN-5C8E") throw error("setup", "the relay refused (404): this pairing code is unknown, used or expired: ask the owner's desk for a new one");
+      const shop = "k7qm3xtr9b";
+      desk.relay = {
+        url, shop, desk_id: 1, role: "owner",
+        notify_url: `${url}/shops/${shop}/wxpay/notify`,
+        refund_requests_url: `${url}/shops/${shop}/api/v1/refund-requests`,
+        connected: true, position: 0, problem: null, missed: null,
+        name,
+      };
+      return commands.settings_get();
+    },
+    relay_invite: ({ pin }) => {
+      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed");
+      return { code: "M3QX-8ZKD-1VTR-4HPA-9WBE", expires_at: now() + 900 };
     },
     // The real desk's setup checks, in miniature: the key that WeChat takes is FAKE_KEY, the
     // certificate password "wrong" is wrong, and the intake is reached at any https:// address.
@@ -237,7 +274,9 @@
       return commands.app_status().access;
     },
     change_pin: ({ currentPin, newPin }) => {
+      if (newPin !== null && !/^[0-9]{6,12}$/.test(newPin)) throw error("invalid_input", "a new PIN is 6 to 12 digits");
       if (desk.pin !== null && currentPin !== desk.pin) throw error("wrong_pin", "wrong PIN");
+      if (newPin !== desk.pin) desk.pinTooShort = false;
       // Like the desk: a new PIN starts unlocked (its owner has just typed it).
       if (newPin !== desk.pin) desk.unlocked = newPin !== null;
       desk.pin = newPin;
@@ -245,6 +284,11 @@
     },
     set_always_ask_above: ({ amount }) => {
       desk.alwaysAskAbove = amount;
+      return commands.app_status().access;
+    },
+    set_staff_limit: ({ amount, pin }) => {
+      if (!owner(pin)) throw error("needs_owner", "the owner PIN is needed");
+      desk.staffLimit = amount;
       return commands.app_status().access;
     },
     audit_log: () => desk.audit,

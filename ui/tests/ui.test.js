@@ -18,9 +18,11 @@ after(async () => {
 function shop() {
   const desk = window.__fakeDesk;
   const now = Math.floor(Date.now() / 1000);
+  // "An hour ago", but never before China's midnight, so the order is today's whenever the test runs.
+  const sinceMidnight = (now + 8 * 3600) % 86400;
   desk.orders.push(
     { out_trade_no: "A1001", transaction_id: "4200A1001", total_fee: 19800, paid_at: now - 3 * 86400 },
-    { out_trade_no: "A1002", transaction_id: "4200A1002", total_fee: 4580, paid_at: now - 3600 },
+    { out_trade_no: "A1002", transaction_id: "4200A1002", total_fee: 4580, paid_at: now - Math.min(3600, Math.floor(sinceMidnight / 2)) },
   );
   desk.request("A1001", 19800, "发错货了", "顾客3128", now - 26 * 3600);
   desk.request("A1002", 4580, "尺码不合适", "顾客0794", now - 600);
@@ -225,7 +227,7 @@ describe("today board", () => {
     const page = await openDesk(browser, server.url, { setup: shop });
     const board = page.getByTestId("today-board");
     await board.getByText("今日收款").waitFor();
-    // shop(): one order an hour ago today (¥45.80), one three days ago.
+    // shop(): one order earlier today (¥45.80), one three days ago.
     assert.equal(await page.getByTestId("board-orders").innerText(), "1");
     assert.equal(await page.getByTestId("board-takings").innerText(), "¥45.80");
     await fake(page, (desk) => desk.pay("B3001", 10_000));
@@ -240,14 +242,14 @@ describe("today board", () => {
 
 describe("owner PIN", () => {
   test("staff see the queue read-only until the owner unlocks", async () => {
-    const page = await openDesk(browser, server.url, { seed: { pin: "2468" }, setup: shop });
+    const page = await openDesk(browser, server.url, { seed: { pin: "246813" }, setup: shop });
     await page.getByTestId("access-staff").waitFor();
     assert.equal(await page.getByTestId("approve-1").count(), 0, "no approve button without the owner");
     await page.getByTestId("unlock").click();
     await page.getByTestId("pin-input").locator("input").fill("1111");
     await page.getByTestId("pin-submit").click();
     await page.getByTestId("pin-error").getByText("密码错误").waitFor();
-    await page.getByTestId("pin-input").locator("input").fill("2468");
+    await page.getByTestId("pin-input").locator("input").fill("246813");
     await page.getByTestId("pin-submit").click();
     await page.getByTestId("access-owner").waitFor();
     await page.getByTestId("approve-1").waitFor();
@@ -255,18 +257,40 @@ describe("owner PIN", () => {
   });
 
   test("large amounts ask for the PIN again even when unlocked", async () => {
-    const page = await openDesk(browser, server.url, { seed: { pin: "2468", alwaysAskAbove: 10000 }, setup: shop });
+    const page = await openDesk(browser, server.url, { seed: { pin: "246813", alwaysAskAbove: 10000 }, setup: shop });
     await page.getByTestId("unlock").click();
-    await page.getByTestId("pin-input").locator("input").fill("2468");
+    await page.getByTestId("pin-input").locator("input").fill("246813");
     await page.getByTestId("pin-submit").click();
     await page.getByTestId("approve-1").click();
     await page.getByTestId("approve-confirm").click();
     await page.getByTestId("pin-input").waitFor();
-    await page.getByTestId("pin-input").locator("input").fill("2468");
+    await page.getByTestId("pin-input").locator("input").fill("246813");
     await page.getByTestId("pin-submit").click();
     await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
     const calls = await commandsCalled(page, "approve_request");
-    assert.equal(calls.at(-1).args.pin, "2468", "the approval carries the PIN typed for it");
+    assert.equal(calls.at(-1).args.pin, "246813", "the approval carries the PIN typed for it");
+    await page.close();
+  });
+
+  test("staff approve within the limit the owner granted; above it the PIN is asked", async () => {
+    const page = await openDesk(browser, server.url, { seed: { pin: "246813", staffLimit: 5000, pinTooShort: true }, setup: shop });
+    await page.getByTestId("access-staff").getByText("¥50.00").waitFor();
+    await page.getByTestId("pin-too-short").getByText("少于 6 位").waitFor();
+    // ¥45.80: within the limit, no PIN.
+    await page.getByTestId("approve-2").click();
+    await page.getByTestId("approve-confirm").click();
+    await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
+    assert.equal(await page.getByTestId("pin-dialog").getByTestId("pin-input").count(), 0, "no PIN was asked");
+    let calls = await commandsCalled(page, "approve_request");
+    assert.equal(calls.at(-1).args.pin, null);
+    // ¥198.00: above it, the owner's PIN.
+    await page.getByTestId("approve-1").click();
+    await page.getByTestId("approve-confirm").click();
+    await page.getByTestId("pin-input").locator("input").fill("246813");
+    await page.getByTestId("pin-submit").click();
+    await page.getByTestId("approve-confirm").waitFor({ state: "hidden" });
+    calls = await commandsCalled(page, "approve_request");
+    assert.deepEqual(calls.map((call) => call.args.pin), [null, null, "246813"], "refused as staff, then approved with the PIN");
     await page.close();
   });
 });
@@ -334,6 +358,28 @@ describe("settings", () => {
     await page.close();
   });
 
+  test("pairs the desk with the shop's relay, shows the link, and makes a code for a staff desk", async () => {
+    const page = await openDesk(browser, server.url, { setup: shop });
+    await page.getByTestId("nav").getByText("设置").click();
+    const card = page.getByTestId("relay-card");
+    await card.getByText("店铺电脑在路由器后面").waitFor();
+    await page.getByTestId("relay-pair-url").locator("input").fill("https://relay.example.com");
+    await page.getByTestId("relay-pair-code").locator("input").fill("7KQM-3XTR-9BHD");
+    await page.getByTestId("relay-pair-name").locator("input").fill("店长");
+    await page.getByTestId("relay-pair").click();
+    await page.getByText("20 letters and digits", { exact: false }).waitFor();
+    assert.equal(await fake(page, (desk) => desk.relay ?? null), null, "not paired");
+    await page.getByTestId("relay-pair-code").locator("input").fill("7KQM-3XTR-9BHD-2WPN-5C8E");
+    await page.getByTestId("relay-pair").click();
+    await page.getByTestId("relay-link").getByText("已连接，已读到第 0 条").waitFor();
+    assert.equal(await page.getByTestId("relay-role").innerText(), "店主电脑 · #1");
+    assert.match(await page.getByTestId("relay-notify-url").innerText(), /\/shops\/k7qm3xtr9b\/wxpay\/notify$/);
+    await page.getByTestId("relay-invite").click();
+    assert.equal(await page.getByTestId("relay-code").innerText(), "M3QX-8ZKD-1VTR-4HPA-9WBE");
+    await card.getByText("15 分钟内有效").waitFor();
+    await page.close();
+  });
+
   test("the setup guide checks each step live, says the fix in Chinese, and ends in production", async () => {
     const page = await openDesk(browser, server.url);
     await page.getByTestId("banner-setup").click();
@@ -398,7 +444,7 @@ describe("settings", () => {
   });
 
   test("staff are told settings are the owner's", async () => {
-    const page = await openDesk(browser, server.url, { seed: { pin: "2468" } });
+    const page = await openDesk(browser, server.url, { seed: { pin: "246813" } });
     await page.getByTestId("nav").getByText("设置").click();
     await page.getByTestId("settings-locked").getByText("只能由店主").waitFor();
     await page.close();

@@ -7,5 +7,7 @@ pub mod reach;
 pub mod request;
 pub mod signature;
 
-pub use request::{AuthFailure, CLOCK_WINDOW_SECS, CheckedRequest, Refusal, authenticate, check};
+pub use request::{
+    AuthFailure, CLOCK_WINDOW_SECS, CheckedRequest, Refusal, authenticate, check, check_clock,
+};
 pub use signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};

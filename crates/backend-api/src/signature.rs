@@ -1,6 +1,6 @@
 //! The signature a shop's backend puts on the refund requests it posts to the desk's intake.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// Header with the request's Unix time in seconds.

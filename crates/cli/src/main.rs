@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use commands::CliError;
 use commands::desk::DeskArgs;
+use desk_runtime::WechatServer;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +62,13 @@ enum Command {
         #[command(flatten)]
         args: commands::doctor::SetupArgs,
     },
+    /// The shop's relay: pair this desk, see the link.
+    Relay {
+        #[command(flatten)]
+        desk: DeskArgs,
+        #[command(subcommand)]
+        command: commands::relay::RelayCommand,
+    },
     /// Print the v2 sign of k=v parameters (like WeChat's online signature checker).
     Sign(commands::sign::SignArgs),
     /// Check the sign of a v2 XML message read from standard input.
@@ -74,15 +82,19 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything is written: private files whatever the umask, and room for connections.
+    desk_runtime::prepare_process();
+    let wechat = developer_switch();
     let json = match &cli.command {
         Command::Serve { desk, .. }
         | Command::Orders { desk, .. }
         | Command::Refunds { desk, .. }
         | Command::Doctor { desk }
-        | Command::Setup { desk, .. } => desk.json,
+        | Command::Setup { desk, .. }
+        | Command::Relay { desk, .. } => desk.json,
         _ => false,
     };
-    let result = run(cli.command);
+    let result = run(cli.command, wechat);
     match result.and_then(|text| write_stdout(&text)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::ChecksFailed(report)) if !json => {
@@ -103,7 +115,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<String, CliError> {
+fn run(command: Command, wechat: WechatServer) -> Result<String, CliError> {
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -117,11 +129,32 @@ fn run(command: Command) -> Result<String, CliError> {
             runtime()?.block_on(commands::queue::refunds(&desk, command))
         }
         Command::Doctor { desk } => runtime()?.block_on(commands::doctor::doctor(&desk)),
-        Command::Setup { desk, args } => runtime()?.block_on(commands::doctor::setup(&desk, args)),
+        Command::Setup { desk, args } => {
+            runtime()?.block_on(commands::doctor::setup(&desk, args, wechat))
+        }
+        Command::Relay { desk, command } => {
+            runtime()?.block_on(commands::relay::relay(&desk, command, wechat))
+        }
         Command::Sign(args) => commands::sign::sign(args),
         Command::Verify(args) => commands::sign::verify(args),
         Command::DecryptRefundNotify(args) => commands::decrypt::decrypt(args),
         Command::Sim(args) => commands::sim::sim(args),
+    }
+}
+
+/// The developer switch: with `MERCHANT_DESK_DEV_WECHAT` set to a test server's address (and
+/// `MERCHANT_DESK_DEV_WECHAT_CA` to its CA), `setup` saves a merchant at that server and the
+/// desk accepts one; announced on standard error. Never for a shop.
+fn developer_switch() -> WechatServer {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let Some(base) = var(desk_runtime::DEV_WECHAT_ENV) else {
+        return WechatServer::default();
+    };
+    desk_runtime::allow_test_servers(&format!("{}={base}", desk_runtime::DEV_WECHAT_ENV));
+    WechatServer {
+        api_base: Some(base),
+        extra_ca: var(desk_runtime::DEV_WECHAT_CA_ENV)
+            .map(|ca| std::path::absolute(&ca).unwrap_or_else(|_| ca.into())),
     }
 }
 

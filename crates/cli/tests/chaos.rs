@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use wxpay_sim::{Endpoint, Fault, FaultPlan, LedgerKind, NewOrder, SimConfig, SimHandle};
 

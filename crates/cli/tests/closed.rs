@@ -104,7 +104,7 @@ fn orders_paid_while_the_desk_was_closed_come_as_one_summary() {
         "one summary, updated in place: {summaries:#?}"
     );
     let last = summaries.last().unwrap();
-    let yuan = desk_runtime::yuan(wxpay::Fen::new(total));
+    let yuan = wxpay::Fen::new(total).to_yuan_display();
     let title = last["alert"]["title"].as_str().unwrap();
     assert!(
         title.contains("12 笔订单") && title.contains(&yuan),

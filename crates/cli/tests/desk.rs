@@ -50,13 +50,27 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path) -> Serve {
-        let mut child = Command::new(BIN)
+        Serve::spawn(dir, None)
+    }
+
+    /// `serve` started under `umask` (through `sh`, as a login shell would set it); standard
+    /// error goes to `DIR.stderr`.
+    fn spawn(dir: &Path, umask: Option<&str>) -> Serve {
+        let mut command = match umask {
+            Some(mask) => {
+                let mut command = Command::new("sh");
+                command.args(["-c", &format!("umask {mask} && exec \"$0\" \"$@\""), BIN]);
+                command
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .args(["serve", "--sandbox", "--json", "--listen", "127.0.0.1:0"])
             .args(["--sandbox-refund-delay", "0.2", "--data-dir"])
             .arg(dir)
             .env("MERCHANT_DESK_KEYRING", "off")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.with_extension("stderr")).unwrap())
             .spawn()
             .unwrap();
         let stdout: ChildStdout = child.stdout.take().unwrap();
@@ -82,6 +96,37 @@ impl Serve {
                 return line;
             }
         }
+    }
+
+    /// Once the desk is ready, the sandbox's WeChat pays an order of `total_fee` fen to it;
+    /// returns its number when the desk has it.
+    fn first_paid_order(&self, total_fee: i64) -> String {
+        let ready = self.wait_for(|line| line["type"] == "ready");
+        let credentials: Value = serde_json::from_str(
+            &std::fs::read_to_string(ready["sandbox_credentials"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let (intake, control) = (
+            credentials["intake_url"].as_str().unwrap(),
+            credentials["control_url"].as_str().unwrap(),
+        );
+        let (_, created) = post(
+            &format!("{control}/v1/orders"),
+            json!({ "total_fee": total_fee, "notify_url": format!("{intake}/wxpay/notify") })
+                .to_string(),
+            &[("content-type", "application/json".to_owned())],
+        );
+        let out_trade_no = serde_json::from_str::<Value>(&created).unwrap()["out_trade_no"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        post(
+            &format!("{control}/v1/orders/{out_trade_no}/pay"),
+            String::new(),
+            &[],
+        );
+        self.wait_for(|line| line["type"] == "order_paid");
+        out_trade_no
     }
 
     /// SIGTERM, as a service manager stops it.
@@ -425,14 +470,9 @@ fn setup_then_doctor_against_a_test_server() {
                 "--p12",
             ])
             .arg(&c.files.cert_p12)
-            .args([
-                "--sign-type",
-                "HMAC-SHA256",
-                "--api-base",
-                &sim.info().base_url,
-                "--extra-ca",
-            ])
-            .arg(&c.files.ca_pem)
+            .args(["--sign-type", "HMAC-SHA256"])
+            .env("MERCHANT_DESK_DEV_WECHAT", &sim.info().base_url)
+            .env("MERCHANT_DESK_DEV_WECHAT_CA", &c.files.ca_pem)
             .arg("--data-dir")
             .arg(&dir)
             .args(extra)
@@ -463,7 +503,17 @@ fn setup_then_doctor_against_a_test_server() {
         "{}",
         String::from_utf8_lossy(&offline.stderr)
     );
-    let report = cli(&dir, &["doctor"]);
+    let doctor = || {
+        Command::new(BIN)
+            .args(["doctor", "--data-dir"])
+            .arg(&dir)
+            .env("MERCHANT_DESK_KEYRING", "off")
+            .env("MERCHANT_DESK_DEV_WECHAT", &sim.info().base_url)
+            .env("MERCHANT_DESK_DEV_WECHAT_CA", &c.files.ca_pem)
+            .output()
+            .unwrap()
+    };
+    let report = doctor();
     assert_eq!(report.status.code(), Some(1));
 
     let saved = setup(c.api_key.expose(), &[]);
@@ -480,9 +530,25 @@ fn setup_then_doctor_against_a_test_server() {
     assert!(config.contains("mode = \"production\""), "{config}");
     assert!(!config.contains(c.api_key.expose()));
 
-    let report = cli(&dir, &["doctor"]);
+    // The saved merchant talks to a test server: without the developer switch the desk
+    // refuses it, and says how to mend it.
+    let refused = cli(&dir, &["doctor"]);
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains("test server"), "{text}");
+    let serve = cli(&dir, &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(serve.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&serve.stderr).contains("remove api_base"),
+        "{serve:?}"
+    );
+    let report = doctor();
     let text = String::from_utf8_lossy(&report.stdout);
     assert!(report.status.success(), "{text}");
+    assert!(
+        String::from_utf8_lossy(&report.stderr).contains("developer switch on"),
+        "the switch is announced"
+    );
     assert!(text.contains("[ok  ] wechat_signature"), "{text}");
     assert!(text.contains("[ok  ] wechat_refund"), "{text}");
     assert!(text.contains("[WARN] secrets"), "{text}");
@@ -495,30 +561,7 @@ fn with_an_owner_pin_the_terminal_must_give_it() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("desk");
     let serve = Serve::start(&dir);
-    let ready = serve.wait_for(|line| line["type"] == "ready");
-    let credentials: Value = serde_json::from_str(
-        &std::fs::read_to_string(ready["sandbox_credentials"].as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
-    let (intake, control) = (
-        credentials["intake_url"].as_str().unwrap(),
-        credentials["control_url"].as_str().unwrap(),
-    );
-    let (_, created) = post(
-        &format!("{control}/v1/orders"),
-        json!({ "total_fee": 3000, "notify_url": format!("{intake}/wxpay/notify") }).to_string(),
-        &[("content-type", "application/json".to_owned())],
-    );
-    let out_trade_no = serde_json::from_str::<Value>(&created).unwrap()["out_trade_no"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    post(
-        &format!("{control}/v1/orders/{out_trade_no}/pay"),
-        String::new(),
-        &[],
-    );
-    serve.wait_for(|line| line["type"] == "order_paid");
+    let out_trade_no = serve.first_paid_order(3000);
     let pending = |reason: &str| {
         json_of(&cli(
             &dir,
@@ -559,15 +602,15 @@ fn with_an_owner_pin_the_terminal_must_give_it() {
         }
         command.output().unwrap()
     };
-    let approve = [
+    let owner_approves = [
         "refunds",
         "approve",
         first.as_str(),
         "--by",
-        "店员",
+        "老板",
         "--owner",
     ];
-    let refused = error_of(&with_pin(None, &approve));
+    let refused = error_of(&with_pin(None, &owner_approves));
     assert_eq!(refused["code"], "needs_owner", "{refused}");
     assert!(
         refused["message"]
@@ -576,8 +619,30 @@ fn with_an_owner_pin_the_terminal_must_give_it() {
             .contains("MERCHANT_DESK_PIN")
     );
     assert_eq!(
-        error_of(&with_pin(Some("000000"), &approve))["code"],
+        error_of(&with_pin(Some("000000"), &owner_approves))["code"],
         "wrong_pin"
+    );
+    // Staff (no --owner) may approve nothing until the owner grants a limit, PIN or not.
+    let staff_approves = |amount: &str| {
+        [
+            "refunds",
+            "approve",
+            first.as_str(),
+            "--by",
+            "店员",
+            "--amount",
+            amount,
+        ]
+        .map(str::to_owned)
+    };
+    let staff = |amount: &str, pin: Option<&str>| {
+        let args = staff_approves(amount);
+        with_pin(pin, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_eq!(error_of(&staff("500", None))["code"], "needs_owner");
+    assert_eq!(
+        error_of(&staff("500", Some("246813")))["code"],
+        "needs_owner"
     );
     let reject = [
         "refunds",
@@ -598,8 +663,31 @@ fn with_an_owner_pin_the_terminal_must_give_it() {
         "电话",
         "--approve-by",
         "店员",
+        "--owner",
     ];
     assert_eq!(error_of(&with_pin(None, &manual))["code"], "needs_owner");
+    // Setup replaces the merchant: the owner's, like any setting.
+    let setup = [
+        "setup",
+        "--appid",
+        "wx2421b1c4370ec43b",
+        "--mch-id",
+        "1900000109",
+        "--p12",
+        "/nowhere.p12",
+        "--offline",
+    ];
+    let config_before = std::fs::read_to_string(&path).unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .args(setup)
+        .args(["--json", "--data-dir"])
+        .arg(&dir)
+        .env("MERCHANT_DESK_KEYRING", "off")
+        .env("WXPAY_API_KEY", "0".repeat(32))
+        .env_remove("MERCHANT_DESK_PIN");
+    assert_eq!(error_of(&command.output().unwrap())["code"], "needs_owner");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), config_before);
     let still: Vec<Value> =
         serde_json::from_value(json_of(&cli(&dir, &["refunds", "list", "--json"]))).unwrap();
     assert_eq!(still.len(), 2, "the refused manual refund left no request");
@@ -608,9 +696,211 @@ fn with_an_owner_pin_the_terminal_must_give_it() {
         "{still:?}"
     );
 
+    // The owner grants staff ¥8: above it staff are refused, within it they approve unasked.
+    let mut config = desk_runtime::Config::load(&path).unwrap().unwrap();
+    config.refunds.staff_limit_fen = Some(800);
+    config.save(&path).unwrap();
+    let over = error_of(&staff("1000", None));
+    assert_eq!(over["code"], "needs_owner", "{over}");
+    assert!(
+        over["message"].as_str().unwrap().contains("staff"),
+        "{over}"
+    );
+    let within = json_of(&staff("500", None));
+    assert_eq!(within["refund_fee"], 500, "{within}");
+
     // With the PIN, the owner acts.
-    let approved = json_of(&with_pin(Some("246813"), &approve));
-    assert_eq!(approved["refund_fee"], 1000, "{approved}");
     json_of(&with_pin(Some("246813"), &reject));
     serve.stop();
+}
+
+/// A loop over PINs through the terminal, each guess a new process: five are free, then each
+/// wrong one makes the next wait longer, the count kept on disk; while a wait runs even the right
+/// PIN is refused.
+#[test]
+fn a_pin_guessing_loop_through_the_terminal_is_slowed_to_hours() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("desk");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = desk_runtime::Config::new();
+    config.access.pin = Some(desk_runtime::hash_pin("739146").unwrap());
+    config.save(&dir.join("config.toml")).unwrap();
+    let guess = |pin: &str| {
+        let output = Command::new(BIN)
+            .args([
+                "refunds",
+                "reject",
+                "1",
+                "--reason",
+                "x",
+                "--json",
+                "--data-dir",
+            ])
+            .arg(&dir)
+            .env("MERCHANT_DESK_KEYRING", "off")
+            .env("MERCHANT_DESK_PIN", pin)
+            .output()
+            .unwrap();
+        error_of(&output)
+    };
+    let record = || -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join("pin-attempts.json")).unwrap()).unwrap()
+    };
+    for n in 0..desk_runtime::FREE_ATTEMPTS {
+        assert_eq!(guess(&format!("{n:06}"))["code"], "wrong_pin");
+    }
+    // The sixth guess waits, the right PIN included, in any new process.
+    let waiting = guess("739146");
+    assert_eq!(waiting["code"], "pin_wait", "{waiting}");
+    assert!(
+        waiting["message"].as_str().unwrap().contains("seconds"),
+        "{waiting}"
+    );
+    assert_eq!(guess("000009")["code"], "pin_wait");
+    // Each wait served (the record moved past it, as time would) lets one guess through, and
+    // a wrong one makes the next wait twice as long, up to a quarter hour.
+    let mut waits = Vec::new();
+    for n in 0..8 {
+        let mut served = record();
+        served["wait_until"] = 0.into();
+        std::fs::write(dir.join("pin-attempts.json"), served.to_string()).unwrap();
+        let before = now();
+        assert_eq!(guess(&format!("1{n:05}"))["code"], "wrong_pin");
+        let wait = record()["wait_until"].as_i64().unwrap() - before;
+        waits.push(wait);
+    }
+    let expected: Vec<i64> = (6..14).map(desk_runtime::wait_after).collect();
+    for (wait, expected) in waits.iter().zip(&expected) {
+        assert!(
+            (expected - 2..=*expected).contains(wait),
+            "{waits:?} vs {expected:?}"
+        );
+    }
+    assert_eq!(expected.last(), Some(&desk_runtime::MAX_WAIT_SECS));
+    // At that pace half of the six-digit PINs take years; even 30 guesses take hours.
+    assert!(desk_runtime::time_to_try(500_000) > 10 * 365 * 24 * 3600);
+    assert!(desk_runtime::time_to_try(30) > 4 * 3600);
+    // The right PIN, once the wait is over, opens the desk and clears the count.
+    let mut served = record();
+    served["wait_until"] = 0.into();
+    std::fs::write(dir.join("pin-attempts.json"), served.to_string()).unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "refunds",
+            "reject",
+            "1",
+            "--reason",
+            "x",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .env("MERCHANT_DESK_KEYRING", "off")
+        .env("MERCHANT_DESK_PIN", "739146")
+        .output()
+        .unwrap();
+    // Past the PIN, the desk itself is missing (it never ran).
+    assert_eq!(error_of(&output)["code"], "no_desk");
+    assert_eq!(record()["wrong_in_a_row"], 0);
+}
+
+/// Every file and folder under the data directory, with the ones others may read or change.
+fn shared_with_others(root: &Path) -> (usize, Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    let (mut count, mut loose) = (0, Vec::new());
+    let mut pending = vec![root.to_owned()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        count += 1;
+        if meta.permissions().mode() & 0o077 != 0 {
+            loose.push(format!(
+                "{} {:o}",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            ));
+        }
+        if meta.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    (count, loose)
+}
+
+/// A desk started with umask 000 (everything it creates would be world-writable) writes every
+/// file 0600 and every folder 0700: database, WAL, the sandbox's keys and books, config, the
+/// PIN record. Loosened afterwards by someone, they are narrowed at the next start, which says
+/// so.
+#[test]
+fn every_file_the_desk_writes_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("desk");
+    let serve = Serve::spawn(&dir, Some("000"));
+    let out_trade_no = serve.first_paid_order(3000);
+    let request = json_of(&cli(
+        &dir,
+        &[
+            "refunds",
+            "create",
+            "--out-trade-no",
+            &out_trade_no,
+            "--amount",
+            "1000",
+            "--reason",
+            "少发一件",
+            "--approve-by",
+            "店员",
+            "--json",
+        ],
+    ));
+    assert_eq!(request["approved"]["refund_fee"], 1000, "{request}");
+    serve.wait_for(|line| line["type"] == "refund_changed" && line["state"] == "succeeded");
+    // A wrong PIN leaves its record too.
+    let mut config = desk_runtime::Config::load(&dir.join("config.toml"))
+        .unwrap()
+        .unwrap();
+    config.access.pin = Some(desk_runtime::hash_pin("246813").unwrap());
+    config.save(&dir.join("config.toml")).unwrap();
+    let mut guess = Command::new("sh");
+    guess
+        .args(["-c", "umask 000 && exec \"$0\" \"$@\"", BIN])
+        .args(["refunds", "reject", "1", "--reason", "x", "--data-dir"])
+        .arg(&dir)
+        .env("MERCHANT_DESK_PIN", "000000");
+    assert_eq!(guess.output().unwrap().status.code(), Some(1));
+    serve.stop();
+
+    let (count, loose) = shared_with_others(&dir);
+    assert!(loose.is_empty(), "{loose:#?}");
+    for written in [
+        "config.toml",
+        "pin-attempts.json",
+        "sandbox/desk.sqlite3",
+        "sandbox-credentials.json",
+    ] {
+        assert!(dir.join(written).exists(), "{written} was written");
+    }
+    assert!(count > 10, "{count} entries looked at");
+
+    // Someone loosens the folder and a few files; the next start narrows them and says so.
+    let loosen = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    loosen(&dir, 0o755);
+    loosen(&dir.join("config.toml"), 0o644);
+    loosen(&dir.join("sandbox/desk.sqlite3"), 0o666);
+    let serve = Serve::spawn(&dir, Some("000"));
+    serve.wait_for(|line| line["type"] == "ready");
+    serve.stop();
+    let said = std::fs::read_to_string(dir.with_extension("stderr")).unwrap();
+    for path in ["config.toml", "desk.sqlite3"] {
+        assert!(
+            said.lines()
+                .any(|line| line.contains(path) && line.contains("made private again")),
+            "{said}"
+        );
+    }
+    assert!(said.contains("mode 755"), "{said}");
+    let (_, loose) = shared_with_others(&dir);
+    assert!(loose.is_empty(), "{loose:#?}");
 }

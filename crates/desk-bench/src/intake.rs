@@ -100,7 +100,34 @@ pub async fn run(
         .ok_or_else(|| BenchError::Other("the desk did not start in the sandbox".into()))?
         .credentials()
         .clone();
+    let merchant = (
+        credentials.appid.to_string(),
+        credentials.mch_id.to_string(),
+        credentials.api_key.clone(),
+    );
+    let runs = levels(
+        &desk,
+        addr,
+        "/wxpay/notify",
+        &merchant,
+        connections,
+        per_level,
+    )
+    .await;
+    desk.shutdown().await;
+    runs
+}
 
+/// Posts each level's notifications to `addr` + `path` (the desk's intake, or the relay's door
+/// for the desk's shop) and times each from sending to its answer and to its alert on `desk`.
+pub async fn levels(
+    desk: &RunningDesk,
+    addr: SocketAddr,
+    path: &str,
+    (appid, mch_id, key): &(String, String, ApiKey),
+    connections: &[usize],
+    per_level: usize,
+) -> Result<Vec<IntakeRun>, BenchError> {
     // The app's alert path: the outbox row committed with the order → the delivery loop → an
     // alert handed to the sink (a flash sale's summary covers many orders), timed on arrival.
     let alerted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -117,24 +144,18 @@ pub async fn run(
         let bodies = (0..per_level)
             .map(|i| {
                 let no = format!("LOAD{level:02}{i:08}");
-                let body = notification(
-                    credentials.appid.as_str(),
-                    credentials.mch_id.as_str(),
-                    &credentials.api_key,
-                    &no,
-                    level * 100_000_000 + i,
-                )?;
+                let body = notification(appid, mch_id, key, &no, level * 100_000_000 + i)?;
                 Ok((no, body))
             })
             .collect::<Result<Vec<_>, BenchError>>()?;
         let started = Instant::now();
-        let sent: Vec<Sent> = post_all(addr, "/wxpay/notify", bodies, conns).await?;
+        let sent: Vec<Sent> = post_all(addr, path, bodies, conns).await?;
         let elapsed = started.elapsed();
-        // Let the last alerts arrive (each accepted notification raises one), for up to 5 s.
+        // Let the last alerts arrive (each accepted notification raises one), for up to 30 s.
         let accepted = sent.iter().filter(|s| s.accepted).count();
         let waiting_since = Instant::now();
         while alerted.lock().unwrap_or_else(|p| p.into_inner()).len() < accepted
-            && waiting_since.elapsed() < Duration::from_secs(5)
+            && waiting_since.elapsed() < Duration::from_secs(30)
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -159,7 +180,6 @@ pub async fn run(
             alerts: alerts.len(),
         });
     }
-    desk.shutdown().await;
     Ok(runs)
 }
 

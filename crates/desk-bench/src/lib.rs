@@ -10,5 +10,6 @@ pub mod intake;
 pub mod load;
 pub mod protocol;
 pub mod refunds;
+pub mod relayed;
 pub mod seed;
 pub mod stats;

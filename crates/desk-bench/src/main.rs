@@ -6,8 +6,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use desk_bench::error::BenchError;
 use desk_bench::stats::millis;
-use desk_bench::{intake, refunds};
+use desk_bench::{intake, refunds, relayed};
 
 #[derive(Parser)]
 #[command(about = "Merchant Desk's benchmarks (see BENCHMARKS.md)")]
@@ -24,6 +25,14 @@ enum Bench {
         #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
         connections: Vec<usize>,
         /// Notifications per level.
+        #[arg(long, default_value_t = 20_000)]
+        count: usize,
+    },
+    /// Payment notifications through the relay to an alert on a connected desk, beside the
+    /// direct intake at the same load.
+    Relay {
+        #[arg(long, value_delimiter = ',', default_value = "64")]
+        connections: Vec<usize>,
         #[arg(long, default_value_t = 20_000)]
         count: usize,
     },
@@ -50,6 +59,45 @@ enum Bench {
     },
 }
 
+/// Rows of intake runs (with a header when `path` is `None`, else led by `path`).
+fn intake_table(
+    out: &mut impl Write,
+    path: Option<&str>,
+    runs: Vec<intake::IntakeRun>,
+) -> Result<(), BenchError> {
+    if path.is_none() {
+        writeln!(
+            out,
+            "| connections | notifications/s | p50 | p99 | max | to alert p50 | to alert p99 | stored / alerts |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    }
+    let ms = |d: Duration| format!("{:.2} ms", millis(d));
+    for run in runs {
+        writeln!(
+            out,
+            "| {}{} | {:.0} | {} | {} | {} | {} | {} | {} / {} of {}{} |",
+            path.map_or(String::new(), |p| format!("{p} | ")),
+            run.connections,
+            run.per_second(),
+            ms(run.p(0.5)),
+            ms(run.p(0.99)),
+            ms(run.p(1.0)),
+            ms(run.alert_p(0.5)),
+            ms(run.alert_p(0.99)),
+            run.stored,
+            run.alerts,
+            run.notifications,
+            if run.refused > 0 {
+                format!(", {} refused", run.refused)
+            } else {
+                String::new()
+            },
+        )?;
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
@@ -71,33 +119,20 @@ fn run(bench: Bench) -> Result<(), Box<dyn std::error::Error>> {
         Bench::Intake { connections, count } => {
             let dir = tempfile::tempdir()?;
             let runs = runtime.block_on(intake::run(dir.path(), &connections, count))?;
+            intake_table(&mut out, None, runs)?;
+        }
+        Bench::Relay { connections, count } => {
+            let direct = tempfile::tempdir()?;
+            let direct = runtime.block_on(intake::run(direct.path(), &connections, count))?;
+            let relayed = tempfile::tempdir()?;
+            let relayed = runtime.block_on(relayed::run(relayed.path(), &connections, count))?;
             writeln!(
                 out,
-                "| connections | notifications/s | p50 | p99 | max | to alert p50 | to alert p99 | stored / alerts |"
+                "| path | connections | notifications/s | p50 | p99 | max | to alert p50 | to alert p99 | stored / alerts |"
             )?;
-            writeln!(out, "|---|---|---|---|---|---|---|---|")?;
-            let ms = |d: Duration| format!("{:.2} ms", millis(d));
-            for run in runs {
-                writeln!(
-                    out,
-                    "| {} | {:.0} | {} | {} | {} | {} | {} | {} / {} of {}{} |",
-                    run.connections,
-                    run.per_second(),
-                    ms(run.p(0.5)),
-                    ms(run.p(0.99)),
-                    ms(run.p(1.0)),
-                    ms(run.alert_p(0.5)),
-                    ms(run.alert_p(0.99)),
-                    run.stored,
-                    run.alerts,
-                    run.notifications,
-                    if run.refused > 0 {
-                        format!(", {} refused", run.refused)
-                    } else {
-                        String::new()
-                    },
-                )?;
-            }
+            writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+            intake_table(&mut out, Some("direct intake"), direct)?;
+            intake_table(&mut out, Some("through the relay"), relayed)?;
         }
         Bench::Refunds { count, rates } => {
             writeln!(

@@ -40,9 +40,6 @@ pub struct EngineSettings {
     pub notify_url: Option<String>,
     /// Refunds handled per pass.
     pub batch: usize,
-    /// Requests to WeChat (refunds and queries) per second, at most: WeChat refuses a merchant
-    /// that goes faster (FREQUENCY_LIMITED).
-    pub max_requests_per_second: u32,
 }
 
 impl Default for EngineSettings {
@@ -56,7 +53,6 @@ impl Default for EngineSettings {
             recharge_fallback: false,
             notify_url: None,
             batch: 32,
-            max_requests_per_second: 150,
         }
     }
 }
@@ -72,7 +68,6 @@ pub struct Engine<T> {
     store: Arc<Store>,
     client: WxPayClient<T>,
     settings: EngineSettings,
-    pace: Pace,
 }
 
 impl<T> std::fmt::Debug for Engine<T> {
@@ -86,7 +81,6 @@ impl<T> std::fmt::Debug for Engine<T> {
 impl<T: Transport> Engine<T> {
     pub fn new(store: Arc<Store>, client: WxPayClient<T>, settings: EngineSettings) -> Self {
         Engine {
-            pace: Pace::per_second(settings.max_requests_per_second),
             store,
             client,
             settings,
@@ -139,7 +133,6 @@ impl<T: Transport> Engine<T> {
             refund_account: due.from_recharge.then_some(RefundAccount::RechargeFunds),
             notify_url: self.settings.notify_url.clone(),
         };
-        self.pace.wait().await;
         let result = self.client.execute(&request).await;
         self.log("refund", due.id, &format!("{request:?}"), &result, now)?;
         match classify_send(&result, &due.out_refund_no, due.refund_fee) {
@@ -261,7 +254,6 @@ impl<T: Transport> Engine<T> {
             key: RefundQueryKey::OutRefundNo(due.out_refund_no.clone()),
             offset: None,
         };
-        self.pace.wait().await;
         let result = self.client.execute(&request).await;
         self.log("refundquery", due.id, &format!("{request:?}"), &result, now)?;
         Ok(classify_query(&result, &due.out_refund_no))
@@ -299,31 +291,6 @@ impl<T: Transport> Engine<T> {
             .retry_base
             .saturating_mul(2u32.saturating_pow(exponent))
             .min(self.settings.retry_max)
-    }
-}
-
-/// Spaces requests evenly at a rate: each waits for the slot after the previous one's. A slot
-/// not used is not saved up, so a quiet engine does not burst past the rate later.
-struct Pace {
-    every: Duration,
-    next: tokio::sync::Mutex<tokio::time::Instant>,
-}
-
-impl Pace {
-    fn per_second(rate: u32) -> Pace {
-        Pace {
-            every: Duration::from_secs(1) / rate.max(1),
-            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    async fn wait(&self) {
-        let mut next = self.next.lock().await;
-        let now = tokio::time::Instant::now();
-        if *next > now {
-            tokio::time::sleep_until(*next).await;
-        }
-        *next = (*next).max(now) + self.every;
     }
 }
 

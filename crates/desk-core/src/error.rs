@@ -78,6 +78,10 @@ pub enum CoreError {
     },
     #[error("could not ask WeChat Pay: {}", .0.user_message(wxpay::Lang::En))]
     WeChat(#[source] wxpay::Error),
+    /// An update from the owner's desk names a column this desk's database does not have: the
+    /// owner's desk is a newer version.
+    #[error("the owner's desk sent a record this desk cannot store ({0}): update this desk")]
+    MirrorFromNewerDesk(String),
     /// Stored with others in one transaction, whose commit failed (nothing of it was kept).
     #[error("{0}")]
     Batch(std::sync::Arc<CoreError>),
@@ -96,7 +100,8 @@ impl CoreError {
             CoreError::Store(_)
             | CoreError::TaskStopped(_)
             | CoreError::UnknownState(_)
-            | CoreError::BadId(_) => Code::Storage,
+            | CoreError::BadId(_)
+            | CoreError::MirrorFromNewerDesk(_) => Code::Storage,
             CoreError::Batch(cause) => cause.code(),
             CoreError::OrderUnknown(_) | CoreError::NotOnWeChat(_) => Code::OrderUnknown,
             CoreError::OrderNotPaid { .. } => Code::OrderNotPaid,

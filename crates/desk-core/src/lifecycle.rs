@@ -364,6 +364,8 @@ pub enum Code {
     /// The owner PIN is needed (locked, or the amount is above a limit).
     NeedsOwner,
     WrongPin,
+    /// Too many wrong PINs: no PIN is checked until a wait ends.
+    PinWait,
     InvalidInput,
     InvalidAmount,
     /// Past WeChat's limits (a year, 50 refunds).
@@ -387,9 +389,10 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::NeedsOwner,
         Code::WrongPin,
+        Code::PinWait,
         Code::InvalidInput,
         Code::InvalidAmount,
         Code::NotRefundable,
@@ -410,6 +413,7 @@ impl Code {
         match self {
             Code::NeedsOwner => "needs_owner",
             Code::WrongPin => "wrong_pin",
+            Code::PinWait => "pin_wait",
             Code::InvalidInput => "invalid_input",
             Code::InvalidAmount => "invalid_amount",
             Code::NotRefundable => "not_refundable",
@@ -464,6 +468,7 @@ mod tests {
         let pinned = [
             "\"needs_owner\"",
             "\"wrong_pin\"",
+            "\"pin_wait\"",
             "\"invalid_input\"",
             "\"invalid_amount\"",
             "\"not_refundable\"",

@@ -2,7 +2,7 @@
 //! `out_refund_no`. The states and their steps are in [`crate::lifecycle`]; every change is a
 //! conditional UPDATE whose row count is checked.
 
-use rand::Rng;
+use rand::RngExt;
 use rand::distr::Alphanumeric;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rand::Rng as _;
+use rand::RngExt as _;
 use wxpay::{
     ErrCode, Fen, OrderQueryRequest, OrderRef, OutRefundNo, OutTradeNo, RefundQueryKey,
     RefundQueryRequest,
@@ -167,36 +167,4 @@ pub fn unix_now() -> i64 {
 }
 
 /// `yyyyMMddHHmmss` in China time (UTC+8) as Unix seconds.
-pub(crate) fn china_time(text: &str) -> Option<i64> {
-    if text.len() != 14 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| text[range].parse::<u8>().ok();
-    let year: i32 = text[..4].parse().ok()?;
-    let date = time::Date::from_calendar_date(
-        year,
-        time::Month::try_from(number(4..6)?).ok()?,
-        number(6..8)?,
-    )
-    .ok()?;
-    let clock = time::Time::from_hms(number(8..10)?, number(10..12)?, number(12..14)?).ok()?;
-    let offset = time::UtcOffset::from_hms(8, 0, 0).ok()?;
-    Some(
-        time::PrimitiveDateTime::new(date, clock)
-            .assume_offset(offset)
-            .unix_timestamp(),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn china_time_is_utc_plus_eight() {
-        // 2026-11-24 00:25:33 in Beijing is 2026-11-23 16:25:33 UTC.
-        assert_eq!(china_time("20261124002533"), Some(1_795_451_133));
-        assert_eq!(china_time("20261324002533"), None);
-        assert_eq!(china_time("2026112400253"), None);
-    }
-}
+pub(crate) use wxpay::china_time::from_compact as china_time;

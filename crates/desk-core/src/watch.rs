@@ -52,7 +52,8 @@ pub enum Refusal {
     Stale,
     /// Backend: signed with a secret the owner replaced.
     OldSecret,
-    /// Backend: signed, but not a valid refund request.
+    /// Backend: signed, but not a valid refund request. Refund notification: decrypted, but
+    /// its facts disagree with the desk's record of that refund.
     Invalid,
 }
 

@@ -274,10 +274,15 @@ impl Store {
         Ok(resumed)
     }
 
-    /// A refund notification (decrypted and checked by the caller) settles the refund it names.
-    /// WeChat's word beats the desk's record: a refund held, waiting or failed that WeChat
-    /// reports is moved to what WeChat says (a failed one is marked as contradicted).
-    /// Returns false when there is nothing to change (not ours, or already final).
+    /// A refund notification (decrypted and checked by the caller) about a refund the desk made.
+    /// It must agree with the desk's record in every fact it states (the order and WeChat's
+    /// transaction, the refund number and WeChat's, both amounts), else it is refused.
+    ///
+    /// SUCCESS is WeChat's word and beats the desk's record: a refund held, waiting or failed
+    /// is moved to succeeded (a failed one marked as contradicted). REFUNDCLOSE and CHANGE are
+    /// not taken on the notification's word, because a closed refund's amount becomes refundable
+    /// again: the refund is asked of WeChat now (a refund query, by the engine) and WeChat's
+    /// answer decides. Returns false when there is nothing to change.
     pub fn apply_refund_notification(
         &self,
         notification: &RefundNotification,
@@ -286,55 +291,129 @@ impl Store {
         let Some(found) = self.refund_by_number(notification.out_refund_no.as_str())? else {
             return Ok(false);
         };
-        if found.refund_fee != notification.refund_fee
-            || found.out_trade_no != notification.out_trade_no.as_str()
-        {
+        let agrees = found.out_trade_no == notification.out_trade_no.as_str()
+            && found.transaction_id == notification.transaction_id.as_str()
+            && found.refund_fee == notification.refund_fee
+            && found.total_fee == notification.total_fee
+            && found
+                .refund_id
+                .as_deref()
+                .is_none_or(|id| id == notification.refund_id.as_str());
+        if !agrees {
             return Err(CoreError::NotificationMismatch {
                 out_refund_no: notification.out_refund_no.to_string(),
             });
         }
         let refund_id = notification.refund_id.as_str();
-        match found.state {
-            RefundState::Approved | RefundState::Submitting | RefundState::Held => {
+        match (&notification.refund_status, found.state) {
+            (
+                RefundStatus::Success,
+                RefundState::Approved | RefundState::Submitting | RefundState::Held,
+            ) => {
                 self.mark_accepted(found.id, found.state, refund_id, now, now)?;
                 self.settle(found.id, &notification.refund_status, now)?;
             }
-            RefundState::Processing => self.settle(found.id, &notification.refund_status, now)?,
-            RefundState::Failed => match RefundState::from_wire(&notification.refund_status) {
-                Some(to) => self.step(found.id, RefundState::Failed, to, now, |tx| {
-                    tx.execute(
-                        "UPDATE refunds SET contradicted = 1, refund_id = ?2 WHERE id = ?1",
-                        params![found.id, refund_id],
-                    )?;
-                    Ok(())
-                })?,
-                None => return Ok(false),
-            },
-            RefundState::Succeeded | RefundState::Closed | RefundState::NeedsManual => {
-                return Ok(false);
+            (RefundStatus::Success, RefundState::Processing) => {
+                self.settle(found.id, &notification.refund_status, now)?;
             }
+            (RefundStatus::Success, RefundState::Failed) => {
+                self.contradict(found.id, RefundState::Succeeded, refund_id, now)?;
+            }
+            // Asked before anything else: WeChat's answer to the query settles it.
+            (
+                RefundStatus::RefundClose | RefundStatus::Change,
+                state @ (RefundState::Submitting | RefundState::Processing),
+            ) => self.ask_now(found.id, state, now)?,
+            // A failed refund's amount is free already; WeChat saying it took the refund after
+            // all (and could not pay it out) counts the amount as spent again, the safe way.
+            (RefundStatus::Change, RefundState::Failed) => {
+                self.contradict(found.id, RefundState::NeedsManual, refund_id, now)?;
+            }
+            // Approved ones are sent (same number) and held ones asked before anything else
+            // anyway; a closed or failed one frees nothing more; final ones stay.
+            (
+                RefundStatus::RefundClose | RefundStatus::Change,
+                RefundState::Approved | RefundState::Held,
+            )
+            | (RefundStatus::RefundClose, RefundState::Failed)
+            | (_, RefundState::Succeeded | RefundState::Closed | RefundState::NeedsManual)
+            | (RefundStatus::Processing | RefundStatus::Other(_), _) => return Ok(false),
         }
         Ok(true)
     }
 
-    /// The refund with this number, if the desk made it.
-    pub fn refund_by_number(&self, out_refund_no: &str) -> Result<Option<FoundRefund>, CoreError> {
-        let row: Option<(i64, String, i64, String)> = self.read(|conn| {
-            conn.query_row(
-                "SELECT id, state, refund_fee, out_trade_no FROM refunds WHERE out_refund_no = ?1",
-                [out_refund_no],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )
-            .optional()
-        })?;
-        row.map(|(id, state, fee, out_trade_no)| {
-            Ok(FoundRefund {
-                id,
-                state: parse_state(state)?,
-                refund_fee: Fen::new(fee),
-                out_trade_no,
-            })
+    /// failed → `to`: WeChat's evidence overrides the desk's record, which is marked as
+    /// contradicted (the owner is alerted).
+    fn contradict(
+        &self,
+        refund: i64,
+        to: RefundState,
+        refund_id: &str,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        self.step(refund, RefundState::Failed, to, now, |tx| {
+            tx.execute(
+                "UPDATE refunds SET contradicted = 1, refund_id = ?2 WHERE id = ?1",
+                params![refund, refund_id],
+            )?;
+            Ok(())
         })
+    }
+
+    /// Keeps the refund in `state` and makes it due now: the engine asks WeChat about it next.
+    fn ask_now(&self, refund: i64, state: RefundState, now: i64) -> Result<(), CoreError> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE refunds SET next_attempt_at = ?3 WHERE id = ?1 AND state = ?2",
+                params![refund, state.as_str(), now],
+            )?;
+            if changed != 1 {
+                return Err(CoreError::TransitionLost {
+                    refund,
+                    expected: state,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// The refund with this number, if the desk made it, with its order's facts.
+    pub fn refund_by_number(&self, out_refund_no: &str) -> Result<Option<FoundRefund>, CoreError> {
+        #[allow(clippy::type_complexity)]
+        let row: Option<(i64, String, i64, String, String, i64, Option<String>)> =
+            self.read(|conn| {
+                conn.query_row(
+                    "SELECT r.id, r.state, r.refund_fee, r.out_trade_no, o.transaction_id, o.total_fee, r.refund_id
+                     FROM refunds r JOIN orders o ON o.out_trade_no = r.out_trade_no
+                     WHERE r.out_refund_no = ?1",
+                    [out_refund_no],
+                    |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                            row.get(5)?,
+                            row.get(6)?,
+                        ))
+                    },
+                )
+                .optional()
+            })?;
+        row.map(
+            |(id, state, fee, out_trade_no, transaction_id, total_fee, refund_id)| {
+                Ok(FoundRefund {
+                    id,
+                    state: parse_state(state)?,
+                    refund_fee: Fen::new(fee),
+                    out_trade_no,
+                    transaction_id,
+                    total_fee: Fen::new(total_fee),
+                    refund_id,
+                })
+            },
+        )
         .transpose()
     }
 
@@ -427,13 +506,19 @@ pub(crate) struct Failure<'a> {
     pub from_recharge: bool,
 }
 
-/// A refund found by its number.
+/// A refund found by its number, with its order's facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundRefund {
     pub id: i64,
     pub state: RefundState,
     pub refund_fee: Fen,
     pub out_trade_no: String,
+    /// WeChat's number of the order.
+    pub transaction_id: String,
+    /// The order's total.
+    pub total_fee: Fen,
+    /// WeChat's number of the refund, once WeChat reported it.
+    pub refund_id: Option<String>,
 }
 
 fn parse_state(text: String) -> Result<RefundState, CoreError> {

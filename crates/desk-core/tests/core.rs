@@ -5,8 +5,11 @@
 
 use std::sync::Arc;
 
+mod support;
+
 use desk_core::*;
 use proptest::prelude::*;
+use support::owner;
 use wxpay::{Fen, OutTradeNo, TransactionId};
 
 const NOW: i64 = 1_795_000_000;
@@ -46,13 +49,6 @@ fn request(no: &str, fee: i64) -> NewRequest {
         refund_fee: Fen::new(fee),
         reason: "尺码不合适".into(),
         customer: Some("张三".into()),
-    }
-}
-
-fn owner() -> Approver {
-    Approver {
-        name: "owner".into(),
-        limit: None,
     }
 }
 

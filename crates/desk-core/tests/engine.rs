@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 mod support;
 
 use desk_core::*;
+use support::owner;
 use wxpay::*;
 use wxpay_client::{HttpsTransport, WxPayClient};
 use wxpay_sim::{
@@ -94,17 +95,7 @@ impl World {
             customer: None,
         };
         let (id, _) = self.store.add_request(&request, now()).unwrap();
-        self.store
-            .approve(
-                id,
-                None,
-                &Approver {
-                    name: "owner".into(),
-                    limit: None,
-                },
-                now(),
-            )
-            .unwrap()
+        self.store.approve(id, None, &owner(), now()).unwrap()
     }
 
     fn state(&self, refund: &ApprovedRefund) -> RefundState {
@@ -624,22 +615,12 @@ async fn a_manual_refund_of_an_unknown_or_unpaid_order_is_refused() {
     assert!(w.store.orders(None, 10).unwrap().is_empty());
 }
 
-fn owner() -> Approver {
-    Approver {
-        name: "owner".into(),
-        limit: None,
-    }
-}
-
 #[tokio::test]
 async fn requests_to_wechat_keep_to_the_rate_limit() {
     let w = World::new().await;
     let refunds: Vec<ApprovedRefund> = (0..6).map(|_| w.approved(1_000, 100)).collect();
-    // 20 a second: six sends take at least five gaps of 50 ms.
-    let engine = w.engine(EngineSettings {
-        max_requests_per_second: 20,
-        ..fast()
-    });
+    // 20 a second, kept by the client: six sends take at least five gaps of 50 ms.
+    let engine = Engine::new(w.store.clone(), w.client().with_rate_limit(20), fast());
     let started = std::time::Instant::now();
     let pass = engine.run_once(now()).await.unwrap();
     let took = started.elapsed();
@@ -651,7 +632,8 @@ async fn requests_to_wechat_keep_to_the_rate_limit() {
     for refund in &refunds {
         assert_eq!(w.state(refund), RefundState::Processing);
     }
-    // The queries that follow keep the same pace (one pace for every request).
+    // The queries that follow keep the same pace (one pace for every request the client makes,
+    // the intake's order checks included: its clones share it).
     let started = std::time::Instant::now();
     let pass = engine.run_once(now()).await.unwrap();
     assert_eq!(pass.checked, 6);

@@ -9,6 +9,7 @@ mod support;
 
 use desk_core::intake::{IntakeState, SIGNATURE_HEADER, TIMESTAMP_HEADER, router};
 use desk_core::*;
+use support::owner;
 use wxpay::*;
 use wxpay_client::{HttpsTransport, WxPayClient};
 use wxpay_sim::{NewOrder, SimConfig, SimHandle};
@@ -90,6 +91,24 @@ impl Desk {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("order {out_trade_no} never arrived");
+    }
+
+    /// A refund request of `fee` on `order`, approved by the owner.
+    fn approved(&self, order: &str, fee: i64) -> ApprovedRefund {
+        let (request, _) = self
+            .store
+            .add_request(
+                &NewRequest {
+                    request_id: None,
+                    out_trade_no: OutTradeNo::new(order).unwrap(),
+                    refund_fee: Fen::new(fee),
+                    reason: "r".into(),
+                    customer: None,
+                },
+                now(),
+            )
+            .unwrap();
+        self.store.approve(request, None, &owner(), now()).unwrap()
     }
 
     fn drain_events(&mut self) -> Vec<DeskEvent> {
@@ -418,31 +437,7 @@ async fn a_refund_notification_through_the_intake_settles_the_refund() {
     let mut desk = Desk::start(0.0).await;
     let order = desk.paid_order(1000);
     desk.wait_for_order(&order).await;
-    let (request, _) = desk
-        .store
-        .add_request(
-            &NewRequest {
-                request_id: None,
-                out_trade_no: OutTradeNo::new(order.as_str()).unwrap(),
-                refund_fee: Fen::new(250),
-                reason: "r".into(),
-                customer: None,
-            },
-            now(),
-        )
-        .unwrap();
-    let approved = desk
-        .store
-        .approve(
-            request,
-            None,
-            &Approver {
-                name: "owner".into(),
-                limit: None,
-            },
-            now(),
-        )
-        .unwrap();
+    let approved = desk.approved(&order, 250);
     let settings = EngineSettings {
         first_check_after: Duration::from_secs(3600), // only the notification can settle it
         notify_url: Some(format!("{}/wxpay/refund-notify", desk.url)),
@@ -644,4 +639,154 @@ async fn hostile_input_is_refused_and_stores_nothing() {
         "nothing queued"
     );
     assert!(desk.drain_events().is_empty(), "no event for any of it");
+}
+
+/// A refund notification as WeChat encrypts it, with the facts given (right key: the worst
+/// case, a notification replayed or altered by someone holding the key).
+fn refund_notification_body(merchant: &Merchant, facts: &[(&str, String)]) -> String {
+    let inner = Fields::from_pairs(facts.iter().map(|(k, v)| (*k, v.clone()))).unwrap();
+    let inner = wxpay::xml::encode_with_root(&inner, "root").unwrap();
+    let req_info = wxpay::refund_notify::encrypt_req_info(inner.as_bytes(), &merchant.api_key);
+    let outer = Fields::from_pairs([
+        ("return_code", "SUCCESS".to_owned()),
+        ("appid", merchant.appid.to_string()),
+        ("mch_id", merchant.mch_id.to_string()),
+        ("nonce_str", "n".to_owned()),
+        ("req_info", req_info),
+    ])
+    .unwrap();
+    wxpay::xml::encode_with_root(&outer, "xml").unwrap()
+}
+
+/// REFUNDCLOSE would make a refund's amount refundable again. A notification saying so frees
+/// nothing unless every fact in it matches the refund the desk made and WeChat, asked by the
+/// refund's number, confirms it: forged, mismatched or contradicted by WeChat, the money stays
+/// counted.
+#[tokio::test]
+async fn a_refundclose_frees_nothing_until_wechat_confirms_it() {
+    let desk = Desk::start(0.0).await;
+    let order = desk.paid_order(1000);
+    desk.wait_for_order(&order).await;
+    let transaction_id = desk.store.order(&order).unwrap().unwrap().transaction_id;
+    // WeChat pays the first out; it closes the second.
+    let (paid, closed) = (desk.approved(&order, 250), desk.approved(&order, 300));
+    desk.sim.add_refund_rule(wxpay_sim::RefundRule {
+        out_refund_no: Some(closed.out_refund_no.to_string()),
+        refund_fee: None,
+        outcome: wxpay_sim::RefundStatus::Refundclose,
+    });
+    let settings = EngineSettings {
+        // Only a notification (or its confirmation) makes the engine look again.
+        first_check_after: Duration::from_secs(3600),
+        notify_url: None,
+        ..EngineSettings::default()
+    };
+    let engine = Engine::new(desk.store.clone(), client_for(&desk.sim), settings);
+    engine.run_once(now()).await.unwrap();
+    let refund = |no: &OutRefundNo| desk.store.refund_by_number(no.as_str()).unwrap().unwrap();
+    assert_eq!(refund(&paid.out_refund_no).state, RefundState::Processing);
+    let refundable = || desk.store.order(&order).unwrap().unwrap().refundable;
+    assert_eq!(refundable(), Fen::new(450));
+    // Until WeChat has decided both (however busy the machine).
+    for waited in 0.. {
+        let refunds = desk.sim.refunds();
+        if refunds
+            .iter()
+            .all(|r| r.status != wxpay_sim::RefundStatus::Processing)
+        {
+            break;
+        }
+        assert!(waited < 1_500, "WeChat did not decide the refunds in 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let facts = |no: &OutRefundNo, fee: i64| {
+        let found = refund(no);
+        vec![
+            ("transaction_id", transaction_id.clone()),
+            ("out_trade_no", order.clone()),
+            ("refund_id", found.refund_id.clone().unwrap()),
+            ("out_refund_no", no.to_string()),
+            ("total_fee", "1000".to_owned()),
+            ("refund_fee", fee.to_string()),
+            ("refund_status", "REFUNDCLOSE".to_owned()),
+        ]
+    };
+    let with = |mut facts: Vec<(&'static str, String)>, name: &str, value: &str| {
+        for fact in &mut facts {
+            if fact.0 == name {
+                fact.1 = value.to_owned();
+            }
+        }
+        facts
+    };
+    let post = |body: String| {
+        let http = desk.http.clone();
+        let url = format!("{}/wxpay/refund-notify", desk.url);
+        async move {
+            http.post(url)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let merchant = desk.merchant();
+    let genuine = facts(&paid.out_refund_no, 250);
+    let mismatched = [
+        with(
+            genuine.clone(),
+            "transaction_id",
+            "4200000000000000000000000000",
+        ),
+        with(genuine.clone(), "out_trade_no", "SOMEONEELSE01"),
+        with(
+            genuine.clone(),
+            "refund_id",
+            "50000000000000000000000000000",
+        ),
+        with(genuine.clone(), "refund_fee", "251"),
+        with(genuine.clone(), "total_fee", "100000"),
+    ];
+    for facts in mismatched {
+        let reply = post(refund_notification_body(&merchant, &facts)).await;
+        assert!(reply.contains("FAIL"), "{facts:?}: {reply}");
+    }
+    // Forged: another key.
+    let mut forger = merchant.clone();
+    forger.api_key = ApiKey::new("0123456789abcdef0123456789abcdef").unwrap();
+    let reply = post(refund_notification_body(&forger, &genuine)).await;
+    assert!(reply.contains("FAIL"), "{reply}");
+    assert_eq!(refund(&paid.out_refund_no).state, RefundState::Processing);
+    assert_eq!(refundable(), Fen::new(450), "nothing was freed");
+
+    // Every fact right, but WeChat paid it: acknowledged, asked, and WeChat's word stands.
+    let reply = post(refund_notification_body(&merchant, &genuine)).await;
+    assert!(reply.contains("SUCCESS"), "{reply}");
+    // And the one WeChat did close.
+    let reply = post(refund_notification_body(
+        &merchant,
+        &facts(&closed.out_refund_no, 300),
+    ))
+    .await;
+    assert!(reply.contains("SUCCESS"), "{reply}");
+    assert_eq!(refund(&paid.out_refund_no).state, RefundState::Processing);
+    assert_eq!(refund(&closed.out_refund_no).state, RefundState::Processing);
+    assert_eq!(refundable(), Fen::new(450), "not before WeChat is asked");
+    engine.run_once(now()).await.unwrap();
+    assert_eq!(refund(&paid.out_refund_no).state, RefundState::Succeeded);
+    assert_eq!(refund(&closed.out_refund_no).state, RefundState::Closed);
+    assert_eq!(
+        refundable(),
+        Fen::new(750),
+        "only the closed one's amount is free"
+    );
+    // A late REFUNDCLOSE for the paid refund changes nothing.
+    let reply = post(refund_notification_body(&merchant, &genuine)).await;
+    assert!(reply.contains("SUCCESS"), "{reply}");
+    assert_eq!(refund(&paid.out_refund_no).state, RefundState::Succeeded);
+    assert_eq!(refundable(), Fen::new(750));
 }

@@ -160,10 +160,7 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
         desk.store.record_payment(&payment, now()).unwrap();
         orders.push(payment);
     }
-    let owner = Approver {
-        name: "owner".into(),
-        limit: None,
-    };
+    let owner = support::owner();
     let mut requests = Vec::new();
     let mut refunds: Vec<ApprovedRefund> = Vec::new();
     for step in steps {

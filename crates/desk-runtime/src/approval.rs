@@ -1,21 +1,12 @@
-//! The approval policy, one call for every door (the window, the CLI): the owner PIN (typed
-//! again above the "always ask" amount), the staff limit for anyone approving as staff, then
-//! the approval itself with every money guard in the store's one transaction.
+//! The approval policy, one call for every door (the window, the CLI): who may approve how much
+//! (`access`: the owner with the PIN, staff within the limit the owner granted), then the
+//! approval itself with every money guard in the store's one transaction, the approver's limit
+//! among them.
 
 use desk_core::{ApprovedRefund, Approver, CoreError, Store};
 use wxpay::Fen;
 
-use crate::access::{Access, AccessError};
-use crate::config::RefundPolicy;
-
-/// Who approves. The name goes into the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
-    /// The owner: no staff limit.
-    Owner(String),
-    /// Staff: up to `refunds.staff_limit_fen`.
-    Staff(String),
-}
+use crate::access::{Access, AccessError, Authority, Claim};
 
 /// One approval as a person asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +14,10 @@ pub struct Approval<'a> {
     pub request: i64,
     /// Less than asked (fen); `None`: what the customer asked.
     pub amount: Option<Fen>,
-    pub role: Role,
-    /// The owner PIN typed with this approval, if any.
-    pub pin: Option<&'a str>,
+    /// Who approves, for the audit log.
+    pub by: String,
+    /// Owner (with the PIN) or staff.
+    pub claim: Claim<'a>,
 }
 
 /// Why an approval was refused.
@@ -53,7 +45,6 @@ pub type Outcome = (i64, Result<ApprovedRefund, CoreError>);
 pub fn approve(
     store: &Store,
     access: &Access,
-    policy: &RefundPolicy,
     approval: &Approval<'_>,
     now: i64,
 ) -> Result<ApprovedRefund, ApprovalError> {
@@ -61,43 +52,37 @@ pub fn approve(
         Some(amount) => amount,
         None => store.queue_item(approval.request)?.requested_fee,
     };
-    access.require_for_amount(amount, approval.pin, now)?;
+    let authority = access.authorize_approval(amount, approval.claim, now)?;
     Ok(store.approve(
         approval.request,
         approval.amount,
-        &approver(&approval.role, policy),
+        &approver(&approval.by, authority),
         now,
     )?)
 }
 
-/// Approves each request in full; the PIN is checked once, for the largest; one refusal (already
-/// decided, over the limit) does not stop the others.
+/// Approves each request in full; the owner's PIN is checked once, for the largest, and staff's
+/// limit applies to each; one refusal (already decided, over the limit) does not stop the
+/// others.
 pub fn approve_all(
     store: &Store,
     access: &Access,
-    policy: &RefundPolicy,
     requests: &[i64],
-    role: &Role,
-    pin: Option<&str>,
+    by: &str,
+    claim: Claim<'_>,
     now: i64,
 ) -> Result<Vec<Outcome>, ApprovalError> {
     let largest = requests
         .iter()
         .map(|&id| store.queue_item(id).map(|item| item.requested_fee))
         .try_fold(Fen::ZERO, |max, fee| fee.map(|fee| max.max(fee)))?;
-    access.require_for_amount(largest, pin, now)?;
-    Ok(store.approve_all(requests, &approver(role, policy), now))
+    let authority = access.authorize_batch(largest, claim, now)?;
+    Ok(store.approve_all(requests, &approver(by, authority), now))
 }
 
-fn approver(role: &Role, policy: &RefundPolicy) -> Approver {
-    match role {
-        Role::Owner(name) => Approver {
-            name: name.clone(),
-            limit: None,
-        },
-        Role::Staff(name) => Approver {
-            name: name.clone(),
-            limit: policy.staff_limit_fen.map(Fen::new),
-        },
+fn approver(by: &str, authority: Authority) -> Approver {
+    Approver {
+        name: by.to_owned(),
+        limit: authority.limit(),
     }
 }

@@ -25,7 +25,16 @@ impl Books {
             Mode::Production => config
                 .merchant
                 .as_ref()
-                .map(|merchant| Books::Merchant(merchant.mch_id.clone()))
+                .map(|merchant| merchant.mch_id.clone())
+                // A staff desk keeps the books of the merchant its owner's desk named.
+                .or_else(|| {
+                    config
+                        .relay
+                        .as_ref()
+                        .and_then(|relay| relay.staff.as_ref())
+                        .map(|staff| staff.mch_id.clone())
+                })
+                .map(Books::Merchant)
                 .ok_or_else(|| RuntimeError::NoMerchant(dir.config())),
         }
     }

@@ -5,13 +5,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rand::RngCore;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use wxpay::SignType;
 
 use crate::access::AccessConfig;
 use crate::alerts::{AlertSettings, Language};
 use crate::files::{FileError, read_optional, write_private};
+use crate::relay::RelayConfig;
 use crate::secrets::SecretBackend;
 
 /// The intake's default address: loopback, so nothing outside this computer reaches it unless
@@ -36,6 +37,10 @@ pub struct Config {
     /// The owner PIN (hashed) and when it is always asked.
     #[serde(default)]
     pub access: AccessConfig,
+    /// The shop's relay, when the desk reads WeChat's and the backend's messages there instead
+    /// of listening itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<RelayConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,8 +144,22 @@ impl Default for RefundPolicy {
 pub enum ConfigError {
     #[error(transparent)]
     File(#[from] FileError),
-    #[error("{path} is not a valid configuration: {message}. Fix or delete the file")]
-    Invalid { path: PathBuf, message: String },
+    /// Not TOML, or a field of the wrong kind: where toml found it.
+    #[error(
+        "{path}, line {line}, column {column}: {message}. Fix it there, or delete the file to start over"
+    )]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// It parses, but the desk cannot use a setting.
+    #[error("{path} is not a valid configuration: {problem}. Fix or delete the file")]
+    Invalid {
+        path: PathBuf,
+        problem: ConfigProblem,
+    },
     #[error("cannot save the configuration: {0}")]
     Serialize(String),
 }
@@ -165,6 +184,7 @@ impl Config {
             language: Language::default(),
             alerts: AlertSettings::default(),
             access: AccessConfig::default(),
+            relay: None,
         }
     }
 
@@ -173,13 +193,20 @@ impl Config {
         let Some(text) = read_optional(path)? else {
             return Ok(None);
         };
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: e.message().to_owned(),
+        let config: Config = toml::from_str(&text).map_err(|error| {
+            let (line, column) = error
+                .span()
+                .map_or((1, 1), |span| line_and_column(&text, span.start));
+            ConfigError::Syntax {
+                path: path.to_owned(),
+                line,
+                column,
+                message: error.message().to_owned(),
+            }
         })?;
         config.validate().map_err(|problem| ConfigError::Invalid {
             path: path.to_owned(),
-            message: problem.to_string(),
+            problem,
         })?;
         Ok(Some(config))
     }
@@ -201,7 +228,7 @@ impl Config {
         // Never write a file the next start would refuse.
         self.validate().map_err(|problem| ConfigError::Invalid {
             path: path.to_owned(),
-            message: problem.to_string(),
+            problem,
         })?;
         let text =
             toml::to_string_pretty(self).map_err(|e| ConfigError::Serialize(e.to_string()))?;
@@ -214,7 +241,11 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigProblem> {
-        if self.mode == Mode::Production && self.merchant.is_none() {
+        let staff_desk = self
+            .relay
+            .as_ref()
+            .is_some_and(|relay| relay.staff.is_some());
+        if self.mode == Mode::Production && self.merchant.is_none() && !staff_desk {
             return Err(ConfigProblem::ProductionWithoutMerchant);
         }
         if self.intake.shared_secret.len() < 16 {
@@ -246,9 +277,25 @@ impl Config {
     }
 }
 
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    (line, column)
+}
+
 /// A setting the file parses but the desk cannot use.
 #[derive(Debug, thiserror::Error)]
-enum ConfigProblem {
+pub enum ConfigProblem {
     #[error("mode is \"production\" but there is no [merchant] section")]
     ProductionWithoutMerchant,
     #[error("intake.shared_secret must be at least 16 characters")]
@@ -270,5 +317,68 @@ enum ConfigProblem {
 impl Default for Config {
     fn default() -> Self {
         Config::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn load(text: &str) -> ConfigError {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path).unwrap_err()
+    }
+
+    #[test]
+    fn a_mistake_in_the_file_is_named_with_its_line_and_column() {
+        let mut text = toml::to_string(&Config::new()).unwrap();
+        text.push_str("\n[refunds]\nstaff_limit_fen = \"五十\"\n");
+        let line = text.lines().count();
+        match load(&text) {
+            ConfigError::Syntax {
+                line: at, column, ..
+            } => {
+                // The duplicate [refunds] table, or the string where a number goes: either
+                // way toml points into the lines just added.
+                assert!(at >= line - 1 && at <= line, "line {at} of {line}");
+                assert!(column >= 1);
+            }
+            other => panic!("{other}"),
+        }
+        let error = load("mode = \"sandbox\"\nlanguage = 7\n");
+        let said = error.to_string();
+        assert!(said.contains("line 2, column 12"), "{said}");
+    }
+
+    #[test]
+    fn a_setting_the_desk_cannot_use_is_named() {
+        let mut config = Config::new();
+        config.refunds.max_requests_per_second = 0;
+        let text = toml::to_string(&config).unwrap();
+        let error = load(&text);
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    problem: ConfigProblem::NoRequestsPerSecond,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("max_requests_per_second"));
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        // The x after the two Chinese characters (three bytes each).
+        assert_eq!(line_and_column("a = 1\nb = \"五十\" x", 19), (2, 10));
+        // Inside a character: counted from its start.
+        assert_eq!(line_and_column("a = 1\nb = \"五十\" x", 16), (2, 7));
+        assert_eq!(line_and_column("", 0), (1, 1));
+        assert_eq!(line_and_column("五", 1), (1, 1));
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use desk_core::intake::{IntakeState, router};
 use desk_core::{Engine, EngineSettings, EventReceiver, ManualRefund, Store, unix_now};
+use guarded_server::{GuardedServer, Limits};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use wxpay_sim::{DemoTraffic, IntakeTarget, SimConfig, SimHandle};
@@ -18,7 +19,9 @@ use crate::error::RuntimeError;
 use crate::files::DataDir;
 use crate::lock::DeskLock;
 use crate::merchant::{Client, SandboxCredentials, merchant_client};
+use crate::relay::{Link, LinkStatus, staff_client};
 use crate::secrets::Secrets;
+use relay_protocol::Role;
 
 /// How to start.
 #[derive(Debug, Clone)]
@@ -74,6 +77,10 @@ pub struct RunningDesk {
     /// When this desk started (Unix seconds): alerts from before it were missed while closed.
     started_at: i64,
     warnings: Vec<String>,
+    /// The intake's doors: what they had to refuse and evict.
+    doors: Arc<GuardedServer>,
+    /// The link to the shop's relay, when the desk reads there instead of listening.
+    relay_status: Option<watch::Receiver<LinkStatus>>,
     _lock: DeskLock,
 }
 
@@ -90,8 +97,11 @@ impl RunningDesk {
     pub async fn start(options: StartOptions) -> Result<RunningDesk, RuntimeError> {
         let started_at = unix_now();
         let dir = &options.data_dir;
+        let open_files = guarded_server::process::prepare();
         dir.create()?;
         let lock = DeskLock::acquire(&dir.lock(), dir.root())?;
+        // Before anything is read: a data directory someone loosened is narrowed and said so.
+        let loosened = crate::files::make_private(dir.root());
         let config = Config::load_or_create(&dir.config())?;
         let mode = if options.force_sandbox {
             Mode::Sandbox
@@ -106,15 +116,45 @@ impl RunningDesk {
             Mode::Sandbox => sandbox_intake_secret(dir)?,
             Mode::Production => config.intake.shared_secret.clone(),
         };
-        let addr = options.listen.unwrap_or(config.intake.listen);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| RuntimeError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| RuntimeError::Bind { addr, source })?;
-        let intake_url = format!("http://{local}");
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = loosened.iter().map(ToString::to_string).collect();
+        // With a relay (a real merchant only) the desk listens on no port: it connects out.
+        let relay = match (mode, &config.relay) {
+            (Mode::Production, Some(relay)) => Some(relay.clone()),
+            (Mode::Sandbox, Some(_)) => {
+                warnings.push(
+                    "the sandbox does not use the relay: its simulator posts to this desk directly"
+                        .to_owned(),
+                );
+                None
+            }
+            (_, None) => None,
+        };
+        let staff = relay
+            .as_ref()
+            .filter(|relay| relay.role == Role::Staff)
+            .map(|relay| relay.staff.clone().ok_or_else(|| {
+                RuntimeError::InvalidSetting(
+                    "this staff desk has no merchant: pair it again with a code from the owner's desk".into(),
+                )
+            }))
+            .transpose()?;
+        let (listener, intake_url) = match &relay {
+            Some(relay) => (None, relay.shop_url()),
+            None => {
+                let addr = options.listen.unwrap_or(config.intake.listen);
+                let listener = guarded_server::bind(addr)
+                    .map_err(|source| RuntimeError::Bind { addr, source })?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|source| RuntimeError::Bind { addr, source })?;
+                if mode == Mode::Production && !local.ip().is_loopback() {
+                    warnings.push(format!(
+                        "the intake listens on {local}, reachable from other computers: make sure only WeChat and the shop's backend can reach it"
+                    ));
+                }
+                (Some(listener), format!("http://{local}"))
+            }
+        };
 
         let (client, sandbox, settings) = match mode {
             Mode::Sandbox => {
@@ -127,11 +167,20 @@ impl RunningDesk {
                     retry_max: Duration::from_secs(30),
                     not_enough_wait: Duration::from_secs(30),
                     recharge_fallback: config.refunds.recharge_fallback,
-                    max_requests_per_second: config.refunds.max_requests_per_second,
                     notify_url: Some(format!("{intake_url}/wxpay/refund-notify")),
                     ..EngineSettings::default()
                 };
                 (credentials.client(SystemTime::now())?, Some(sim), settings)
+            }
+            Mode::Production if staff.is_some() => {
+                // A staff desk: verifies notifications with the merchant's key; no certificate,
+                // no refunds.
+                let staff = staff.as_ref().unwrap_or_else(|| unreachable!("matched"));
+                (
+                    staff_client(staff, &dir.secrets_fallback(), SystemTime::now())?,
+                    None,
+                    EngineSettings::default(),
+                )
             }
             Mode::Production => {
                 let merchant = config
@@ -146,20 +195,18 @@ impl RunningDesk {
                         dir.secrets_fallback().display()
                     ));
                 }
-                if !local.ip().is_loopback() {
-                    warnings.push(format!(
-                        "the intake listens on {local}, reachable from other computers: make sure only WeChat and the shop's backend can reach it"
-                    ));
-                }
-                let settings =
-                    EngineSettings {
-                        recharge_fallback: config.refunds.recharge_fallback,
-                        max_requests_per_second: config.refunds.max_requests_per_second,
-                        notify_url: config.intake.public_url.as_ref().map(|base| {
-                            format!("{}/wxpay/refund-notify", base.trim_end_matches('/'))
-                        }),
-                        ..EngineSettings::default()
-                    };
+                // WeChat posts refund results where the desk can read them: the relay, else
+                // the intake's public address.
+                let public = match &relay {
+                    Some(_) => Some(intake_url.clone()),
+                    None => config.intake.public_url.clone(),
+                };
+                let settings = EngineSettings {
+                    recharge_fallback: config.refunds.recharge_fallback,
+                    notify_url: public
+                        .map(|base| format!("{}/wxpay/refund-notify", base.trim_end_matches('/'))),
+                    ..EngineSettings::default()
+                };
                 (
                     merchant_client(merchant, &secrets, SystemTime::now())?,
                     None,
@@ -167,6 +214,9 @@ impl RunningDesk {
                 )
             }
         };
+        // One pace for every call to WeChat: the engine's refunds and queries and the intake's
+        // order checks.
+        let client = client.with_rate_limit(config.refunds.max_requests_per_second);
 
         let (stop, stopped) = watch::channel(false);
         let (notices, _) = broadcast::channel(64);
@@ -180,24 +230,62 @@ impl RunningDesk {
         );
         intake.start_watch();
         let mut stop_intake = stopped.clone();
-        let serve =
-            axum::serve(listener, router(intake.clone())).with_graceful_shutdown(async move {
-                let _ = stop_intake.wait_for(|stop| *stop).await;
-            });
-        let intake_notices = notices.clone();
-        let intake_task = tokio::spawn(async move {
-            if let Err(error) = serve.await {
-                let _ = intake_notices.send(format!("the intake stopped: {error}"));
+        // Doors that strangers cannot hold shut (caps sized from the open-file limit).
+        let doors = Arc::new(GuardedServer::new(Limits::for_open_files(open_files.limit)));
+        let (relay_status, relay_status_rx) = watch::channel(LinkStatus::default());
+        let intake_task = match (listener, &relay) {
+            (Some(listener), _) => {
+                let intake_notices = notices.clone();
+                let intake_router = router(intake.clone());
+                let intake_doors = doors.clone();
+                tokio::spawn(async move {
+                    let stop = async move {
+                        let _ = stop_intake.wait_for(|stop| *stop).await;
+                    };
+                    if let Err(error) = intake_doors.serve(listener, intake_router, stop).await {
+                        let _ = intake_notices.send(format!("the intake stopped: {error}"));
+                    }
+                })
             }
-        });
-        let engine = Engine::new(store.clone(), client.clone(), settings);
-        let engine_task = tokio::spawn(run_engine(
-            engine,
-            store.subscribe(),
-            options.poll,
-            stopped,
-            notices.clone(),
-        ));
+            (None, Some(relay)) => {
+                let link = Link {
+                    client: relay.client()?,
+                    source: relay.source(),
+                    role: relay.role,
+                    shop_key: relay.shop_key.clone(),
+                    intake: intake.clone(),
+                    store: store.clone(),
+                    notices: notices.clone(),
+                    status: relay_status,
+                };
+                tokio::spawn(link.run(stop_intake))
+            }
+            (None, None) => unreachable!("the desk listens unless it has a relay"),
+        };
+        let mut tasks = vec![intake_task];
+        match relay.as_ref().map(|relay| relay.role) {
+            // A staff desk sends no refunds: the owner's desk does, and says so through the relay.
+            Some(Role::Staff) => {}
+            owner => {
+                if owner == Some(Role::Owner) {
+                    let relay = relay.as_ref().unwrap_or_else(|| unreachable!("matched"));
+                    tasks.push(tokio::spawn(crate::relay::publish(
+                        relay.client()?,
+                        relay.shop_key.clone(),
+                        store.clone(),
+                        stopped.clone(),
+                    )));
+                }
+                let engine = Engine::new(store.clone(), client.clone(), settings);
+                tasks.push(tokio::spawn(run_engine(
+                    engine,
+                    store.subscribe(),
+                    options.poll,
+                    stopped,
+                    notices.clone(),
+                )));
+            }
+        }
         Ok(RunningDesk {
             intake,
             store,
@@ -210,13 +298,22 @@ impl RunningDesk {
             sandbox,
             notices,
             stop,
-            tasks: vec![intake_task, engine_task],
+            tasks,
             alerts_stop: watch::channel(false).0,
             alert_task: Mutex::new(None),
             started_at,
             warnings,
+            doors,
+            relay_status: relay.map(|_| relay_status_rx),
             _lock: lock,
         })
+    }
+
+    /// How the link to the relay stands (`None`: the desk listens itself).
+    pub fn relay_status(&self) -> Option<LinkStatus> {
+        self.relay_status
+            .as_ref()
+            .map(|status| status.borrow().clone())
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -275,6 +372,16 @@ impl RunningDesk {
     }
 
     /// Things the owner should know from the start (secrets in a file, an open intake).
+    /// What the intake's doors did so far (connections evicted, timed out, refused).
+    pub fn intake_doors(&self) -> guarded_server::Stats {
+        self.doors.stats()
+    }
+
+    /// The intake's connection caps.
+    pub fn intake_limits(&self) -> Limits {
+        self.doors.limits()
+    }
+
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }

@@ -34,6 +34,11 @@ pub enum RuntimeError {
     NoApiKey(String),
     #[error("{0}")]
     InvalidSetting(String),
+    /// `api_base` or `extra_ca` (config.toml, a hidden flag) without the developer switch.
+    #[error(
+        "WeChat Pay is set to a test server ({0}), which a shop's desk never talks to: remove api_base and extra_ca from [merchant] in config.toml and run setup again (developers: set MERCHANT_DESK_DEV_WECHAT)"
+    )]
+    TestServerRefused(String),
     #[error("the trial refund runs in the sandbox: switch to the sandbox in Settings first")]
     NotInSandbox,
     #[error(
@@ -50,6 +55,8 @@ pub enum RuntimeError {
     RefundsInFlight(i64),
     #[error("the sandbox simulator could not start: {0}")]
     Sandbox(#[from] wxpay_sim::SimError),
+    #[error(transparent)]
+    Relay(#[from] relay_client::RelayError),
     #[error(
         "the intake cannot listen on {addr}: {source}. Another program may use the port: choose another in config.toml (intake.listen) or with --listen"
     )]
@@ -72,6 +79,8 @@ impl RuntimeError {
             }
             RuntimeError::InvalidSetting(_) | RuntimeError::NotInSandbox => Code::InvalidInput,
             RuntimeError::RefundsInFlight(_) => Code::RefundsInFlight,
+            RuntimeError::Relay(error) if error.is_transient() => Code::DeskUnavailable,
+            RuntimeError::Relay(_) => Code::Setup,
             RuntimeError::File(_)
             | RuntimeError::Config(_)
             | RuntimeError::Secret(_)
@@ -79,6 +88,7 @@ impl RuntimeError {
             | RuntimeError::Https(_)
             | RuntimeError::NoMerchant(_)
             | RuntimeError::NoApiKey(_)
+            | RuntimeError::TestServerRefused(_)
             | RuntimeError::SetupNotChecked
             | RuntimeError::SandboxNotRunning(_) => Code::Setup,
         }

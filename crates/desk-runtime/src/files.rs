@@ -52,7 +52,8 @@ impl DataDir {
         Ok(DataDir { root })
     }
 
-    /// Creates the directory (private to the user) if it does not exist.
+    /// Creates the directory (private to the user) if it does not exist. One that exists is
+    /// checked by [`make_private`] when the desk starts.
     pub fn create(&self) -> Result<(), FileError> {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
@@ -133,4 +134,81 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, FileError> {
             source,
         }),
     }
+}
+
+/// A file or folder in the data directory others could read or change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loosened {
+    /// Made private again (it had `mode`).
+    Tightened { path: PathBuf, mode: u32 },
+    /// Owned by another user: the desk cannot narrow it; its owner must.
+    NotOurs { path: PathBuf },
+}
+
+impl std::fmt::Display for Loosened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loosened::Tightened { path, mode } => write!(
+                f,
+                "{} was readable by other users (mode {mode:o}): made private again; check who changed it",
+                path.display()
+            ),
+            Loosened::NotOurs { path } => write!(
+                f,
+                "{} belongs to another user, who can read or change the desk's data: move the data directory somewhere only you own",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// At most this many entries are looked at (the data directory holds a few dozen).
+#[cfg(unix)]
+const MOST_ENTRIES: usize = 10_000;
+
+/// Makes every file (0600) and folder (0700) under `root` private again where someone loosened
+/// it, and says what it found. Symbolic links are not followed.
+pub fn make_private(root: &Path) -> Vec<Loosened> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut found = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let me = rustix::process::geteuid().as_raw();
+        let mut pending = vec![root.to_owned()];
+        let mut seen = 0;
+        while let Some(path) = pending.pop() {
+            seen += 1;
+            if seen > MOST_ENTRIES {
+                break;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            if meta.uid() != me {
+                found.push(Loosened::NotOurs { path: path.clone() });
+            } else if meta.mode() & 0o077 != 0 {
+                let mode = meta.mode() & 0o7777;
+                let private = if meta.is_dir() { 0o700 } else { 0o600 };
+                if std::fs::set_permissions(&path, std::fs::Permissions::from_mode(private)).is_ok()
+                {
+                    found.push(Loosened::Tightened {
+                        path: path.clone(),
+                        mode,
+                    });
+                }
+            }
+            if meta.is_dir()
+                && let Ok(entries) = std::fs::read_dir(&path)
+            {
+                pending.extend(entries.flatten().map(|entry| entry.path()));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = root;
+    found
 }

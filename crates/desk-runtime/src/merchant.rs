@@ -65,13 +65,22 @@ pub struct WechatServer {
     pub extra_ca: Option<std::path::PathBuf>,
 }
 
-/// A client for `merchant` at `server`, with the certificate when there is one.
+/// A client for `merchant` at `server`, with the certificate when there is one. A test server
+/// only under the developer switch (`developer.rs`).
 pub fn build_client(
     merchant: Merchant,
     identity: Option<ClientIdentity>,
     server: &WechatServer,
     now: SystemTime,
 ) -> Result<Client, RuntimeError> {
+    if *server != WechatServer::default() && !crate::developer::test_servers_allowed() {
+        let named = server
+            .api_base
+            .clone()
+            .or_else(|| server.extra_ca.as_ref().map(|ca| ca.display().to_string()))
+            .unwrap_or_default();
+        return Err(RuntimeError::TestServerRefused(named));
+    }
     let mut settings = HttpsSettings {
         identity,
         ..HttpsSettings::default()

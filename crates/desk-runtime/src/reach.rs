@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use backend_api::reach::{Challenge, Proof, REACH_PATH, proof};
 use backend_api::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
-use rand::Rng as _;
+use rand::RngExt as _;
 use wxpay::{TlsProblem, TransportErrorKind};
 
 use crate::doctor::{Check, CheckName, Finding, ReachProblem};

@@ -344,6 +344,7 @@ async fn merchant_world() -> (SimHandle, DataDir, Secrets, tempfile::TempDir) {
     let dir = DataDir::resolve(Some(temp.path().join("desk"))).unwrap();
     let secrets = Secrets::file(&dir.secrets_fallback());
     let credentials = sim.credentials();
+    desk_runtime::allow_test_servers("the simulator as WeChat Pay, in tests");
     let setup = MerchantSetup {
         appid: credentials.appid.to_string(),
         mch_id: credentials.mch_id.to_string(),

@@ -38,6 +38,7 @@ impl World {
 
     /// The simulated merchant's setup, with its `.p12` as WeChat ships it.
     fn setup(&self) -> MerchantSetup {
+        desk_runtime::allow_test_servers("the simulator as WeChat Pay, in tests");
         let credentials = self.sim.credentials();
         MerchantSetup {
             appid: credentials.appid.to_string(),

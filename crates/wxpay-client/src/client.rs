@@ -1,16 +1,21 @@
 //! Executes typed v2 requests: sign, send, classify the HTTP answer, verify and decode.
 
-use rand::Rng;
+use std::sync::Arc;
+
+use rand::RngExt;
 use rand::distr::Alphanumeric;
 use wxpay::{Error, MAX_BODY_BYTES, Merchant, Nonce, Request, TransportError, TransportErrorKind};
 
+use crate::pace::{Pace, WECHAT_REQUESTS_PER_SECOND};
 use crate::transport::{HttpReply, Transport};
 
-/// A merchant's client for WeChat Pay v2 over some [`Transport`].
+/// A merchant's client for WeChat Pay v2 over some [`Transport`]. Every call keeps to one
+/// rate, shared by the client's clones: WeChat's limit unless told otherwise.
 #[derive(Debug, Clone)]
 pub struct WxPayClient<T> {
     merchant: Merchant,
     transport: T,
+    pace: Arc<Pace>,
 }
 
 impl<T: Transport> WxPayClient<T> {
@@ -18,7 +23,14 @@ impl<T: Transport> WxPayClient<T> {
         WxPayClient {
             merchant,
             transport,
+            pace: Arc::new(Pace::per_second(WECHAT_REQUESTS_PER_SECOND)),
         }
+    }
+
+    /// At most `per_second` calls a second, from this client and its clones together.
+    pub fn with_rate_limit(mut self, per_second: u32) -> Self {
+        self.pace = Arc::new(Pace::per_second(per_second));
+        self
     }
 
     pub fn merchant(&self) -> &Merchant {
@@ -30,6 +42,7 @@ impl<T: Transport> WxPayClient<T> {
     /// ([`wxpay::TransportError::written`]); what that means for a refund is the desk's call.
     pub async fn execute<R: Request>(&self, request: &R) -> Result<R::Response, Error> {
         let body = self.merchant.encode_request(request, &random_nonce())?;
+        self.pace.wait().await;
         let reply = self
             .transport
             .post(R::PATH, body, R::NEEDS_CLIENT_CERT)
@@ -147,6 +160,79 @@ mod tests {
             TransportErrorKind::NotXml
         );
         assert!(v2_body(reply(200, "<xml><return_code>SUCCESS</return_code></xml>")).is_ok());
+    }
+
+    /// A transport that notes when each request left and answers nothing useful: a fake below
+    /// the line anyone sees, for the client's own pacing.
+    #[derive(Debug, Clone, Default)]
+    struct FakeClockedTransport {
+        sent: Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>,
+    }
+
+    impl Transport for FakeClockedTransport {
+        async fn post(
+            &self,
+            _path: &'static str,
+            _body: String,
+            _needs_client_cert: bool,
+        ) -> Result<HttpReply, TransportError> {
+            self.sent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(tokio::time::Instant::now());
+            Ok(reply(503, "busy"))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_call_of_a_client_and_its_clones_keeps_one_pace() {
+        let transport = FakeClockedTransport::default();
+        let merchant = Merchant {
+            appid: wxpay::AppId::new("wx2421b1c4370ec43b").unwrap_or_else(|_| unreachable!()),
+            mch_id: wxpay::MchId::new("10000100").unwrap_or_else(|_| unreachable!()),
+            api_key: wxpay::ApiKey::new("192006250b4c09247ec02edce69f6a2d")
+                .unwrap_or_else(|_| unreachable!()),
+            sign_type: wxpay::SignType::Md5,
+        };
+        let engine = WxPayClient::new(merchant, transport.clone()).with_rate_limit(10);
+        let intake = engine.clone();
+        let query = wxpay::RefundQueryRequest {
+            key: wxpay::RefundQueryKey::OutRefundNo(
+                wxpay::OutRefundNo::new("R1").unwrap_or_else(|_| unreachable!()),
+            ),
+            offset: None,
+        };
+        let order = wxpay::OrderQueryRequest {
+            order: wxpay::OrderRef::OutTradeNo(
+                wxpay::OutTradeNo::new("A1").unwrap_or_else(|_| unreachable!()),
+            ),
+        };
+        let start = tokio::time::Instant::now();
+        let (a, b) = tokio::join!(
+            async {
+                for _ in 0..3 {
+                    let _ = engine.execute(&query).await;
+                }
+            },
+            async {
+                for _ in 0..3 {
+                    let _ = intake.execute(&order).await;
+                }
+            }
+        );
+        let ((), ()) = (a, b);
+        let sent = transport
+            .sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        assert_eq!(sent.len(), 6);
+        let offsets: Vec<u128> = sent.iter().map(|at| (*at - start).as_millis()).collect();
+        assert_eq!(
+            offsets,
+            [0, 100, 200, 300, 400, 500],
+            "one slot each, 100 ms apart"
+        );
     }
 
     #[test]

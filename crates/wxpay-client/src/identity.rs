@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use p12_keystore::Pkcs12Archive;
 use rustls::InconsistentKeys;
 use rustls::crypto::ring::sign::any_supported_type;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
 use wxpay::{CertPassword, MchId};
@@ -105,12 +106,13 @@ impl ClientIdentity {
     }
 
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<ClientIdentity, IdentityError> {
-        let certs = rustls_pemfile::certs(&mut &cert_pem[..])
+        let certs = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| IdentityError::InvalidPem("readable certificate"))?;
-        let key = rustls_pemfile::private_key(&mut &key_pem[..])
-            .map_err(|_| IdentityError::InvalidPem("readable private key"))?
-            .ok_or(IdentityError::InvalidPem("private key"))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|error| match error {
+            pem::Error::NoItemsFound => IdentityError::InvalidPem("private key"),
+            _ => IdentityError::InvalidPem("readable private key"),
+        })?;
         if certs.is_empty() {
             return Err(IdentityError::InvalidPem("certificate"));
         }

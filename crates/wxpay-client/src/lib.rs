@@ -9,11 +9,13 @@
 
 mod client;
 mod identity;
+mod pace;
 mod transport;
 
 pub use client::{WxPayClient, random_nonce, v2_body};
 pub use identity::{ClientIdentity, IdentityError, default_password};
+pub use pace::{Pace, WECHAT_REQUESTS_PER_SECOND};
 pub use transport::{
     BACKUP_BASE_URL, HttpReply, HttpsSettings, HttpsTransport, PRODUCTION_BASE_URL, SetupError,
-    Transport, describe_failure, https_client,
+    Transport, describe_failure, https_client, verified_client_builder,
 };

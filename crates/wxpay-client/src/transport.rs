@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rustls::client::ResolvesClientCert;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use rustls::sign::CertifiedKey;
 use rustls::{AlertDescription, CertificateError, RootCertStore, SignatureScheme};
 use wxpay::{MAX_BODY_BYTES, TlsProblem, TransportError, TransportErrorKind};
@@ -202,7 +204,7 @@ fn root_store(extra_root_ca_pem: Option<&[u8]>) -> Result<RootCertStore, SetupEr
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = extra_root_ca_pem {
-        let certs = rustls_pemfile::certs(&mut &pem[..])
+        let certs = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| SetupError::CaCertificate)?;
         if certs.is_empty() {
@@ -223,6 +225,19 @@ pub fn https_client(
     extra_root_ca_pem: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<reqwest::Client, SetupError> {
+    verified_client_builder(extra_root_ca_pem)?
+        .https_only(true)
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| SetupError::Client(e.to_string()))
+}
+
+/// A client builder with that trust (public roots, one more CA when given, verification always
+/// on) and HTTP/1.1, for callers that set their own timeouts (the relay's event stream).
+pub fn verified_client_builder(
+    extra_root_ca_pem: Option<&[u8]>,
+) -> Result<reqwest::ClientBuilder, SetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -230,14 +245,9 @@ pub fn https_client(
         .with_root_certificates(root_store(extra_root_ca_pem)?)
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .https_only(true)
-        .http1_only()
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .build()
-        .map_err(|e| SetupError::Client(e.to_string()))
+        .http1_only())
 }
 
 /// Why a request of [`https_client`]'s failed, named like the transport's failures.

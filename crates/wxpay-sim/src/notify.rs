@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 use rustls::pki_types::CertificateDer;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};

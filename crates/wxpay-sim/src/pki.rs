@@ -10,12 +10,13 @@
 use std::path::{Path, PathBuf};
 
 use p12_keystore::{EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKeyChain};
-use rand::Rng;
+use rand::RngExt;
 use rand::distr::Alphanumeric;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 use wxpay::{ApiKey, AppId, MchId};
@@ -216,15 +217,14 @@ fn read(path: &Path) -> Result<Vec<u8>, SimError> {
 }
 
 fn first_cert(path: &Path) -> Result<CertificateDer<'static>, SimError> {
-    rustls_pemfile::certs(&mut &read(path)?[..])
+    CertificateDer::pem_slice_iter(&read(path)?)
         .next()
         .and_then(Result::ok)
         .ok_or_else(|| SimError::Pki(format!("{} holds no certificate", path.display())))
 }
 
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, SimError> {
-    rustls_pemfile::private_key(&mut &read(path)?[..])
+    PrivateKeyDer::from_pem_slice(&read(path)?)
         .ok()
-        .flatten()
         .ok_or_else(|| SimError::Pki(format!("{} holds no private key", path.display())))
 }

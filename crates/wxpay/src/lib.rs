@@ -29,6 +29,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod china_time;
 mod err_code;
 mod error;
 mod fields;

@@ -73,6 +73,22 @@ impl Fen {
         let abs = self.0.unsigned_abs();
         format!("{sign}{}.{:02}", abs / 100, abs % 100)
     }
+
+    /// The amount as people read it, in every text the desk writes (the CLI, desktop alerts):
+    /// `¥1,234.50`, `-¥1.50`. The window formats its own, the same way.
+    pub fn to_yuan_display(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let whole = (abs / 100).to_string();
+        let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        format!("{sign}¥{grouped}.{:02}", abs % 100)
+    }
 }
 
 /// Writes the wire form: the integer number of fen.
@@ -105,6 +121,15 @@ mod tests {
         assert_eq!(Fen(i64::MAX).checked_add(Fen(1)), None);
         assert_eq!(Fen(i64::MIN).checked_sub(Fen(1)), None);
         assert_eq!(Fen(5).checked_sub(Fen(7)), Some(Fen(-2)));
+    }
+
+    #[test]
+    fn amounts_for_people() {
+        assert_eq!(Fen(123_450).to_yuan_display(), "¥1,234.50");
+        assert_eq!(Fen(5).to_yuan_display(), "¥0.05");
+        assert_eq!(Fen(100_000_000).to_yuan_display(), "¥1,000,000.00");
+        assert_eq!(Fen(-150).to_yuan_display(), "-¥1.50");
+        assert_eq!(Fen(-123_450).to_yuan_display(), "-¥1,234.50");
     }
 
     #[test]

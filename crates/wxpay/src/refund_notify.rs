@@ -5,7 +5,7 @@
 //! appid and mch_id. The decrypted XML is untrusted too and goes through the same strict decoder.
 
 use aes::Aes256;
-use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyInit, block_padding::Pkcs7};
+use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyInit, block_padding::Pkcs7};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use md5::{Digest, Md5};
@@ -61,8 +61,8 @@ pub fn decrypt_req_info(req_info: &str, key: &ApiKey) -> Result<Vec<u8>, Decrypt
         return Err(DecryptError::BlockLength { len: data.len() });
     }
     let key = aes_key(key);
-    let len = Decryptor::new(key.as_ref().into())
-        .decrypt_padded_mut::<Pkcs7>(&mut data)
+    let len = Decryptor::new((&*key).into())
+        .decrypt_padded::<Pkcs7>(&mut data)
         .map_err(|_| DecryptError::WrongKeyOrCorrupt)?
         .len();
     data.truncate(len);
@@ -72,7 +72,7 @@ pub fn decrypt_req_info(req_info: &str, key: &ApiKey) -> Result<Vec<u8>, Decrypt
 /// Encrypts XML as WeChat does, for the simulator and for tests.
 pub fn encrypt_req_info(plain: &[u8], key: &ApiKey) -> String {
     let key = aes_key(key);
-    let cipher = Encryptor::new(key.as_ref().into()).encrypt_padded_vec_mut::<Pkcs7>(plain);
+    let cipher = Encryptor::new((&*key).into()).encrypt_padded_vec::<Pkcs7>(plain);
     STANDARD.encode(cipher)
 }
 

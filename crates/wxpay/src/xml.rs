@@ -139,10 +139,13 @@ pub fn encode_with_root(fields: &Fields<'_>, root: &str) -> Result<String, XmlEr
     Ok(out)
 }
 
-/// Writes `value` inside CDATA. Used for replies whose text comes from elsewhere.
+/// Writes `value` inside CDATA. Used for replies whose text comes from elsewhere. A `]]>` is
+/// split across two sections, and a carriage return goes between sections as `&#13;` (XML would
+/// turn a literal one into a line feed).
 pub(crate) fn push_cdata(out: &mut String, value: &str) {
     out.push_str("<![CDATA[");
-    out.push_str(&value.replace("]]>", "]]]]><![CDATA[>"));
+    let split = value.replace("]]>", "]]]]><![CDATA[>");
+    out.push_str(&split.replace('\r', "]]>&#13;<![CDATA["));
     out.push_str("]]>");
 }
 
@@ -175,6 +178,68 @@ fn first_forbidden_char(text: &str) -> Option<usize> {
                 && bytes.get(i + 1) == Some(&0xBF)
                 && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))
     })
+}
+
+/// The pseudo-attributes of an XML declaration (what follows `<?xml`, up to `?>`): `version` of
+/// the form `1.` and digits, then optionally `encoding` (a name of letters, digits, `.`, `_`, `-`
+/// that starts with a letter) and `standalone` (`yes` or `no`), each after whitespace, in that
+/// order, quoted with `"` or `'`.
+fn well_formed_declaration(inner: &str) -> bool {
+    let mut rest = inner;
+    let mut seen = Vec::with_capacity(3);
+    loop {
+        let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+        if trimmed.is_empty() {
+            break;
+        }
+        if trimmed.len() == rest.len() {
+            return false; // no whitespace before a pseudo-attribute
+        }
+        let Some((name, value, after)) = pseudo_attribute(trimmed) else {
+            return false;
+        };
+        let ok = match (seen.len(), name) {
+            (0, "version") => value.strip_prefix("1.").is_some_and(|minor| {
+                !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit())
+            }),
+            (1, "encoding") => {
+                value
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphabetic())
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            }
+            (1 | 2, "standalone") => matches!(value, "yes" | "no"),
+            _ => false,
+        };
+        if !ok || seen.contains(&name) {
+            return false;
+        }
+        seen.push(name);
+        rest = after;
+    }
+    seen.first() == Some(&"version")
+}
+
+/// `name = "value"` at the start of `text`: the name, the value and what follows.
+fn pseudo_attribute(text: &str) -> Option<(&str, &str, &str)> {
+    let name_end = text.find(|c: char| !c.is_ascii_lowercase())?;
+    let (name, rest) = text.split_at(name_end);
+    let rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+    let rest = rest.strip_prefix('=')?;
+    let rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+    let quote = rest.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    let body = &rest[1..];
+    let close = body.find(quote)?;
+    Some((name, &body[..close], &body[close + 1..]))
+}
+
+/// Whether text holds `]]>`, which XML allows only to end a CDATA section. A `>` in a value
+/// is rare, so that is looked for first.
+fn ends_cdata(text: &[u8]) -> bool {
+    memchr::memchr(b'>', text).is_some() && memchr::memmem::find(text, b"]]>").is_some()
 }
 
 fn is_name_start(b: u8) -> bool {
@@ -218,7 +283,8 @@ enum Tag<'a> {
 
 impl<'a> Parser<'a> {
     fn document(mut self) -> Result<Fields<'a>, XmlError> {
-        self.misc(true)?;
+        self.declaration()?;
+        self.misc()?;
         let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(32);
         let root = match self.open_tag()? {
             Tag::SelfClosing(_) => None,
@@ -253,7 +319,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        self.misc(false)?;
+        self.misc()?;
         if !self.at_end() {
             return Err(self.malformed("content after the root element"));
         }
@@ -262,15 +328,26 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// Whitespace, comments and (in the prolog) the XML declaration.
-    fn misc(&mut self, prolog: bool) -> Result<(), XmlError> {
+    /// The XML declaration, when the document starts with one (nothing before it, once):
+    /// `<?xml version="1.x"` then optionally `encoding="NAME"` and `standalone="yes|no"`, in that
+    /// order. The encoding is not acted on: the body must be UTF-8 whatever it says.
+    fn declaration(&mut self) -> Result<(), XmlError> {
+        if !self.rest().starts_with("<?xml ") {
+            return Ok(());
+        }
+        let end = self.find("?>")?;
+        let inner = &self.src[self.pos + "<?xml".len()..end];
+        if !well_formed_declaration(inner) {
+            return Err(self.malformed("malformed XML declaration"));
+        }
+        self.pos = end + 2;
+        Ok(())
+    }
+
+    /// Whitespace and comments.
+    fn misc(&mut self) -> Result<(), XmlError> {
         loop {
             self.skip_whitespace();
-            if prolog && self.rest().starts_with("<?xml") {
-                let end = self.find("?>")?;
-                self.pos = end + 2;
-                continue;
-            }
             match (self.peek(0), self.peek(1)) {
                 (Some(b'<'), Some(b'!' | b'?')) if !self.at(CDATA_START) => self.skip_markup()?,
                 _ => return Ok(()),
@@ -301,9 +378,17 @@ impl<'a> Parser<'a> {
             if bytes.get(content..).and_then(<[u8]>::first_chunk) == Some(CDATA_START) {
                 let value_start = content + CDATA_START.len();
                 let end = value_start + find_cdata_end(&bytes[value_start..])?;
+                if memchr::memchr(b'\r', &bytes[value_start..end]).is_some() {
+                    return None;
+                }
                 (value_start, end, end + 3)
             } else {
                 let end = content + memchr::memchr2(b'<', b'&', &bytes[content..])?;
+                if ends_cdata(&bytes[content..end])
+                    || memchr::memchr(b'\r', &bytes[content..end]).is_some()
+                {
+                    return None;
+                }
                 (content, end, end)
             };
         let tag = bytes.get(close..close + name_len + 3)?;
@@ -324,7 +409,16 @@ impl<'a> Parser<'a> {
     /// At `<!` or `<?`: skips a comment; refuses declarations and processing instructions.
     fn skip_markup(&mut self) -> Result<(), XmlError> {
         if self.rest().starts_with("<!--") {
+            // The end is looked for after the opening `<!--` (`<!-->` is not a comment).
+            let start = self.pos;
+            self.pos += 4;
             let end = self.find("-->")?;
+            // XML allows no `--` inside a comment, nor a `-` just before its end.
+            let text = &self.src[self.pos..end];
+            if text.contains("--") || text.ends_with('-') {
+                self.pos = start;
+                return Err(self.malformed("`--` inside a comment"));
+            }
             self.pos = end + 3;
             Ok(())
         } else if self.peek(1) == Some(b'!') {
@@ -420,6 +514,13 @@ impl<'a> Parser<'a> {
             let rest = self.rest();
             if !matches!(rest.as_bytes().first(), Some(b'<' | b'&')) {
                 let run = memchr::memchr2(b'<', b'&', rest.as_bytes()).unwrap_or(rest.len());
+                if ends_cdata(&rest.as_bytes()[..run]) {
+                    return Err(self.malformed("`]]>` in text (write ]]&gt;)"));
+                }
+                if let Some(cr) = memchr::memchr(b'\r', &rest.as_bytes()[..run]) {
+                    self.pos += cr;
+                    return Err(self.carriage_return());
+                }
                 append(&mut value, &rest[..run]);
                 self.pos += run;
             }
@@ -436,6 +537,10 @@ impl<'a> Parser<'a> {
                 (Some(_), Some(b'!')) if self.at(CDATA_START) => {
                     self.pos += CDATA_START.len();
                     let end = self.find("]]>")?;
+                    if let Some(cr) = memchr::memchr(b'\r', &self.src.as_bytes()[self.pos..end]) {
+                        self.pos += cr;
+                        return Err(self.carriage_return());
+                    }
                     append(&mut value, &self.src[self.pos..end]);
                     self.pos = end + 3;
                 }
@@ -553,6 +658,13 @@ impl<'a> Parser<'a> {
         found.map(|i| self.pos + i).ok_or(XmlError::Truncated {
             offset: self.base + self.src.len(),
         })
+    }
+
+    /// XML turns a carriage return in text into a line feed, which changes the value WeChat
+    /// signed; WeChat's values never carry one, so a value with one is refused rather than
+    /// guessed at (`&#13;` stays a carriage return, as in XML).
+    fn carriage_return(&self) -> XmlError {
+        self.malformed("carriage return inside a field value")
     }
 
     fn truncated(&self) -> XmlError {

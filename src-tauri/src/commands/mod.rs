@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod logs;
 pub mod orders;
 pub mod queue;
+pub mod relay;
 pub mod settings;
 pub mod setup;
 pub mod status;

@@ -97,6 +97,7 @@ pub async fn create_manual_refund(
     pin: Option<String>,
 ) -> IpcResult<QueueItem> {
     let now = unix_now();
+    state.access.require_refund_desk()?;
     state.access.require_owner(pin.as_deref(), now)?;
     let manual = manual.into_manual()?;
     let request = match &*state.desk().await {

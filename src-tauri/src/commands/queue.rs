@@ -1,5 +1,5 @@
 use desk_core::{ApprovedRefund, Order, QueueCount, QueueItem, QueueQuery, QueueState, unix_now};
-use desk_runtime::{Approval, ApprovalError, Role};
+use desk_runtime::{Approval, ApprovalError, Claim};
 use serde::Serialize;
 use tauri::State;
 use wxpay::Fen;
@@ -7,8 +7,17 @@ use wxpay::Fen;
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use crate::state::AppState;
 
-/// Approvals in the app are the owner's (staff without the PIN see the queue read-only).
+/// Who approved in the app, for the audit log: the owner (with the PIN or unlocked), or staff
+/// (within the limit the owner granted; read-only without one).
 pub(crate) const OWNER: &str = "owner";
+pub(crate) const STAFF: &str = "staff";
+
+fn approver(claim: Claim<'_>) -> &'static str {
+    match claim {
+        Claim::Owner { .. } => OWNER,
+        Claim::Staff => STAFF,
+    }
+}
 
 /// One page of the queue: the requests in `queue_states` (none: every state), newest first,
 /// older than `before` when given (the next page); or those whose order number starts with
@@ -64,8 +73,9 @@ pub async fn request_detail(state: State<'_, AppState>, request: i64) -> IpcResu
         .await
 }
 
-/// Approves one request for `amount` fen (default: what was asked). `pin` is the owner PIN typed
-/// with this approval, needed above the "always ask" amount.
+/// Approves one request for `amount` fen (default: what was asked): as the owner when the PIN
+/// is typed with it or the desk is unlocked (the PIN is needed above the "always ask" amount),
+/// as staff otherwise.
 #[tauri::command]
 pub async fn approve_request(
     state: State<'_, AppState>,
@@ -73,19 +83,17 @@ pub async fn approve_request(
     amount: Option<i64>,
     pin: Option<String>,
 ) -> IpcResult<ApprovedRefund> {
-    let (store, access, policy) = (
-        state.store().await?,
-        state.access.clone(),
-        state.config()?.refunds,
-    );
+    let (store, access) = (state.store().await?, state.access.clone());
     blocking(move || {
+        let now = unix_now();
+        let claim = access.claim_at_window(pin.as_deref(), now);
         let approval = Approval {
             request,
             amount: amount.map(Fen::new),
-            role: Role::Owner(OWNER.into()),
-            pin: pin.as_deref(),
+            by: approver(claim).into(),
+            claim,
         };
-        desk_runtime::approve(&store, &access, &policy, &approval, unix_now())
+        desk_runtime::approve(&store, &access, &approval, now)
     })
     .await
 }
@@ -105,22 +113,11 @@ pub async fn approve_requests(
     requests: Vec<i64>,
     pin: Option<String>,
 ) -> IpcResult<Vec<BatchOutcome>> {
-    let (store, access, policy) = (
-        state.store().await?,
-        state.access.clone(),
-        state.config()?.refunds,
-    );
+    let (store, access) = (state.store().await?, state.access.clone());
     let outcomes = blocking(move || {
-        let owner = Role::Owner(OWNER.into());
-        desk_runtime::approve_all(
-            &store,
-            &access,
-            &policy,
-            &requests,
-            &owner,
-            pin.as_deref(),
-            unix_now(),
-        )
+        let now = unix_now();
+        let claim = access.claim_at_window(pin.as_deref(), now);
+        desk_runtime::approve_all(&store, &access, &requests, approver(claim), claim, now)
     })
     .await?;
     Ok(outcomes
@@ -158,6 +155,7 @@ pub async fn reject_request(
     pin: Option<String>,
 ) -> IpcResult<QueueItem> {
     let now = unix_now();
+    state.access.require_refund_desk()?;
     state.access.require_owner(pin.as_deref(), now)?;
     state
         .with_store(move |store| {

@@ -8,6 +8,7 @@ use desk_runtime::{
 use serde::Serialize;
 use tauri::State;
 
+use crate::commands::relay::{RelayView, relay_view};
 use crate::commands::status::{AppStatus, status};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use crate::state::AppState;
@@ -22,6 +23,8 @@ pub struct SettingsView {
     pub alerts: AlertSettings,
     pub language: Language,
     pub recharge_fallback: bool,
+    /// The shop's relay, when this desk reads there instead of listening.
+    pub relay: Option<RelayView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,6 +94,7 @@ pub async fn settings_get(state: State<'_, AppState>) -> IpcResult<SettingsView>
         alerts: config.alerts.clone(),
         language: config.language,
         recharge_fallback: config.refunds.recharge_fallback,
+        relay: relay_view(&state).await,
     })
 }
 

@@ -181,19 +181,16 @@ pub async fn sandbox_trial_refund(
         Ok(desk) => desk.sandbox_trial(now).await?,
         Err(error) => return Err(error.clone()),
     };
-    let (store, access, policy) = (
-        state.store().await?,
-        state.access.clone(),
-        state.config()?.refunds,
-    );
+    let (store, access) = (state.store().await?, state.access.clone());
     tauri::async_runtime::spawn_blocking(move || {
+        // The PIN was checked above and keeps the desk unlocked.
         let approval = desk_runtime::Approval {
             request,
             amount: None,
-            role: desk_runtime::Role::Owner(OWNER.into()),
-            pin: pin.as_deref(),
+            by: OWNER.into(),
+            claim: desk_runtime::Claim::Owner { pin: None },
         };
-        desk_runtime::approve(&store, &access, &policy, &approval, unix_now())
+        desk_runtime::approve(&store, &access, &approval, unix_now())
     })
     .await
     .map_err(|e| IpcError::new(ErrorCode::Storage, e.to_string()))??;

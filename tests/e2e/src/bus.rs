@@ -1,11 +1,15 @@
-//! Desktop notifications as the session bus carries them: a notification daemon (dunst) and
-//! `dbus-monitor` recording every `org.freedesktop.Notifications.Notify` call, and every
+//! Desktop notifications as the session bus carries them: a notification daemon (dunst) and a
+//! bus monitor (zbus, `org.freedesktop.DBus.Monitoring`) recording every
+//! `org.freedesktop.Notifications.Notify` call, decoded by its D-Bus signature, and every
 //! subscription to clicks (`AddMatch` for `ActionInvoked`).
 
-use std::io::{BufRead, BufReader};
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use zbus::message::Type;
+use zbus::zvariant::OwnedValue;
 
 use crate::eventually;
 
@@ -103,47 +107,64 @@ impl Drop for NotificationDaemon {
     }
 }
 
-/// Records the `Notify` calls on the session bus from the moment it starts.
+/// Records the `Notify` calls on the session bus from the moment [`NotificationMonitor::start`]
+/// returns (the bus has made its connection a monitor by then).
 #[derive(Debug)]
 pub struct NotificationMonitor {
-    child: Child,
     seen: Arc<Mutex<Vec<Notification>>>,
     click_listeners: Arc<Mutex<usize>>,
 }
 
+/// `Notify`'s arguments: app_name, replaces_id, app_icon, summary, body, actions, hints,
+/// expire_timeout.
+type NotifyCall = (
+    String,
+    u32,
+    String,
+    String,
+    String,
+    Vec<String>,
+    HashMap<String, OwnedValue>,
+    i32,
+);
+
+const RULES: [&str; 2] = [
+    "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+    "type='method_call',interface='org.freedesktop.DBus',member='AddMatch'",
+];
+
 impl NotificationMonitor {
     pub fn start() -> NotificationMonitor {
-        let mut child = Command::new("dbus-monitor")
-            .args([
-                "--session",
-                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
-                "type='method_call',interface='org.freedesktop.DBus',member='AddMatch'",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("dbus-monitor did not start ({e}): install dbus-bin"));
-        let stdout = child.stdout.take().expect("dbus-monitor's output is piped");
+        let connection = zbus::blocking::Connection::session()
+            .unwrap_or_else(|e| panic!("no session bus ({e}): run under dbus-run-session"));
+        connection
+            .call_method(
+                Some("org.freedesktop.DBus"),
+                "/org/freedesktop/DBus",
+                Some("org.freedesktop.DBus.Monitoring"),
+                "BecomeMonitor",
+                &(RULES.as_slice(), 0u32),
+            )
+            .unwrap_or_else(|e| panic!("the session bus refused a monitor: {e}"));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let click_listeners = Arc::new(Mutex::new(0));
         let (sink, listeners) = (seen.clone(), click_listeners.clone());
+        // Ends with the test process (the monitor connection is never closed before).
         std::thread::spawn(move || {
-            let mut parser = MonitorParser::default();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if is_click_subscription(&line) {
-                    *listeners.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                }
-                if let Some(notification) = parser.line(&line) {
-                    sink.lock()
+            for message in zbus::blocking::MessageIterator::from(connection).map_while(Result::ok) {
+                match observed(&message) {
+                    Some(Observed::Notify(notification)) => sink
+                        .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .push(notification);
+                        .push(notification),
+                    Some(Observed::ClickSubscription) => {
+                        *listeners.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                    }
+                    None => {}
                 }
             }
         });
-        // dbus-monitor prints the NameAcquired signal once it is listening.
-        std::thread::sleep(Duration::from_millis(500));
         NotificationMonitor {
-            child,
             seen,
             click_listeners,
         }
@@ -178,115 +199,101 @@ impl NotificationMonitor {
     }
 }
 
-impl Drop for NotificationMonitor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// What the monitor looks for on the bus.
+#[derive(Debug, PartialEq, Eq)]
+enum Observed {
+    Notify(Notification),
+    ClickSubscription,
+}
+
+fn observed(message: &zbus::Message) -> Option<Observed> {
+    if message.message_type() != Type::MethodCall {
+        return None;
+    }
+    let header = message.header();
+    let interface = header.interface()?.as_str();
+    let member = header.member()?.as_str();
+    match (interface, member) {
+        ("org.freedesktop.Notifications", "Notify") => {
+            let (app_name, _replaces, _icon, summary, body, ..): NotifyCall =
+                message.body().deserialize().ok()?;
+            Some(Observed::Notify(Notification {
+                app_name,
+                summary,
+                body,
+            }))
+        }
+        ("org.freedesktop.DBus", "AddMatch") => {
+            let rule: String = message.body().deserialize().ok()?;
+            is_click_subscription(&rule).then_some(Observed::ClickSubscription)
+        }
+        _ => None,
     }
 }
 
-/// Turns dbus-monitor's text into `Notify` calls. A call is a header line
-/// (`method call … member=Notify`) followed by indented arguments; the string arguments come in
-/// the order app_name, app_icon, summary, body, then the actions and hints.
-#[derive(Debug, Default)]
-struct MonitorParser {
-    strings: Option<Vec<String>>,
-}
-
-impl MonitorParser {
-    fn line(&mut self, line: &str) -> Option<Notification> {
-        if !line.starts_with(' ') {
-            let finished = self.strings.take().and_then(finish);
-            if line.starts_with("method call") && line.contains("member=Notify") {
-                self.strings = Some(Vec::new());
-            }
-            return finished;
-        }
-        if let (Some(strings), Some(value)) = (&mut self.strings, string_argument(line)) {
-            strings.push(value);
-            // The body is the fourth string: report the call now and skip the rest of it.
-            if strings.len() == 4 {
-                return self.strings.take().and_then(finish);
-            }
-        }
-        None
-    }
-}
-
-fn finish(strings: Vec<String>) -> Option<Notification> {
-    let mut strings = strings.into_iter();
-    let app_name = strings.next()?;
-    let _icon = strings.next()?;
-    Some(Notification {
-        app_name,
-        summary: strings.next()?,
-        body: strings.next()?,
-    })
-}
-
-/// The match rule of an `AddMatch` call (its only argument) that subscribes to clicks.
-fn is_click_subscription(line: &str) -> bool {
-    string_argument(line).is_some_and(|rule| {
-        rule.contains("member='ActionInvoked'")
-            && rule.contains("interface='org.freedesktop.Notifications'")
-    })
-}
-
-/// `   string "text"` → `text` (dbus-monitor prints strings raw between quotes).
-fn string_argument(line: &str) -> Option<String> {
-    let rest = line.trim_start().strip_prefix("string \"")?;
-    Some(rest.strip_suffix('"').unwrap_or(rest).to_owned())
+/// An `AddMatch` rule that subscribes to clicks.
+fn is_click_subscription(rule: &str) -> bool {
+    rule.contains("member='ActionInvoked'")
+        && rule.contains("interface='org.freedesktop.Notifications'")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn call(interface: &str, member: &str) -> zbus::message::Builder<'static> {
+        zbus::Message::method_call("/org/freedesktop/Notifications", member.to_owned())
+            .unwrap()
+            .interface(interface.to_owned())
+            .unwrap()
+    }
+
     #[test]
-    fn notify_calls_are_read_from_dbus_monitor_output() {
-        let output = "\
-signal time=1.0 sender=org.freedesktop.DBus -> destination=:1.7 serial=2 path=/org/freedesktop/DBus; interface=org.freedesktop.DBus; member=NameAcquired
-   string \":1.7\"
-method call time=2.0 sender=:1.5 -> destination=org.freedesktop.Notifications serial=9 path=/org/freedesktop/Notifications; interface=org.freedesktop.Notifications; member=Notify
-   string \"Merchant Desk\"
-   uint32 0
-   string \"merchant-desk\"
-   string \"新订单 ¥128.00\"
-   string \"订单 SIM1 · 14:05:09\"
-   array [
-      string \"default\"
-      string \"open\"
-   ]
-   array [
-      dict entry(
-         string \"category\"
-         variant             string \"transfer.complete\"
-      )
-   ]
-   int32 -1
-method call time=3.0 sender=:1.5 -> destination=org.freedesktop.Notifications serial=10 path=/org/freedesktop/Notifications; interface=org.freedesktop.Notifications; member=GetServerInformation
-";
-        let mut parser = MonitorParser::default();
-        let found: Vec<Notification> = output.lines().filter_map(|l| parser.line(l)).collect();
+    fn notify_calls_are_decoded_whole_multi_line_bodies_included() {
+        let hints = HashMap::from([(
+            "category".to_owned(),
+            OwnedValue::try_from(zbus::zvariant::Value::from("transfer.complete")).unwrap(),
+        )]);
+        let args: NotifyCall = (
+            "Merchant Desk".into(),
+            0,
+            "merchant-desk".into(),
+            "新订单 ¥128.00".into(),
+            "订单 SIM1\n14:05:09 \"到账\"".into(),
+            vec!["default".into(), "open".into()],
+            hints,
+            -1,
+        );
+        let message = call("org.freedesktop.Notifications", "Notify")
+            .build(&args)
+            .unwrap();
         assert_eq!(
-            found,
-            vec![Notification {
+            observed(&message),
+            Some(Observed::Notify(Notification {
                 app_name: "Merchant Desk".into(),
                 summary: "新订单 ¥128.00".into(),
-                body: "订单 SIM1 · 14:05:09".into(),
-            }]
+                body: "订单 SIM1\n14:05:09 \"到账\"".into(),
+            }))
         );
+        let other = call("org.freedesktop.Notifications", "GetServerInformation")
+            .build(&())
+            .unwrap();
+        assert_eq!(observed(&other), None);
     }
 
     #[test]
     fn click_subscriptions_are_recognised() {
-        let output = "\
-method call time=2.1 sender=:1.6 -> destination=org.freedesktop.DBus serial=3 path=/org/freedesktop/DBus; interface=org.freedesktop.DBus; member=AddMatch
-   string \"type='signal',interface='org.freedesktop.Notifications',member='ActionInvoked'\"
-method call time=2.2 sender=:1.6 -> destination=org.freedesktop.DBus serial=4 path=/org/freedesktop/DBus; interface=org.freedesktop.DBus; member=AddMatch
-   string \"type='signal',interface='org.freedesktop.Notifications',member='NotificationClosed'\"
-";
-        let found = output.lines().filter(|l| is_click_subscription(l)).count();
-        assert_eq!(found, 1);
+        let rule = |member: &str| {
+            call("org.freedesktop.DBus", "AddMatch")
+                .build(&(format!(
+                    "type='signal',interface='org.freedesktop.Notifications',member='{member}'"
+                ),))
+                .unwrap()
+        };
+        assert_eq!(
+            observed(&rule("ActionInvoked")),
+            Some(Observed::ClickSubscription)
+        );
+        assert_eq!(observed(&rule("NotificationClosed")), None);
     }
 }

@@ -32,7 +32,7 @@ pub struct PaidOrder {
 pub struct Desk {
     pub window: Window,
     pub sandbox: Sandbox,
-    http: ureq::Agent,
+    http: reqwest::blocking::Client,
     // Dropped after the window: the app must be gone before its files are.
     data: tempfile::TempDir,
 }
@@ -96,11 +96,7 @@ impl Desk {
             let text = std::fs::read_to_string(&credentials).ok()?;
             serde_json::from_str::<Sandbox>(&text).ok()
         });
-        let http = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        let http = crate::http_client(Duration::from_secs(30));
         Desk {
             window,
             sandbox,
@@ -181,19 +177,18 @@ impl Desk {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let mut response = self
+        let signature = sign(intake_secret, now, body.as_bytes());
+        let response = self
             .http
             .post(format!("{intake_url}/api/v1/refund-requests"))
             .header("Content-Type", "application/json")
             .header(TIMESTAMP_HEADER, now.to_string())
-            .header(SIGNATURE_HEADER, sign(intake_secret, now, body.as_bytes()))
-            .send(body)
+            .header(SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
             .expect("the intake answers");
         let status = response.status();
-        let answer: Value = response
-            .body_mut()
-            .read_json()
-            .expect("the intake answers JSON");
+        let answer: Value = response.json().expect("the intake answers JSON");
         assert!(
             status.is_success(),
             "the intake refused the request: {status} {answer}"
@@ -239,18 +234,19 @@ impl Desk {
 
     fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}{path}", self.sandbox.control_url);
-        let response = match method {
-            "GET" => self.http.get(&url).call(),
+        let request = match method {
+            "GET" => self.http.get(&url),
             _ => self
                 .http
                 .post(&url)
-                .send_json(body.unwrap_or_else(|| json!({}))),
+                .json(&body.unwrap_or_else(|| json!({}))),
         };
-        let mut response = response.unwrap_or_else(|e| panic!("simulator {path}: {e}"));
+        let response = request
+            .send()
+            .unwrap_or_else(|e| panic!("simulator {path}: {e}"));
         let status = response.status();
         let answer: Value = response
-            .body_mut()
-            .read_json()
+            .json()
             .unwrap_or_else(|e| panic!("simulator {path}: {e}"));
         assert!(status.is_success(), "simulator {path}: {status} {answer}");
         answer

@@ -29,6 +29,16 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> O
     }
 }
 
+/// A blocking HTTP client for the local test servers (WebDriver, the intake, the simulator's
+/// control API): the workspace's reqwest, with rustls on ring should one speak TLS.
+pub fn http_client(timeout: Duration) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client")
+}
+
 /// The workspace's root directory (this crate lives in `tests/e2e`).
 pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

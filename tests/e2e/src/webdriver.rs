@@ -22,7 +22,7 @@ pub struct Window {
     driver: Child,
     base: String,
     session: String,
-    http: ureq::Agent,
+    http: reqwest::blocking::Client,
     /// Where a failed wait leaves a screenshot of the window.
     failures: PathBuf,
 }
@@ -63,11 +63,7 @@ impl Window {
             TcpStream::connect(("127.0.0.1", port)).ok()?;
             TcpStream::connect(("127.0.0.1", native_port)).ok()
         });
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+        let http = crate::http_client(Duration::from_secs(60));
         let base = format!("http://127.0.0.1:{port}");
         let mut window = Window {
             driver,
@@ -119,17 +115,17 @@ impl Window {
         } else {
             format!("{}/session/{}{path}", self.base, self.session)
         };
-        let response = match (method, body) {
-            ("GET", _) => self.http.get(&url).call(),
-            ("DELETE", _) => self.http.delete(&url).call(),
+        let request = match (method, body) {
+            ("GET", _) => self.http.get(&url),
+            ("DELETE", _) => self.http.delete(&url),
             (_, body) => self
                 .http
                 .post(&url)
-                .send_json(body.unwrap_or_else(|| json!({}))),
+                .json(&body.unwrap_or_else(|| json!({}))),
         };
-        let mut response = response.map_err(|e| e.to_string())?;
+        let response = request.send().map_err(|e| e.to_string())?;
         let status = response.status();
-        let answer: Value = response.body_mut().read_json().map_err(|e| e.to_string())?;
+        let answer: Value = response.json().map_err(|e| e.to_string())?;
         let value = answer.get("value").cloned().unwrap_or(Value::Null);
         Ok(if status.is_success() {
             Ok(value)

@@ -321,6 +321,40 @@ fn the_owner_pin_guards_approval_in_the_window_and_at_the_desk() {
         config.contains("pbkdf2-sha256$") && !config.contains("246813"),
         "{config}"
     );
+
+    // The owner lets staff approve up to ¥8.00 without the PIN, then locks.
+    w.click("[data-testid=nav-settings]");
+    w.type_into("[data-testid=staff-limit]", "8.00");
+    w.click("[data-testid=save-staff-limit]");
+    w.wait_for_text("[data-testid=settings]", "¥8.00");
+    w.click("[data-testid=lock]");
+    w.wait_for_text("[data-testid=access-staff]", "¥8.00");
+    let big_order = desk.pay_order(6_800, "手冲咖啡豆 250g");
+    let big = desk.request_refund("e2e-staff-big", &big_order, 6_800, "不想要了", "陈先生");
+    let small_order = desk.pay_order(500, "奶油小方");
+    let small = desk.request_refund("e2e-staff-small", &small_order, 500, "少发一件", "王女士");
+    w.click("[data-testid=nav-queue]");
+    w.wait(&row(small));
+    // Above the limit the desk refuses staff (asked directly, as the button would).
+    let direct = w.execute_async(&format!(
+        "const done = arguments[arguments.length - 1];
+         window.__TAURI_INTERNALS__.invoke('approve_request', {{ request: {big}, amount: null, pin: null }})
+           .then(ok => done({{ ok }}), error => done({{ error }}));"
+    ));
+    assert_eq!(direct["error"]["code"], "needs_owner", "{direct}");
+    assert!(
+        direct["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("staff")),
+        "{direct}"
+    );
+    assert!(desk.refunds_in_ledger(&big_order.out_trade_no).is_empty());
+    // Within it, staff approve with a click and no PIN.
+    w.click(&format!("[data-testid=approve-{small}]"));
+    w.click("[data-testid=approve-confirm]");
+    wait_for_state(&desk, "succeeded", small, "succeeded");
+    assert_eq!(desk.refunds_in_ledger(&small_order.out_trade_no), vec![500]);
+    assert!(!w.is_shown("[data-testid=pin-dialog] [data-testid=pin-input]"));
 }
 
 #[test]

@@ -114,6 +114,8 @@ export type RefusalCount = { door: Door, cause: Refusal, count: number, };
 
 export type Mode = "sandbox" | "production";
 
+export type LinkProblem = "unreachable" | "unpaired" | "refused" | "unreadable" | "entry_waiting" | "storage" | "ended";
+
 export type SecretBackend = "keyring" | "file";
 
 export type Language = "zh-CN" | "en";
@@ -126,7 +128,19 @@ owner: boolean,
 /**
  * Unix seconds when the unlock ends.
  */
-unlocked_until: number | null, always_ask_above_fen: number | null, };
+unlocked_until: number | null, always_ask_above_fen: number | null, 
+/**
+ * Staff may approve refunds up to this many fen without the PIN.
+ */
+staff_limit_fen: number | null, 
+/**
+ * The PIN that last opened the desk has fewer digits than new PINs need: change it.
+ */
+pin_too_short: boolean, 
+/**
+ * Seconds before another PIN is checked (after too many wrong ones).
+ */
+pin_wait_secs: number | null, };
 
 export type AlertSettings = { sound: boolean, 
 /**
@@ -185,7 +199,7 @@ export type ReachProblem = "not_https" | "no_connection" | "certificate" | "time
 
 export type Status = "ok" | "warning" | "failed" | "skipped";
 
-export type Code = "needs_owner" | "wrong_pin" | "invalid_input" | "invalid_amount" | "not_refundable" | "conflict" | "request_id_conflict" | "refunds_in_flight" | "not_found" | "order_unknown" | "order_not_paid" | "payment_conflict" | "wechat_unavailable" | "setup" | "desk_unavailable" | "storage";
+export type Code = "needs_owner" | "wrong_pin" | "pin_wait" | "invalid_input" | "invalid_amount" | "not_refundable" | "conflict" | "request_id_conflict" | "refunds_in_flight" | "not_found" | "order_unknown" | "order_not_paid" | "payment_conflict" | "wechat_unavailable" | "setup" | "desk_unavailable" | "storage";
 
 export type IpcError = { code: Code, message: string, };
 
@@ -211,7 +225,11 @@ export type OrderDetail = { order: Order, requests: Array<QueueItem>, };
 
 export type ManualRefundInput = { out_trade_no: string | null, transaction_id: string | null, amount: number, reason: string, customer: string | null, };
 
-export type SettingsView = { mode: Mode, merchant: MerchantView | null, intake: IntakeView, alerts: AlertSettings, language: Language, recharge_fallback: boolean, };
+export type SettingsView = { mode: Mode, merchant: MerchantView | null, intake: IntakeView, alerts: AlertSettings, language: Language, recharge_fallback: boolean, 
+/**
+ * The shop's relay, when this desk reads there instead of listening.
+ */
+relay: RelayView | null, };
 
 export type MerchantView = { appid: string, mch_id: string, sign_type: string, 
 /**
@@ -232,6 +250,34 @@ shared_secret: string,
  * A complete, correctly signed example request to copy.
  */
 example_request: string, };
+
+export type RelayView = { url: string, shop: string, desk_id: number, 
+/**
+ * `owner` or `staff`.
+ */
+role: string, 
+/**
+ * For the backend developer: WeChat's notify_url and the refund requests' address.
+ */
+notify_url: string, refund_requests_url: string, connected: boolean, 
+/**
+ * The last entry of the shop's log this desk took.
+ */
+position: number, 
+/**
+ * Why it is not connected.
+ */
+problem: LinkProblem | null, 
+/**
+ * Entries the relay no longer had when this desk came back (`[from, to]`).
+ */
+missed: Array<number> | null, };
+
+export type RelayInvite = { 
+/**
+ * Typed on the staff desk's PC, within 15 minutes, once.
+ */
+code: string, expires_at: number, };
 
 export type CertificateInput = { "kind": "p12", p12_base64: string, password: string | null, } | { "kind": "pem", cert_pem: string, key_pem: string, };
 
@@ -271,10 +317,13 @@ export type Command =
   | "lock"
   | "change_pin"
   | "set_always_ask_above"
+  | "set_staff_limit"
   | "audit_log"
   | "exchange_log"
   | "save_alerts"
   | "set_language"
   | "send_test_alert"
   | "acknowledge_alerts"
-  | "today_board";
+  | "today_board"
+  | "relay_pair"
+  | "relay_invite";

@@ -27,6 +27,7 @@ import type {
   QueueCount,
   QueueItem,
   QueueState,
+  RelayInvite,
   RequestDetail,
   SaveOutcome,
   SettingsView,
@@ -105,12 +106,19 @@ export const desk = {
   setMode: (mode: Mode, pin: string | null) => call<AppStatus>("set_mode", { mode, pin }),
   saveIntake: (publicUrl: string | null, newSecret: boolean, pin: string | null) =>
     call<SettingsView>("save_intake", { publicUrl, newSecret, pin }),
+  /** Pairs this desk with the shop's relay (a code from its operator or the owner's desk). */
+  relayPair: (url: string, code: string, name: string, pin: string | null) =>
+    call<SettingsView>("relay_pair", { url, code, name, pin }),
+  /** On the owner's desk: a pairing code for a staff desk. */
+  relayInvite: (pin: string | null) => call<RelayInvite>("relay_invite", { pin }),
   unlock: (pin: string) => call<AccessStatus>("unlock", { pin }),
   lock: () => call<AccessStatus>("lock"),
   changePin: (currentPin: string | null, newPin: string | null) =>
     call<AccessStatus>("change_pin", { currentPin, newPin }),
   setAlwaysAskAbove: (amount: number | null) =>
     call<AccessStatus>("set_always_ask_above", { amount }),
+  setStaffLimit: (amount: number | null, pin: string | null) =>
+    call<AccessStatus>("set_staff_limit", { amount, pin }),
   auditLog: (limit = 300) => call<AuditEntry[]>("audit_log", { limit }),
   exchangeLog: (limit = 300) => call<ExchangeEntry[]>("exchange_log", { limit }),
   saveAlerts: (alerts: AlertSettings, pin: string | null) =>

@@ -8,7 +8,6 @@ use desk_runtime::{
     Books, Config, DATA_DIR_ENV, DataDir, DeskLock, Mode, RuntimeError, adopt_legacy_database,
 };
 use serde::Serialize;
-use wxpay::Fen;
 
 use super::CliError;
 
@@ -67,49 +66,5 @@ impl DeskArgs {
         } else {
             Ok(human(value))
         }
-    }
-}
-
-/// `¥12.34`: how people read amounts; the fen stay exact underneath.
-pub fn yuan(fen: Fen) -> String {
-    let value = fen.get();
-    let sign = if value < 0 { "-" } else { "" };
-    let abs = value.unsigned_abs();
-    format!("{sign}¥{}.{:02}", abs / 100, abs % 100)
-}
-
-/// Unix seconds as China time (the shop's clock), `2026-11-23 16:25`.
-pub fn china_time(seconds: i64) -> String {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    match time::OffsetDateTime::from_unix_timestamp(seconds) {
-        Ok(at) => {
-            let at = at.to_offset(offset);
-            format!(
-                "{}-{:02}-{:02} {:02}:{:02}",
-                at.year(),
-                u8::from(at.month()),
-                at.day(),
-                at.hour(),
-                at.minute()
-            )
-        }
-        Err(_) => seconds.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_read_as_yuan() {
-        assert_eq!(yuan(Fen::new(1234)), "¥12.34");
-        assert_eq!(yuan(Fen::new(5)), "¥0.05");
-        assert_eq!(yuan(Fen::new(-100)), "-¥1.00");
-    }
-
-    #[test]
-    fn times_are_shown_in_china_time() {
-        assert_eq!(china_time(1_795_451_133), "2026-11-24 00:25");
     }
 }

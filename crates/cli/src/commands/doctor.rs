@@ -68,22 +68,28 @@ pub struct SetupArgs {
     /// Save without asking WeChat Pay (no network here): only what this computer can check.
     #[arg(long)]
     offline: bool,
-    /// Only for a test server: WeChat Pay's API address.
-    #[arg(long, hide = true)]
-    api_base: Option<String>,
-    /// Only for a test server: one more trusted root CA (PEM).
-    #[arg(long, hide = true)]
-    extra_ca: Option<PathBuf>,
 }
 
 /// Checks the merchant (live, unless `--offline`) and saves it only when every check passed;
-/// the desk switches from the sandbox to this merchant.
-pub async fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError> {
+/// the desk switches from the sandbox to this merchant. The owner PIN is needed when one is
+/// set. `wechat` is WeChat Pay, or the developer switch's test server.
+pub async fn setup(
+    desk: &DeskArgs,
+    args: SetupArgs,
+    wechat: WechatServer,
+) -> Result<String, CliError> {
     if desk.sandbox {
         return Err(CliError::Argument(
             "setup saves a real merchant; the sandbox needs none (run `serve --sandbox`)".into(),
         ));
     }
+    // Before anything is read or asked: the merchant and its money are the owner's.
+    let access = super::queue::owner_access(desk)?;
+    access.require_owner(
+        super::queue::pin_from_env().as_deref(),
+        desk_core::unix_now(),
+    )?;
+    super::queue::warn_if_short(&access);
     let api_key = if args.api_key_stdin {
         let mut text = String::new();
         std::io::stdin()
@@ -121,10 +127,7 @@ pub async fn setup(desk: &DeskArgs, args: SetupArgs) -> Result<String, CliError>
         api_key: Some(api_key),
         certificate: Some(certificate),
         cert_password,
-        wechat: WechatServer {
-            api_base: args.api_base,
-            extra_ca: args.extra_ca.map(absolute).transpose()?,
-        },
+        wechat,
     };
     let verify = if args.offline {
         Verify::Offline
@@ -189,8 +192,4 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
             path.display()
         ))
     })
-}
-
-fn absolute(path: PathBuf) -> Result<PathBuf, CliError> {
-    std::path::absolute(&path).map_err(CliError::Input)
 }

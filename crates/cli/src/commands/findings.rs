@@ -131,7 +131,7 @@ pub fn text(finding: &Finding) -> String {
         } => format!(
             "{} (since {}, {count} refused)",
             alarm_text(*cause),
-            super::desk::china_time(*raised_at)
+            wxpay::china_time::to_minute(*raised_at)
         ),
         F::RefusedLastDay { refused } if refused.is_empty() => {
             "nothing was refused in the last day".into()

@@ -5,6 +5,7 @@ pub mod desk;
 pub mod doctor;
 pub mod findings;
 pub mod queue;
+pub mod relay;
 pub mod serve;
 pub mod sign;
 pub mod sim;

@@ -4,12 +4,12 @@ use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
 use desk_core::{ManualRefund, QueueItem, QueueState, unix_now};
-use desk_runtime::{Access, Approval, Config, Role};
+use desk_runtime::{Access, Approval, Claim, Config};
 use serde_json::json;
 use wxpay::{Fen, OrderRef, OutTradeNo, TransactionId};
 
 use super::CliError;
-use super::desk::{DeskArgs, china_time, yuan};
+use super::desk::DeskArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
@@ -44,7 +44,8 @@ pub enum RefundsCommand {
         /// Who approves (kept in the audit log).
         #[arg(long)]
         by: String,
-        /// The owner approves: no staff limit applies.
+        /// "I am the owner": no staff limit; the owner PIN goes in MERCHANT_DESK_PIN (when a
+        /// PIN is set). Without it the approval is staff's, up to refunds.staff_limit_fen.
         #[arg(long)]
         owner: bool,
     },
@@ -57,7 +58,8 @@ pub enum RefundsCommand {
         #[arg(long)]
         by: Option<String>,
     },
-    /// Start a refund for a customer who phoned: the order is checked with WeChat Pay first.
+    /// Start a refund for a customer who phoned (the owner's: the PIN in MERCHANT_DESK_PIN when
+    /// one is set): the order is checked with WeChat Pay first.
     Create(CreateArgs),
 }
 
@@ -78,6 +80,9 @@ pub struct CreateArgs {
     /// Approve it at once, as this person (otherwise it waits in the queue as pending).
     #[arg(long)]
     approve_by: Option<String>,
+    /// With --approve-by: "I am the owner" (the PIN in MERCHANT_DESK_PIN), as for `approve`.
+    #[arg(long, requires = "approve_by")]
+    owner: bool,
 }
 
 pub fn orders(desk: &DeskArgs, command: OrdersCommand) -> Result<String, CliError> {
@@ -93,10 +98,10 @@ pub fn orders(desk: &DeskArgs, command: OrdersCommand) -> Result<String, CliErro
             let _ = writeln!(
                 text,
                 "{}  {}  paid {}  refundable {}  ({} refunds)  {}",
-                china_time(order.paid_at),
+                wxpay::china_time::to_minute(order.paid_at),
                 order.out_trade_no,
-                yuan(order.total_fee),
-                yuan(order.refundable),
+                order.total_fee.to_yuan_display(),
+                order.refundable.to_yuan_display(),
                 order.refund_count,
                 order.transaction_id
             );
@@ -123,37 +128,30 @@ pub async fn refunds(desk: &DeskArgs, command: RefundsCommand) -> Result<String,
             owner,
         } => {
             let name = non_empty(by, "--by")?;
-            let role = if owner {
-                Role::Owner(name.clone())
-            } else {
-                Role::Staff(name.clone())
-            };
             let store = desk.existing_store()?;
-            let config = config(desk)?;
+            let access = owner_access(desk)?;
             let pin = pin_from_env();
             let approval = Approval {
                 request: id,
                 amount: amount.map(Fen::new),
-                role,
-                pin: pin.as_deref(),
+                by: name.clone(),
+                claim: claim(owner, pin.as_deref()),
             };
-            let approved = desk_runtime::approve(
-                &store,
-                &Access::new(config.access),
-                &config.refunds,
-                &approval,
-                unix_now(),
-            )?;
+            let approved = desk_runtime::approve(&store, &access, &approval, unix_now())?;
+            warn_if_short(&access);
             desk.render(&approved, |a| {
                 format!(
                     "approved request #{id}: refund {} of {} as {name}; the running desk sends it",
                     a.out_refund_no,
-                    yuan(a.refund_fee)
+                    a.refund_fee.to_yuan_display()
                 )
             })
         }
         RefundsCommand::Reject { id, reason, by } => {
-            owner_pin(desk)?.require_owner(pin_from_env().as_deref(), unix_now())?;
+            let access = owner_access(desk)?;
+            access.require_refund_desk()?;
+            access.require_owner(pin_from_env().as_deref(), unix_now())?;
+            warn_if_short(&access);
             let store = desk.existing_store()?;
             let by = match by {
                 Some(by) => non_empty(by, "--by")?,
@@ -201,9 +199,16 @@ async fn create(desk: &DeskArgs, args: CreateArgs) -> Result<String, CliError> {
         customer: args.customer,
     };
     let pin = pin_from_env();
+    let access = owner_access(desk)?;
+    // A refund nobody asked for through the mini-program is the owner's to start, as in the
+    // window.
+    access.require_refund_desk()?;
+    access.require_owner(pin.as_deref(), unix_now())?;
+    warn_if_short(&access);
+    let claim = claim(args.owner, pin.as_deref());
     if approve_by.is_some() {
         // Checked before anything is created: a refused approval leaves no request behind.
-        owner_pin(desk)?.require_for_amount(manual.amount, pin.as_deref(), unix_now())?;
+        access.authorize_approval(manual.amount, claim, unix_now())?;
     }
     let request = desk_core::create_manual_request(&store, &client, manual, unix_now()).await?;
     let approved = match approve_by {
@@ -211,13 +216,12 @@ async fn create(desk: &DeskArgs, args: CreateArgs) -> Result<String, CliError> {
             let approval = Approval {
                 request,
                 amount: None,
-                role: Role::Staff(name),
-                pin: pin.as_deref(),
+                by: name,
+                claim,
             };
             Some(desk_runtime::approve(
                 &store,
-                &Access::new(config.access.clone()),
-                &config.refunds,
+                &access,
                 &approval,
                 unix_now(),
             )?)
@@ -229,7 +233,7 @@ async fn create(desk: &DeskArgs, args: CreateArgs) -> Result<String, CliError> {
         Some(a) => format!(
             "request #{request} created and approved: refund {} of {}",
             a.out_refund_no,
-            yuan(a.refund_fee)
+            a.refund_fee.to_yuan_display()
         ),
         None => format!(
             "request #{request} created (pending): approve it with `refunds approve {request} --by NAME`"
@@ -242,13 +246,13 @@ fn describe(item: &QueueItem) -> String {
         "#{:<5} {:<12} {:>10}  order {}  {}  \"{}\"",
         item.request,
         item.state.as_str(),
-        yuan(
-            item.refund
-                .as_ref()
-                .map_or(item.requested_fee, |r| r.refund_fee)
-        ),
+        (item
+            .refund
+            .as_ref()
+            .map_or(item.requested_fee, |r| r.refund_fee))
+        .to_yuan_display(),
         item.out_trade_no,
-        china_time(item.created_at),
+        wxpay::china_time::to_minute(item.created_at),
         item.reason
     );
     if let Some(customer) = &item.customer {
@@ -278,14 +282,34 @@ fn config(desk: &DeskArgs) -> Result<Config, CliError> {
         .unwrap_or_default())
 }
 
-/// The owner PIN's door, as the app has it. A terminal has no unlock that lasts: when a PIN is
-/// set, every approval and rejection gives it (`MERCHANT_DESK_PIN`, not a flag, so it stays out
-/// of the shell's history and the process list).
-fn owner_pin(desk: &DeskArgs) -> Result<Access, CliError> {
-    Ok(Access::new(config(desk)?.access))
+/// The desk's door, as the app has it (wrong PINs counted in the same record). A terminal has no
+/// unlock that lasts: when a PIN is set, every owner action gives it (`MERCHANT_DESK_PIN`, not a
+/// flag, so it stays out of the shell's history and the process list).
+pub(crate) fn owner_access(desk: &DeskArgs) -> Result<Access, CliError> {
+    let dir = desk.dir()?;
+    Ok(Access::of(&config(desk)?, &dir))
 }
 
-fn pin_from_env() -> Option<String> {
+/// `--owner` claims the owner's authority with the PIN from the environment; without it the
+/// approval is staff's.
+fn claim(owner: bool, pin: Option<&str>) -> Claim<'_> {
+    if owner {
+        Claim::Owner { pin }
+    } else {
+        Claim::Staff
+    }
+}
+
+/// A PIN of fewer digits than new PINs need opened the desk: said on standard error.
+pub(crate) fn warn_if_short(access: &Access) {
+    if access.status(unix_now()).pin_too_short {
+        eprintln!(
+            "warning: the owner PIN has fewer than 6 digits, which can be guessed: set a new one in the app (设置 → 店主密码)"
+        );
+    }
+}
+
+pub(crate) fn pin_from_env() -> Option<String> {
     std::env::var("MERCHANT_DESK_PIN")
         .ok()
         .filter(|pin| !pin.is_empty())

@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::CliError;
-use super::desk::{DeskArgs, yuan};
+use super::desk::DeskArgs;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -67,14 +67,19 @@ pub async fn serve(desk: &DeskArgs, args: ServeArgs) -> Result<String, CliError>
         "type": "ready",
         "mode": mode,
         "intake_url": running.intake_url(),
+        "relay": running.relay_status().is_some(),
         "data_dir": data_dir.root(),
         "sandbox_credentials": (running.mode() == Mode::Sandbox).then(|| data_dir.sandbox_credentials()),
     });
     if desk.json {
         line(&ready.to_string())?;
     } else {
+        let intake = match running.relay_status() {
+            Some(_) => "reads the shop's messages from the relay at",
+            None => "intake at",
+        };
         line(&format!(
-            "Merchant Desk ({mode}) — intake at {}, data in {}",
+            "Merchant Desk ({mode}) — {intake} {}, data in {}",
             running.intake_url(),
             data_dir.root().display()
         ))?;
@@ -171,14 +176,17 @@ fn describe(event: &DeskEvent) -> String {
             out_trade_no,
             total_fee,
             ..
-        } => format!("order paid        {out_trade_no}  {}", yuan(*total_fee)),
+        } => format!(
+            "order paid        {out_trade_no}  {}",
+            (*total_fee).to_yuan_display()
+        ),
         DeskEvent::RefundRequested {
             request,
             out_trade_no,
             refund_fee,
         } => format!(
             "refund requested  #{request}  order {out_trade_no}  {}",
-            yuan(*refund_fee)
+            (*refund_fee).to_yuan_display()
         ),
         DeskEvent::RequestClosed {
             request,
@@ -201,7 +209,7 @@ fn describe(event: &DeskEvent) -> String {
             let mut text = format!(
                 "refund {:<12}  #{request}  {out_refund_no}  {}",
                 state.as_str(),
-                yuan(*refund_fee)
+                (*refund_fee).to_yuan_display()
             );
             if let Some(problem) = problem {
                 text.push_str(&format!("  ({})", problem.describe()));

@@ -22,6 +22,7 @@ pub fn cli(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .arg("--data-dir")
         .arg(dir)
+        .envs(switch_of(dir))
         .env("MERCHANT_DESK_KEYRING", "off")
         .env_remove("MERCHANT_DESK_DATA_DIR")
         .stdin(Stdio::null())
@@ -87,13 +88,49 @@ pub fn setup_command(sim: &SimHandle, dir: &Path, p12: &Path) -> Command {
         ])
         .arg("--p12")
         .arg(p12)
-        .args(["--api-base", &sim.info().base_url, "--extra-ca"])
-        .arg(&c.files.ca_pem)
+        .envs(dev_switch(sim))
         .arg("--data-dir")
         .arg(dir)
         .env("MERCHANT_DESK_KEYRING", "off")
         .env_remove("WXPAY_CERT_PASSWORD");
     command
+}
+
+/// The developer switch that lets a desk talk to the simulator acting as WeChat Pay (a desk
+/// refuses a test server without it).
+pub fn dev_switch(sim: &SimHandle) -> [(&'static str, String); 2] {
+    [
+        ("MERCHANT_DESK_DEV_WECHAT", sim.info().base_url.clone()),
+        (
+            "MERCHANT_DESK_DEV_WECHAT_CA",
+            sim.credentials().files.ca_pem.display().to_string(),
+        ),
+    ]
+}
+
+/// The developer switch a desk set up with [`dev_switch`] runs with (none for others).
+pub fn switch_of(dir: &Path) -> Vec<(&'static str, String)> {
+    let config = desk_runtime::Config::load(&dir.join("config.toml"))
+        .ok()
+        .flatten();
+    // A staff desk of a relay keeps its test server beside the merchant its owner named.
+    let server = config.and_then(|c| {
+        c.merchant.map(|m| (m.api_base, m.extra_ca)).or_else(|| {
+            c.relay
+                .and_then(|r| r.staff)
+                .map(|s| (s.api_base, s.extra_ca))
+        })
+    });
+    match server {
+        Some((Some(base), extra_ca)) => {
+            let mut env = vec![("MERCHANT_DESK_DEV_WECHAT", base)];
+            env.extend(
+                extra_ca.map(|ca| ("MERCHANT_DESK_DEV_WECHAT_CA", ca.display().to_string())),
+            );
+            env
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Points the desk's intake at `listen` and asks WeChat for refund notifications there; returns
@@ -119,6 +156,8 @@ pub struct DeskProcess {
     pub events: Arc<Mutex<Vec<Value>>>,
     pub starts: usize,
     pub kills: usize,
+    /// A command the desk is started through (e.g. `prlimit --nofile=1024:1024`).
+    pub through: Vec<String>,
 }
 
 impl DeskProcess {
@@ -133,6 +172,7 @@ impl DeskProcess {
             events: Arc::default(),
             starts: 0,
             kills: 0,
+            through: Vec::new(),
         }
     }
 
@@ -140,10 +180,19 @@ impl DeskProcess {
     pub fn start(&mut self) {
         self.starts += 1;
         let log_path = self.logs.join(format!("serve-{}.log", self.starts));
-        let mut child = Command::new(BIN)
+        let mut command = match self.through.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BIN);
+                command
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .args(["serve", "--json", "--listen", &self.listen.to_string()])
             .arg("--data-dir")
             .arg(&self.dir)
+            .envs(switch_of(&self.dir))
             .env("MERCHANT_DESK_KEYRING", "off")
             .stdout(Stdio::piped())
             .stderr(File::create(&log_path).unwrap())
@@ -177,6 +226,11 @@ impl DeskProcess {
             assert!(Instant::now() < deadline, "the desk did not listen in 30 s");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The running desk's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILL: no chance to finish anything.
@@ -216,6 +270,36 @@ impl DeskProcess {
             .cloned()
             .collect()
     }
+}
+
+/// The TCP ports process `pid` listens on (Linux: its socket inodes in /proc/net/tcp{,6}).
+pub fn listening_ports(pid: u32) -> Vec<u16> {
+    let sockets: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address, st (0A: LISTEN), inode
+            if fields.len() > 9 && fields[3] == "0A" && sockets.contains(fields[9]) {
+                let port = fields[1].rsplit(':').next().unwrap();
+                ports.push(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports
 }
 
 impl Drop for DeskProcess {

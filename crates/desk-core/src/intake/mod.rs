@@ -15,6 +15,7 @@
 //! `X-Merchant-Desk-Signature`: lowercase hex HMAC-SHA256 of `"{timestamp}\n{body}"` under the
 //! shared secret. A signature is accepted once.
 
+mod relayed;
 mod watch;
 
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ use crate::remote::{Confirm, blocking, china_time, confirm_order, unix_now};
 use crate::store::Store;
 use crate::watch::{AlarmCause, Door, Refusal as Cause};
 use backend_api::{AuthFailure, Refusal};
+pub use relayed::{Applied, Taker, take_entry};
 use watch::{KeyVerdict, Watch};
 
 pub use backend_api::CLOCK_WINDOW_SECS;
@@ -134,24 +136,56 @@ async fn payment_notify<T: Transport + 'static>(
     State(state): State<Arc<IntakeState<T>>>,
     body: Bytes,
 ) -> Response {
+    xml(take_payment_notification(&state, &body).await.reply())
+}
+
+/// What became of a WeChat notification, wherever it came in (the intake, the relay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Stored (or stored before), or verified with nothing to store (an unpaid result).
+    Stored,
+    /// Refused for good: `cause` says why (it was counted).
+    Refused(Cause),
+    /// Not stored now; the same message may be stored later (storage failed, or it names this
+    /// merchant but does not verify while WeChat has not said the desk's key is right).
+    Retry,
+}
+
+impl Taken {
+    /// WeChat's answer: anything but SUCCESS makes it send the notification again.
+    fn reply(self) -> NotifyReply {
+        match self {
+            Taken::Stored => NotifyReply::Success,
+            Taken::Refused(Cause::Invalid) => NotifyReply::Fail("退款信息不符".into()),
+            Taken::Refused(_) | Taken::Retry => NotifyReply::Fail("签名或参数错误".into()),
+        }
+    }
+}
+
+/// Verifies a payment notification with the merchant's key and stores the paid order.
+pub async fn take_payment_notification<T: Transport + 'static>(
+    state: &Arc<IntakeState<T>>,
+    body: &[u8],
+) -> Taken {
     let merchant = state.client.merchant();
-    let notification = match PaymentNotification::parse(&body, merchant) {
+    let notification = match PaymentNotification::parse(body, merchant) {
         Ok(notification) => notification,
         // Forged, tampered or for another merchant: refuse without saying more.
-        Err(error) => {
-            refused_notification(&state, Door::PaymentNotify, &body, &error).await;
-            return xml(NotifyReply::Fail("签名或参数错误".into()));
-        }
+        Err(error) => return refused_notification(state, Door::PaymentNotify, body, &error).await,
     };
     state
         .watch
         .resolve(&state.store, AlarmCause::ApiKeyMismatch)
         .await;
     if notification.result != PaymentResult::Success {
-        return xml(NotifyReply::Success);
+        return Taken::Stored;
     }
     let Some(paid_at) = china_time(&notification.time_end) else {
-        return xml(NotifyReply::Fail("time_end格式错误".into()));
+        state
+            .watch
+            .count(&state.store, Door::PaymentNotify, Cause::Malformed)
+            .await;
+        return Taken::Refused(Cause::Malformed);
     };
     let payment = Payment {
         out_trade_no: notification.out_trade_no.clone(),
@@ -164,8 +198,8 @@ async fn payment_notify<T: Transport + 'static>(
         source: PaymentSource::Notification,
     };
     match state.payments.record(payment).await {
-        Ok(_) => xml(NotifyReply::Success),
-        Err(_) => xml(NotifyReply::Fail("处理失败，请重试".into())),
+        Ok(_) => Taken::Stored,
+        Err(_) => Taken::Retry,
     }
 }
 
@@ -175,12 +209,18 @@ async fn refund_notify<T: Transport + 'static>(
     State(state): State<Arc<IntakeState<T>>>,
     body: Bytes,
 ) -> Response {
-    let notification = match RefundNotification::parse(&body, state.client.merchant()) {
+    xml(take_refund_notification(&state, &body).await.reply())
+}
+
+/// Decrypts a refund notification with the merchant's key and applies it to the desk's refund
+/// when every fact agrees.
+pub async fn take_refund_notification<T: Transport + 'static>(
+    state: &Arc<IntakeState<T>>,
+    body: &[u8],
+) -> Taken {
+    let notification = match RefundNotification::parse(body, state.client.merchant()) {
         Ok(notification) => notification,
-        Err(error) => {
-            refused_notification(&state, Door::RefundNotify, &body, &error).await;
-            return xml(NotifyReply::Fail("解密或参数错误".into()));
-        }
+        Err(error) => return refused_notification(state, Door::RefundNotify, body, &error).await,
     };
     state
         .watch
@@ -188,8 +228,16 @@ async fn refund_notify<T: Transport + 'static>(
         .await;
     let store = state.store.clone();
     match blocking(move || store.apply_refund_notification(&notification, unix_now())).await {
-        Ok(_) => xml(NotifyReply::Success),
-        Err(_) => xml(NotifyReply::Fail("处理失败".into())),
+        Ok(_) => Taken::Stored,
+        // Its facts disagree with the refund the desk made: nothing changes.
+        Err(CoreError::NotificationMismatch { .. }) => {
+            state
+                .watch
+                .count(&state.store, Door::RefundNotify, Cause::Invalid)
+                .await;
+            Taken::Refused(Cause::Invalid)
+        }
+        Err(_) => Taken::Retry,
     }
 }
 
@@ -201,7 +249,7 @@ async fn refused_notification<T: Transport + 'static>(
     door: Door,
     body: &[u8],
     error: &wxpay::Error,
-) {
+) -> Taken {
     let now = unix_now();
     let cause = match refusal_of(body, state.client.merchant(), error) {
         Cause::Unverified => match state.watch.recent_verdict(now) {
@@ -226,6 +274,11 @@ async fn refused_notification<T: Transport + 'static>(
         other => other,
     };
     state.watch.count(&state.store, door, cause).await;
+    match cause {
+        // Possibly genuine: the desk's key may be the wrong one.
+        Cause::Unverified => Taken::Retry,
+        cause => Taken::Refused(cause),
+    }
 }
 
 /// Why a notification was refused, from its parse error.
@@ -284,7 +337,8 @@ impl From<CoreError> for ApiError {
             | Code::NotRefundable
             | Code::OrderNotPaid
             | Code::NeedsOwner
-            | Code::WrongPin => StatusCode::UNPROCESSABLE_ENTITY,
+            | Code::WrongPin
+            | Code::PinWait => StatusCode::UNPROCESSABLE_ENTITY,
         };
         // Storage errors carry paths and SQL: say only that it failed.
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -301,10 +355,38 @@ async fn refund_request<T: Transport + 'static>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let now = unix_now();
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
-    let checked = match backend_api::check(&state.secret, timestamp, signature, &body, now) {
+    let (id, created) = take_refund_request(
+        &state,
+        header(TIMESTAMP_HEADER),
+        header(SIGNATURE_HEADER),
+        &body,
+        unix_now(),
+    )
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({ "id": id, "state": "pending", "created": created })),
+    )
+        .into_response())
+}
+
+/// Checks a backend refund request (its signature against the clock at `arrived`) and queues
+/// it: the request's number and whether it is new.
+async fn take_refund_request<T: Transport + 'static>(
+    state: &Arc<IntakeState<T>>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    arrived: i64,
+) -> Result<(i64, bool), ApiError> {
+    let now = arrived;
+    let checked = match backend_api::check(&state.secret, timestamp, signature, body, now) {
         Ok(checked) => checked,
         Err(refusal) => {
             let cause = match &refusal {
@@ -315,7 +397,7 @@ async fn refund_request<T: Transport + 'static>(
                     // the holder of that secret can sign so, never a stranger.
                     AuthFailure::BadSignature
                         if state.retired_secrets.iter().any(|old| {
-                            backend_api::authenticate(old, timestamp, signature, &body, now).is_ok()
+                            backend_api::authenticate(old, timestamp, signature, body, now).is_ok()
                         }) =>
                     {
                         Cause::OldSecret
@@ -355,16 +437,7 @@ async fn refund_request<T: Transport + 'static>(
     let store = state.store.clone();
     let (id, created) = blocking(move || store.add_request(&new, now)).await?;
     state.remember(checked.signature, now);
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(json!({ "id": id, "state": "pending", "created": created })),
-    )
-        .into_response())
+    Ok((id, created))
 }
 
 /// Answers the desk's own reach challenge (see `backend_api::reach`).

@@ -260,4 +260,41 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE UNIQUE INDEX alarms_active ON alarms (cause) WHERE resolved_at IS NULL;
     "#,
+    // 6: how far the desk has read the shop's log on the relay (`relay_position.rs`): stored
+    // after each entry is taken, so a restart, a reconnect or a night off resumes there.
+    r#"
+    CREATE TABLE relay_positions (
+        -- The relay and shop read: pairing with another starts from its beginning.
+        source         TEXT PRIMARY KEY,
+        seq            INTEGER NOT NULL CHECK (seq >= 0),
+        updated_at     INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    "#,
+    // 7: the refund requests whose record changed since the owner's desk last sent it to the
+    // relay for the staff desks (`mirror.rs`): kept by triggers in the change's transaction, so
+    // no code path can forget one; `version` tells a send apart from a change made during it.
+    r#"
+    CREATE TABLE relay_outbox (
+        request        INTEGER PRIMARY KEY,
+        version        INTEGER NOT NULL
+    ) STRICT;
+    CREATE TRIGGER relay_outbox_of_new_request AFTER INSERT ON refund_requests BEGIN
+        INSERT INTO relay_outbox (request, version) VALUES (NEW.id, 1)
+            ON CONFLICT (request) DO UPDATE SET version = version + 1;
+    END;
+    CREATE TRIGGER relay_outbox_of_request AFTER UPDATE ON refund_requests BEGIN
+        INSERT INTO relay_outbox (request, version) VALUES (NEW.id, 1)
+            ON CONFLICT (request) DO UPDATE SET version = version + 1;
+    END;
+    CREATE TRIGGER relay_outbox_of_new_refund AFTER INSERT ON refunds BEGIN
+        INSERT INTO relay_outbox (request, version) VALUES (NEW.request, 1)
+            ON CONFLICT (request) DO UPDATE SET version = version + 1;
+    END;
+    CREATE TRIGGER relay_outbox_of_refund AFTER UPDATE ON refunds BEGIN
+        INSERT INTO relay_outbox (request, version) VALUES (NEW.request, 1)
+            ON CONFLICT (request) DO UPDATE SET version = version + 1;
+    END;
+    -- The queue from before: sent once the desk has a relay, so staff desks show all of it.
+    INSERT INTO relay_outbox (request, version) SELECT id, 1 FROM refund_requests;
+    "#,
 ];

@@ -15,6 +15,12 @@ pub use migrations::MIGRATIONS;
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("cannot create the database {path}: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot open the database {path}: {source}")]
     Open {
         path: PathBuf,
@@ -72,6 +78,10 @@ impl Store {
             path: path.to_owned(),
             source,
         };
+        create_private(path).map_err(|source| StoreError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut conn = Connection::open(path).map_err(open_error)?;
         configure(&conn).map_err(open_error)?;
         migrate(&mut conn, path, MIGRATIONS)?;
@@ -244,6 +254,21 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Applies the migrations `conn` has not seen, each in its own transaction with its
 /// `user_version` bump. An existing database is copied aside first.
+/// Creates an empty database file readable only by its user, when there is none: SQLite gives
+/// the WAL and shared-memory files the database's own mode, so they are private too, whatever
+/// the umask.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 pub(crate) fn migrate(
     conn: &mut Connection,
     path: &Path,
@@ -264,6 +289,10 @@ pub(crate) fn migrate(
     }
     if found > 0 {
         let snapshot = snapshot_path(path, found);
+        create_private(&snapshot).map_err(|source| StoreError::Create {
+            path: snapshot.clone(),
+            source,
+        })?;
         conn.execute("VACUUM INTO ?1", [snapshot.to_string_lossy()])
             .map_err(|source| StoreError::Snapshot {
                 path: snapshot,

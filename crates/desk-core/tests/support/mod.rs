@@ -3,9 +3,18 @@
 
 use std::time::{Duration, SystemTime};
 
+use desk_core::Approver;
 use wxpay::{Merchant, SignType};
 use wxpay_client::{ClientIdentity, HttpsSettings, HttpsTransport, WxPayClient, default_password};
 use wxpay_sim::SimHandle;
+
+/// The owner, approving without a limit.
+pub fn owner() -> Approver {
+    Approver {
+        name: "owner".into(),
+        limit: None,
+    }
+}
 
 /// A client set up as the app sets it up for the sandbox: the simulator's CA as an extra root,
 /// the merchant's `.p12` with the default password.

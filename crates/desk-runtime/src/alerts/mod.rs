@@ -13,8 +13,6 @@ mod plan;
 mod text;
 
 use serde::{Deserialize, Serialize};
-use time::{OffsetDateTime, UtcOffset};
-use wxpay::Fen;
 
 pub use outbox::{AlertSink, deliver_alerts};
 pub use plan::{Alerter, FLASH_ORDERS, FLASH_WINDOW_SECS, REMIND_EVERY_SECS};
@@ -110,18 +108,8 @@ fn parse_hhmm(text: &str) -> Option<u32> {
 }
 
 /// Shops are in China: times are shown and quiet hours judged in China Standard Time.
-pub(crate) fn china_time(unix: i64) -> OffsetDateTime {
-    let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    OffsetDateTime::from_unix_timestamp(unix)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset)
-}
-
-/// The Unix time of the midnight (China time) that began the day of `unix`.
-pub fn china_day_start(unix: i64) -> i64 {
-    const CHINA_OFFSET: i64 = 8 * 3600;
-    unix - (unix + CHINA_OFFSET).rem_euclid(24 * 3600)
-}
+pub(crate) use wxpay::china_time::at as china_time;
+pub use wxpay::china_time::day_start as china_day_start;
 
 /// "14:05:09", China time.
 pub(crate) fn clock(unix: i64) -> String {
@@ -132,23 +120,6 @@ pub(crate) fn clock(unix: i64) -> String {
         time.minute(),
         time.second()
     )
-}
-
-/// An amount for people: "¥1,234.50".
-pub fn yuan(fen: Fen) -> String {
-    let plain = fen.to_yuan_string();
-    let (sign, digits) = plain
-        .strip_prefix('-')
-        .map_or(("", plain.as_str()), |rest| ("-", rest));
-    let (whole, cents) = digits.split_once('.').unwrap_or((digits, "00"));
-    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    format!("{sign}¥{grouped}.{cents}")
 }
 
 /// What a delivered alert is, for its look and sound.
@@ -250,14 +221,6 @@ mod tests {
         assert_eq!(china_time(start).hour(), 0);
         assert_eq!(china_day_start(start), start);
         assert_eq!(china_day_start(start - 1), start - 24 * 3600);
-    }
-
-    #[test]
-    fn amounts_are_grouped_by_thousands() {
-        assert_eq!(yuan(Fen::new(5)), "¥0.05");
-        assert_eq!(yuan(Fen::new(123_400)), "¥1,234.00");
-        assert_eq!(yuan(Fen::new(100_001_000)), "¥1,000,010.00");
-        assert_eq!(yuan(Fen::new(-123_456)), "-¥1,234.56");
     }
 
     #[test]

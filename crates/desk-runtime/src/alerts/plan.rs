@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use desk_core::{AlertKind as Fact, StoredAlert, Unseen};
 use wxpay::Fen;
 
-use super::{Alert, AlertKind, AlertSettings, AlertTarget, Language, china_time, clock, yuan};
+use super::{Alert, AlertKind, AlertSettings, AlertTarget, Language, china_time, clock};
 use crate::speech;
 
 /// More than this many orders within [`FLASH_WINDOW_SECS`] is a flash sale.
@@ -266,14 +266,30 @@ impl Alerter {
             key: tally.key.clone(),
             kind: AlertKind::OrderBurst,
             title: if zh {
-                format!("订单高峰：{} 笔新订单 {}", tally.count, yuan(tally.total))
+                format!(
+                    "订单高峰：{} 笔新订单 {}",
+                    tally.count,
+                    tally.total.to_yuan_display()
+                )
             } else {
-                format!("Rush: {} new orders, {}", tally.count, yuan(tally.total))
+                format!(
+                    "Rush: {} new orders, {}",
+                    tally.count,
+                    tally.total.to_yuan_display()
+                )
             },
             body: if zh {
-                format!("最新：订单 {latest} {} · {}", yuan(amount), clock(now))
+                format!(
+                    "最新：订单 {latest} {} · {}",
+                    amount.to_yuan_display(),
+                    clock(now)
+                )
             } else {
-                format!("Latest: order {latest} {} · {}", yuan(amount), clock(now))
+                format!(
+                    "Latest: order {latest} {} · {}",
+                    amount.to_yuan_display(),
+                    clock(now)
+                )
             },
             sound: ring && speech.is_some(),
             speech,
@@ -330,7 +346,7 @@ impl Alerter {
         let closed = self.closed.as_mut()?;
         let tally = &mut closed.tally;
         let speech = tally.speech(speak, now);
-        let (orders, total) = (tally.count, yuan(tally.total));
+        let (orders, total) = (tally.count, tally.total.to_yuan_display());
         let parts: Vec<String> = closed
             .news
             .iter()
@@ -347,9 +363,9 @@ impl Alerter {
             (_, false) => parts.join(" · "),
             (Some((latest, amount)), true) => {
                 if zh {
-                    format!("最新：订单 {latest} {}", yuan(*amount))
+                    format!("最新：订单 {latest} {}", (*amount).to_yuan_display())
                 } else {
-                    format!("Latest: order {latest} {}", yuan(*amount))
+                    format!("Latest: order {latest} {}", (*amount).to_yuan_display())
                 }
             }
             (None, true) => if zh {
@@ -382,7 +398,7 @@ impl Alerter {
     /// One notification for one fact.
     fn single(&self, fact: &StoredAlert, now: i64) -> Alert {
         let zh = self.zh();
-        let amount = yuan(fact.amount);
+        let amount = fact.amount.to_yuan_display();
         let order = &fact.out_trade_no;
         let request_target = || AlertTarget::Request {
             request: fact.request.unwrap_or_default(),
@@ -507,12 +523,16 @@ impl Alerter {
             key: "reminder".to_owned(),
             kind: AlertKind::Reminder,
             title: if zh {
-                format!("{} 笔新订单待确认 {}", unseen.orders, yuan(unseen.total))
+                format!(
+                    "{} 笔新订单待确认 {}",
+                    unseen.orders,
+                    unseen.total.to_yuan_display()
+                )
             } else {
                 format!(
                     "{} new orders not acknowledged, {}",
                     unseen.orders,
-                    yuan(unseen.total)
+                    unseen.total.to_yuan_display()
                 )
             },
             body: if zh {
