@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_e2e_deps
 bash scripts/bundle.sh
+# The packages are in target/bundles; the release build they came from is not needed again.
+free_build_dirs target/release
 version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' tauri.conf.json)
 deb="$PWD/target/bundles/merchant-desk_${version}_amd64.deb"
 appimage="$PWD/target/bundles/Merchant_Desk-${version}-x86_64.AppImage"
@@ -66,6 +68,8 @@ echo "AppImage: opens, holds the app and its desktop entry, and starts"
 
 echo "== the Windows installer: cross-compiled and packed (it is not run here: no Windows)"
 ensure_debian_packages p7zip-full
+# The debug build's last user was the installed app's end-to-end test above.
+free_build_dirs target/debug
 bash scripts/bundle.sh windows
 setup="target/bundles/Merchant_Desk-${version}-x64-setup.exe"
 contents=$(7z l "$setup")

@@ -112,3 +112,16 @@ ensure_cargo_fuzz() {
     cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
   fi
 }
+
+# Removes build directories no later stage needs, when MERCHANT_DESK_FREE_DISK=1 (set by .ci/run:
+# a CI machine's disk may be small, and the debug, release and Windows builds together take
+# several times what any one stage needs). A developer's run keeps them for the next build.
+free_build_dirs() {
+  [ "${MERCHANT_DESK_FREE_DISK:-}" = 1 ] || return 0
+  local dir
+  for dir in "$@"; do
+    [ -d "$dir" ] || continue
+    echo "freeing $(du -sh "$dir" | cut -f1) of disk: $dir (no later stage needs it)"
+    rm -rf "$dir"
+  done
+}
