@@ -37,7 +37,8 @@ echo "== the installable app: .deb and AppImage built, the .deb installed, run e
 bash scripts/install-test.sh 2>&1 | tee -a "$log"
 echo "== the window in headless Chromium (fake IPC)"
 (cd ui && npm test) 2>&1 | tee -a "$log"
-free_build_dirs target/x86_64-pc-windows-gnu
+# The Windows build and its build scripts (compiled for this machine, into target/release).
+free_build_dirs target/x86_64-pc-windows-gnu target/release
 echo "== fuzzing, bounded (20 s a target; ./scripts/fuzz.sh 600 for a long run)"
 bash scripts/fuzz.sh 20
 
