@@ -42,6 +42,7 @@ fn render() -> String {
         desk_core::RefusalCount,
         desk_runtime::Mode,
         desk_runtime::LinkProblem,
+        desk_runtime::StartWarning,
         desk_runtime::SecretBackend,
         desk_runtime::Language,
         desk_runtime::AccessStatus,

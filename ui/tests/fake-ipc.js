@@ -15,6 +15,7 @@
     staffLimit: seed.staffLimit ?? null,
     pinTooShort: seed.pinTooShort ?? false,
     alarms: seed.alarms ?? [],
+    warnings: seed.warnings ?? [],
     orders: [],
     requests: [],
     audit: [],
@@ -121,7 +122,7 @@
       mode: desk.mode,
       intake_url: "http://127.0.0.1:8720",
       data_dir: "/home/shop/.local/share/merchant-desk",
-      warnings: [],
+      warnings: desk.warnings,
       language: desk.language,
       access: {
         pin_set: desk.pin !== null,

@@ -436,6 +436,21 @@ describe("settings", () => {
     await page.close();
   });
 
+  test("start warnings are worded in the window's language, from the desk's codes", async () => {
+    const warnings = [
+      { code: "made_private", path: "/home/shop/.local/share/merchant-desk", mode: 0o755 },
+      { code: "key_in_file", path: "/home/shop/.local/share/merchant-desk/secrets.json" },
+    ];
+    const page = await openDesk(browser, server.url, { seed: { warnings } });
+    const shown = page.getByTestId("start-warning");
+    await shown.first().getByText("已重新设为仅本人可读").waitFor();
+    assert.match(await shown.first().innerText(), /merchant-desk 曾经可以被本机其他用户读取（权限 755）/);
+    assert.match(await shown.nth(1).innerText(), /API 密钥保存在 \/home\/shop\/.local\/share\/merchant-desk\/secrets.json/);
+    await page.getByRole("button", { name: "English" }).click();
+    await shown.first().getByText("was readable by other users of this computer (mode 755)").waitFor();
+    await page.close();
+  });
+
   test("the version opens what is new in it", async () => {
     const page = await openDesk(browser, server.url);
     await page.getByTestId("version").getByText("v0.2.0").click();

@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use wxpay_sim::{DemoTraffic, IntakeTarget, SimConfig, SimHandle};
 
+use crate::StartWarning;
 use crate::alerts::{AlertSink, Alerter};
 use crate::books::{Books, adopt_legacy_database, sandbox_intake_secret};
 use crate::config::{Config, Mode};
@@ -76,7 +77,7 @@ pub struct RunningDesk {
     alert_task: Mutex<Option<JoinHandle<()>>>,
     /// When this desk started (Unix seconds): alerts from before it were missed while closed.
     started_at: i64,
-    warnings: Vec<String>,
+    warnings: Vec<StartWarning>,
     /// The intake's doors: what they had to refuse and evict.
     doors: Arc<GuardedServer>,
     /// The link to the shop's relay, when the desk reads there instead of listening.
@@ -116,15 +117,12 @@ impl RunningDesk {
             Mode::Sandbox => sandbox_intake_secret(dir)?,
             Mode::Production => config.intake.shared_secret.clone(),
         };
-        let mut warnings: Vec<String> = loosened.iter().map(ToString::to_string).collect();
+        let mut warnings: Vec<StartWarning> = loosened.iter().map(StartWarning::from).collect();
         // With a relay (a real merchant only) the desk listens on no port: it connects out.
         let relay = match (mode, &config.relay) {
             (Mode::Production, Some(relay)) => Some(relay.clone()),
             (Mode::Sandbox, Some(_)) => {
-                warnings.push(
-                    "the sandbox does not use the relay: its simulator posts to this desk directly"
-                        .to_owned(),
-                );
+                warnings.push(StartWarning::SandboxIgnoresRelay);
                 None
             }
             (_, None) => None,
@@ -148,9 +146,9 @@ impl RunningDesk {
                     .local_addr()
                     .map_err(|source| RuntimeError::Bind { addr, source })?;
                 if mode == Mode::Production && !local.ip().is_loopback() {
-                    warnings.push(format!(
-                        "the intake listens on {local}, reachable from other computers: make sure only WeChat and the shop's backend can reach it"
-                    ));
+                    warnings.push(StartWarning::IntakeReachable {
+                        listen: local.to_string(),
+                    });
                 }
                 (Some(listener), format!("http://{local}"))
             }
@@ -190,10 +188,9 @@ impl RunningDesk {
                 let secrets =
                     Secrets::open(merchant.secrets, &dir.secrets_fallback(), &merchant.mch_id)?;
                 if secrets.backend() == crate::SecretBackend::File {
-                    warnings.push(format!(
-                        "the API key is kept in {} because no system keyring was available when it was saved",
-                        dir.secrets_fallback().display()
-                    ));
+                    warnings.push(StartWarning::KeyInFile {
+                        path: dir.secrets_fallback().display().to_string(),
+                    });
                 }
                 // WeChat posts refund results where the desk can read them: the relay, else
                 // the intake's public address.
@@ -382,7 +379,7 @@ impl RunningDesk {
         self.doors.limits()
     }
 
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &[StartWarning] {
         &self.warnings
     }
 

@@ -145,23 +145,6 @@ pub enum Loosened {
     NotOurs { path: PathBuf },
 }
 
-impl std::fmt::Display for Loosened {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Loosened::Tightened { path, mode } => write!(
-                f,
-                "{} was readable by other users (mode {mode:o}): made private again; check who changed it",
-                path.display()
-            ),
-            Loosened::NotOurs { path } => write!(
-                f,
-                "{} belongs to another user, who can read or change the desk's data: move the data directory somewhere only you own",
-                path.display()
-            ),
-        }
-    }
-}
-
 /// At most this many entries are looked at (the data directory holds a few dozen).
 #[cfg(unix)]
 const MOST_ENTRIES: usize = 10_000;

@@ -21,6 +21,7 @@ mod relay;
 mod secrets;
 mod setup;
 pub mod speech;
+mod start_warning;
 pub mod voice;
 
 pub use access::{
@@ -61,3 +62,4 @@ pub use secrets::{FallbackWarning, KEYRING_ENV, SecretBackend, SecretError, Secr
 pub use setup::{
     CertificateFiles, CheckedSetup, MerchantSetup, ModeAfterSave, Verify, check_setup,
 };
+pub use start_warning::StartWarning;

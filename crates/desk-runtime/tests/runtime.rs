@@ -416,7 +416,11 @@ async fn a_configured_merchant_passes_the_doctor_and_refunds() {
     let desk = RunningDesk::start(options).await.unwrap();
     assert_eq!(desk.mode(), Mode::Production);
     assert!(desk.sandbox().is_none());
-    assert!(desk.warnings().iter().any(|w| w.contains("secrets.json")));
+    assert!(
+        desk.warnings().iter().any(
+            |w| matches!(w, StartWarning::KeyInFile { path } if path.ends_with("secrets.json"))
+        )
+    );
     let mut events = desk.subscribe();
     let order = sim
         .create_order(NewOrder {

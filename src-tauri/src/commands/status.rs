@@ -1,5 +1,5 @@
 use desk_core::unix_now;
-use desk_runtime::{AccessStatus, Language, Mode};
+use desk_runtime::{AccessStatus, Language, Mode, StartWarning};
 use serde::Serialize;
 use tauri::State;
 
@@ -16,7 +16,8 @@ pub struct AppStatus {
     pub mode: Option<Mode>,
     pub intake_url: Option<String>,
     pub data_dir: String,
-    pub warnings: Vec<String>,
+    /// What the owner should know about how the desk started (worded in the window).
+    pub warnings: Vec<StartWarning>,
     pub language: Language,
     pub access: AccessStatus,
     /// Set when the desk could not start.

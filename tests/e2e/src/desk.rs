@@ -49,10 +49,13 @@ impl Desk {
         Desk::launch_in(Desk::new_data_dir(), seconds)
     }
 
-    /// A fresh data directory for [`Desk::launch_in`] (to fill before the app starts).
+    /// A fresh data directory for [`Desk::launch_in`] (to fill before the app starts), private
+    /// like the one the desk creates itself (else the desk narrows it and warns at start).
     pub fn new_data_dir() -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
         tempfile::Builder::new()
             .prefix("merchant-desk-e2e-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .expect("a temporary data directory")
     }

@@ -229,6 +229,13 @@ const en: typeof zh = {
     version: "Version {version}",
     whatsNew: "What's new",
   },
+  startWarnings: {
+    made_private: "{path} was readable by other users of this computer (mode {mode}): made private again; check who changed it",
+    not_ours: "{path} belongs to another user, who can read or change this desk's data: move the data directory somewhere only you own",
+    sandbox_ignores_relay: "The sandbox does not use the relay: its simulator posts to this desk directly",
+    intake_reachable: "The intake listens on {listen}, reachable from other computers: make sure only WeChat Pay and the shop's backend can reach it",
+    key_in_file: "The API key is kept in {path}: no system keyring was available when it was saved",
+  },
   alarms: {
     open: "Fix it",
     api_key_mismatch: {

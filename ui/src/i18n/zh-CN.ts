@@ -227,6 +227,13 @@ export default {
     version: "版本 {version}",
     whatsNew: "新功能",
   },
+  startWarnings: {
+    made_private: "{path} 曾经可以被本机其他用户读取（权限 {mode}）：已重新设为仅本人可读；请查一下是谁改的",
+    not_ours: "{path} 属于本机另一个用户，他可以读取或修改本台的数据：请把数据目录移到只有你拥有的位置",
+    sandbox_ignores_relay: "沙箱不使用中继：模拟器直接向本机发送通知",
+    intake_reachable: "接收端口 {listen} 可以从其他电脑访问：请确保只有微信支付和店铺后端能连到它",
+    key_in_file: "API 密钥保存在 {path}：保存时没有可用的系统钥匙串",
+  },
   alarms: {
     open: "去修复",
     api_key_mismatch: {

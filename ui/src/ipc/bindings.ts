@@ -116,6 +116,8 @@ export type Mode = "sandbox" | "production";
 
 export type LinkProblem = "unreachable" | "unpaired" | "refused" | "unreadable" | "entry_waiting" | "storage" | "ended";
 
+export type StartWarning = { "code": "made_private", path: string, mode: number, } | { "code": "not_ours", path: string, } | { "code": "sandbox_ignores_relay" } | { "code": "intake_reachable", listen: string, } | { "code": "key_in_file", path: string, };
+
 export type SecretBackend = "keyring" | "file";
 
 export type Language = "zh-CN" | "en";
@@ -207,7 +209,11 @@ export type AppStatus = {
 /**
  * This build's version, shown with what is new in it.
  */
-version: string, mode: Mode | null, intake_url: string | null, data_dir: string, warnings: Array<string>, language: Language, access: AccessStatus, 
+version: string, mode: Mode | null, intake_url: string | null, data_dir: string, 
+/**
+ * What the owner should know about how the desk started (worded in the window).
+ */
+warnings: Array<StartWarning>, language: Language, access: AccessStatus, 
 /**
  * Set when the desk could not start.
  */
