@@ -102,7 +102,7 @@ impl RunningDesk {
         dir.create()?;
         let lock = DeskLock::acquire(&dir.lock(), dir.root())?;
         // Before anything is read: a data directory someone loosened is narrowed and said so.
-        let loosened = crate::files::make_private(dir.root());
+        let mut warnings = crate::files::make_private(dir.root());
         let config = Config::load_or_create(&dir.config())?;
         let mode = if options.force_sandbox {
             Mode::Sandbox
@@ -117,7 +117,6 @@ impl RunningDesk {
             Mode::Sandbox => sandbox_intake_secret(dir)?,
             Mode::Production => config.intake.shared_secret.clone(),
         };
-        let mut warnings: Vec<StartWarning> = loosened.iter().map(StartWarning::from).collect();
         // With a relay (a real merchant only) the desk listens on no port: it connects out.
         let relay = match (mode, &config.relay) {
             (Mode::Production, Some(relay)) => Some(relay.clone()),

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::StartWarning;
+
 /// The environment variable that chooses the data directory when `--data-dir` is not given.
 pub const DATA_DIR_ENV: &str = "MERCHANT_DESK_DATA_DIR";
 
@@ -136,22 +138,14 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, FileError> {
     }
 }
 
-/// A file or folder in the data directory others could read or change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Loosened {
-    /// Made private again (it had `mode`).
-    Tightened { path: PathBuf, mode: u32 },
-    /// Owned by another user: the desk cannot narrow it; its owner must.
-    NotOurs { path: PathBuf },
-}
-
 /// At most this many entries are looked at (the data directory holds a few dozen).
 #[cfg(unix)]
 const MOST_ENTRIES: usize = 10_000;
 
 /// Makes every file (0600) and folder (0700) under `root` private again where someone loosened
-/// it, and says what it found. Symbolic links are not followed.
-pub fn make_private(root: &Path) -> Vec<Loosened> {
+/// it, and says what it found (as the warnings the desk starts with). Symbolic links are not
+/// followed.
+pub fn make_private(root: &Path) -> Vec<StartWarning> {
     #[cfg_attr(not(unix), allow(unused_mut))]
     let mut found = Vec::new();
     #[cfg(unix)]
@@ -172,14 +166,16 @@ pub fn make_private(root: &Path) -> Vec<Loosened> {
                 continue;
             }
             if meta.uid() != me {
-                found.push(Loosened::NotOurs { path: path.clone() });
+                found.push(StartWarning::NotOurs {
+                    path: path.display().to_string(),
+                });
             } else if meta.mode() & 0o077 != 0 {
                 let mode = meta.mode() & 0o7777;
                 let private = if meta.is_dir() { 0o700 } else { 0o600 };
                 if std::fs::set_permissions(&path, std::fs::Permissions::from_mode(private)).is_ok()
                 {
-                    found.push(Loosened::Tightened {
-                        path: path.clone(),
+                    found.push(StartWarning::MadePrivate {
+                        path: path.display().to_string(),
                         mode,
                     });
                 }

@@ -46,7 +46,7 @@ pub use doctor::{
     passed, resume_held_if_passed,
 };
 pub use error::RuntimeError;
-pub use files::{DATA_DIR_ENV, DataDir, FileError, Loosened, make_private, write_private};
+pub use files::{DATA_DIR_ENV, DataDir, FileError, make_private, write_private};
 pub use guarded_server::process::{OpenFiles, prepare as prepare_process};
 pub use lock::{DeskLock, LockError};
 pub use merchant::{

@@ -5,8 +5,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::files::Loosened;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -22,20 +20,6 @@ pub enum StartWarning {
     IntakeReachable { listen: String },
     /// The API key is kept in a file (`path`): no keyring was available when it was saved.
     KeyInFile { path: String },
-}
-
-impl From<&Loosened> for StartWarning {
-    fn from(loosened: &Loosened) -> StartWarning {
-        match loosened {
-            Loosened::Tightened { path, mode } => StartWarning::MadePrivate {
-                path: path.display().to_string(),
-                mode: *mode,
-            },
-            Loosened::NotOurs { path } => StartWarning::NotOurs {
-                path: path.display().to_string(),
-            },
-        }
-    }
 }
 
 impl fmt::Display for StartWarning {
