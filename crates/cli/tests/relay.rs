@@ -677,3 +677,104 @@ fn three_desks_see_the_same_orders_and_decisions() {
         "a staff desk does not manage desks"
     );
 }
+
+/// The relay's operator (or whoever broke into it) makes the owner's pairing code, so it knows
+/// both halves. It tries to take the owner's desk over at pairing: it answers "staff" for the
+/// owner's code with a bundle of its own (another API key, a shop key it knows), or hands the
+/// owner a code whose letter says staff. Either way the desk refuses before saving anything:
+/// the merchant's key, the configuration and the books stay as they were.
+#[test]
+fn a_relay_cannot_take_over_the_owners_desk_at_pairing() {
+    use relay_protocol::{PairingCode, bundle, token};
+    let setting = setting();
+    let (temp, sim) = (&setting.temp, &setting.sim);
+    let relay = setting.relay();
+    let dir = temp.path().join("owner");
+    production_desk(sim, &dir, free_address());
+    let config_before = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    let secrets_before = std::fs::read_to_string(dir.join("secrets.json")).unwrap();
+    let hostile_bundle = |code: &PairingCode| {
+        bundle::seal(
+            &bundle::Bundle {
+                appid: sim.credentials().appid.as_str().to_owned(),
+                mch_id: sim.credentials().mch_id.as_str().to_owned(),
+                sign_type: "MD5".into(),
+                api_key: "0123456789abcdef0123456789abcdef".into(),
+                shop_key: "known-to-the-relay".into(),
+            },
+            code,
+        )
+    };
+    // The relay's database says the owner's code makes a staff desk, with its bundle.
+    let swapped = PairingCode::generate(Role::Owner);
+    relay
+        .runtime
+        .block_on(relay.store.add_pairing(
+            relay.shop_id,
+            Role::Staff,
+            &token::digest(swapped.claim()),
+            Some(hostile_bundle(&swapped)),
+            now() + 900,
+            now(),
+        ))
+        .unwrap();
+    // And a code whose letter says staff, handed to the owner as "the owner's code".
+    let staff_code = PairingCode::generate(Role::Staff);
+    relay
+        .runtime
+        .block_on(relay.store.add_pairing(
+            relay.shop_id,
+            Role::Staff,
+            &token::digest(staff_code.claim()),
+            Some(hostile_bundle(&staff_code)),
+            now() + 900,
+            now(),
+        ))
+        .unwrap();
+
+    for (code, said) in [
+        (&swapped, "the relay answered that it made a staff desk"),
+        (&staff_code, "the code typed is a staff desk's"),
+    ] {
+        let paired = cli(
+            &dir,
+            &[
+                "relay",
+                "pair",
+                "--url",
+                &relay.base,
+                "--code",
+                &code.display(),
+                "--name",
+                "店长",
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&paired.stderr);
+        assert!(!paired.status.success(), "paired: {stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("config.toml")).unwrap(),
+            config_before,
+            "nothing saved"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("secrets.json")).unwrap(),
+            secrets_before,
+            "the merchant's API key untouched"
+        );
+    }
+    // The staff-letter code never reached the relay: it is still unclaimed there.
+    let claimed = relay
+        .runtime
+        .block_on(relay.store.claim_pairing(
+            &token::digest(staff_code.claim()),
+            "probe",
+            &token::digest("probe-token"),
+            now(),
+        ))
+        .unwrap();
+    assert!(
+        claimed.is_some(),
+        "the desk refused before asking the relay"
+    );
+}

@@ -19,8 +19,9 @@ use wxpay_client::{Transport, WxPayClient};
 use crate::error::CoreError;
 use crate::lifecycle::{Problem, RefundState};
 use crate::outcome::{QueryOutcome, SendOutcome, Wait, classify_query, classify_send};
+use crate::remote::blocking;
 use crate::store::Store;
-use crate::work::{DueRefund, Failure};
+use crate::work::{DueRefund, Failure, Heard};
 
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -36,6 +37,9 @@ pub struct EngineSettings {
     pub not_enough_wait: Duration,
     /// After NOTENOUGH, send again from recharge funds (可用余额).
     pub recharge_fallback: bool,
+    /// A refund sent more than once (an earlier send's outcome was unknown) is failed only when
+    /// WeChat has no record of it twice, this far apart: the earlier send may not show yet.
+    pub confirm_no_record_after: Duration,
     /// Where WeChat posts refund notifications (the intake's public URL), if reachable.
     pub notify_url: Option<String>,
     /// Refunds handled per pass.
@@ -51,6 +55,7 @@ impl Default for EngineSettings {
             retry_max: Duration::from_secs(5 * 60),
             not_enough_wait: Duration::from_secs(10 * 60),
             recharge_fallback: false,
+            confirm_no_record_after: Duration::from_secs(5 * 60),
             notify_url: None,
             batch: 32,
         }
@@ -194,6 +199,21 @@ impl<T: Transport> Engine<T> {
                     .mark_accepted(due.id, RefundState::Submitting, &refund_id, now, now)?;
                 self.store.settle(due.id, &status, now)
             }
+            // WeChat refused it and has no record of it, but an earlier send of the same number
+            // had an unknown outcome: WeChat's record of it may not show yet. Asked again
+            // a few minutes later; only a second "no record" frees the amount.
+            QueryOutcome::NoRecord
+                if due.refused.is_some()
+                    && due.attempts > 1
+                    && due.problem != Some(Problem::NoRecordYet) =>
+            {
+                self.store.check_again(
+                    due.id,
+                    RefundState::Submitting,
+                    now + secs(self.settings.confirm_no_record_after),
+                    Some((Problem::NoRecordYet, "REFUNDNOTEXIST")),
+                )
+            }
             // WeChat refused it and has no record of it: no money moved.
             QueryOutcome::NoRecord if due.refused.is_some() => self.store.mark_failed(due.id, now),
             // WeChat never got it: send again, with the same number.
@@ -240,13 +260,14 @@ impl<T: Transport> Engine<T> {
         }
     }
 
-    /// A refund notification (already decrypted and checked): the same facts as a query.
-    pub fn apply_notification(
+    /// A refund notification (already decrypted and checked): see
+    /// [`confirm_refund_notification`].
+    pub async fn apply_notification(
         &self,
         notification: &RefundNotification,
         now: i64,
-    ) -> Result<bool, CoreError> {
-        self.store.apply_refund_notification(notification, now)
+    ) -> Result<Confirmation, CoreError> {
+        confirm_refund_notification(&self.store, &self.client, notification, now).await
     }
 
     async fn query(&self, due: &DueRefund, now: i64) -> Result<QueryOutcome, CoreError> {
@@ -292,6 +313,92 @@ impl<T: Transport> Engine<T> {
             .saturating_mul(2u32.saturating_pow(exponent))
             .min(self.settings.retry_max)
     }
+}
+
+/// What a refund notification came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Taken: the refund is asked of WeChat next, or WeChat confirmed what it said, or there
+    /// was nothing to change.
+    Taken,
+    /// WeChat, asked, contradicts it: forged by someone with the API key (or WeChat's own
+    /// mistake). Nothing changed.
+    Contradicted,
+    /// WeChat could not be asked now: nothing changed; the notification may come again.
+    Unconfirmed,
+}
+
+/// Applies a refund notification (decrypted, its facts agreeing with the desk's refund) as
+/// [`Store::apply_refund_notification`] says, and confirms the one case the engine does not
+/// follow by itself: a refund the desk had as failed is counted as spent again only when WeChat,
+/// asked by its number, reports it succeeded or needing manual handling.
+pub async fn confirm_refund_notification<T: Transport>(
+    store: &Arc<Store>,
+    client: &WxPayClient<T>,
+    notification: &RefundNotification,
+    now: i64,
+) -> Result<Confirmation, CoreError> {
+    let heard = {
+        let (store, notification) = (store.clone(), notification.clone());
+        blocking(move || store.apply_refund_notification(&notification, now)).await?
+    };
+    let found = match heard {
+        Heard::Nothing | Heard::AskedNow => return Ok(Confirmation::Taken),
+        Heard::FailedContradicted(found) => found,
+    };
+    let out_refund_no = notification.out_refund_no.clone();
+    let request = RefundQueryRequest {
+        key: RefundQueryKey::OutRefundNo(out_refund_no.clone()),
+        offset: None,
+    };
+    let result = client.execute(&request).await;
+    let (response, outcome) = match &result {
+        Ok(answer) => (Some(format!("{answer:?}")), "ok".to_owned()),
+        Err(error) => (None, error.to_string()),
+    };
+    let to = match classify_query(&result, &out_refund_no) {
+        QueryOutcome::Found { refund_id, status } => match RefundState::from_wire(&status) {
+            Some(to @ (RefundState::Succeeded | RefundState::NeedsManual)) => Some((to, refund_id)),
+            _ => None,
+        },
+        QueryOutcome::NoRecord => None,
+        QueryOutcome::Unknown { .. } | QueryOutcome::Setup { .. } => {
+            log_blocking(store, &request, response, outcome, found.id, now).await?;
+            return Ok(Confirmation::Unconfirmed);
+        }
+    };
+    log_blocking(store, &request, response, outcome, found.id, now).await?;
+    let Some((to, refund_id)) = to else {
+        return Ok(Confirmation::Contradicted);
+    };
+    let store = store.clone();
+    match blocking(move || store.contradict(found.id, to, &refund_id, now)).await {
+        // Another notification confirmed it first.
+        Ok(()) | Err(CoreError::TransitionLost { .. }) => Ok(Confirmation::Taken),
+        Err(other) => Err(other),
+    }
+}
+
+async fn log_blocking(
+    store: &Arc<Store>,
+    request: &RefundQueryRequest,
+    response: Option<String>,
+    outcome: String,
+    refund: i64,
+    now: i64,
+) -> Result<(), CoreError> {
+    let (store, request) = (store.clone(), format!("{request:?}"));
+    blocking(move || {
+        store.log_exchange(
+            "refundquery",
+            Some(refund),
+            &request,
+            response.as_deref(),
+            &outcome,
+            now,
+        )
+    })
+    .await
 }
 
 fn secs(duration: Duration) -> i64 {

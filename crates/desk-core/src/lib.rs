@@ -31,7 +31,7 @@ mod work;
 
 pub use alerts::{AlertKind, StoredAlert, Unseen};
 pub use board::DayBoard;
-pub use engine::{Engine, EngineSettings, Pass};
+pub use engine::{Confirmation, Engine, EngineSettings, Pass, confirm_refund_notification};
 pub use error::CoreError;
 pub use events::{DeskEvent, EventReceiver, EventSender};
 pub use lifecycle::{Code, Problem, RefundState, RequestState};
@@ -50,4 +50,4 @@ pub use remote::{
 pub use store::StatementCost;
 pub use store::{MIGRATIONS, Store, StoreError};
 pub use watch::{Alarm, AlarmCause, Door, Refusal, RefusalCount, hour_of};
-pub use work::FoundRefund;
+pub use work::{FoundRefund, Heard};

@@ -199,13 +199,16 @@ pub enum Problem {
     BusinessError,
     /// `return_code=FAIL` (not about the signature).
     RequestRefused,
+    /// WeChat refused a send and has no record of the refund, but an earlier send's outcome
+    /// was unknown: asked again a few minutes later before the refund is failed.
+    NoRecordYet,
     // Following an accepted refund.
     /// WeChat accepted the refund but its query does not find it (yet).
     NotFoundAfterAccepted,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 27] = [
+    pub const ALL: [Problem; 28] = [
         Problem::Unreachable,
         Problem::NoAnswer,
         Problem::UnreadableAnswer,
@@ -232,6 +235,7 @@ impl Problem {
         Problem::ParametersRefused,
         Problem::BusinessError,
         Problem::RequestRefused,
+        Problem::NoRecordYet,
         Problem::NotFoundAfterAccepted,
     ];
 
@@ -263,6 +267,7 @@ impl Problem {
             Problem::ParametersRefused => "parameters_refused",
             Problem::BusinessError => "business_error",
             Problem::RequestRefused => "request_refused",
+            Problem::NoRecordYet => "no_record_yet",
             Problem::NotFoundAfterAccepted => "not_found_after_accepted",
         }
     }
@@ -347,6 +352,9 @@ impl Problem {
             }
             Problem::RequestRefused => {
                 "WeChat Pay refused the request as such: check the merchant settings"
+            }
+            Problem::NoRecordYet => {
+                "WeChat Pay refused the refund and has no record of it, but an earlier try may not show yet: asked again in a few minutes before it is marked failed"
             }
             Problem::NotFoundAfterAccepted => {
                 "WeChat Pay accepted the refund but does not find it yet; asked again later"

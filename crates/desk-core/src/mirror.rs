@@ -144,15 +144,28 @@ impl Store {
     }
 
     /// On a staff desk: stores the owner's record as it is (the order once, the request and
-    /// its refund replaced), in one transaction.
+    /// its refund replaced), in one transaction. The books are marked as a mirror for good:
+    /// no refund engine runs on them ([`Store::is_mirror`]).
     pub fn mirror(&self, snapshot: &QueueSnapshot) -> Result<(), CoreError> {
         self.write(|tx| {
+            tx.prepare_cached("INSERT OR IGNORE INTO mirror_of (id, since) VALUES (1, ?1)")?
+                .execute([crate::remote::unix_now()])?;
             upsert(tx, "orders", "out_trade_no", &snapshot.order, false)?;
             upsert(tx, "refund_requests", "id", &snapshot.request, true)?;
             if let Some(refund) = &snapshot.refund {
                 upsert(tx, "refunds", "id", refund, true)?;
             }
             Ok(())
+        })
+    }
+
+    /// Whether these books ever held a staff desk's copy of the owner's queue: refunds in them
+    /// are the owner's desk's (or the relay's word), never this desk's to send.
+    pub fn is_mirror(&self) -> Result<bool, CoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM mirror_of)")?
+                .query_row([], |row| row.get(0))?)
         })
     }
 

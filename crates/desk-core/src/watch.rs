@@ -13,6 +13,12 @@
 //!   with one the owner replaced. Only the backend (or whoever holds that old secret) can sign
 //!   so; a stranger's garbage matches no secret and is only counted.
 //!
+//! - **`signed_conflict`**: a message that verifies with the merchant's API key (a payment
+//!   notification, a refund notification) contradicts what WeChat told the desk: another total
+//!   or transaction for a paid order, a refund WeChat has no record of. WeChat does not
+//!   contradict itself, so someone else holds the key (a staff desk's PC, a former employee),
+//!   and only a key holder can raise it. Mended when the API key is replaced (setup).
+//!
 //! An alarm lasts until what it says is mended: a notification verifies (or WeChat accepts the
 //! key again), or the backend signs with the current secret.
 
@@ -66,6 +72,9 @@ pub enum AlarmCause {
     ApiKeyMismatch,
     /// The shop's backend signs refund requests with a replaced shared secret.
     BackendOldSecret,
+    /// A message signed with the merchant's API key contradicts WeChat: someone else holds
+    /// the key. Reset it in 商户平台 and set it up again.
+    SignedConflict,
 }
 
 impl Door {
@@ -121,13 +130,18 @@ impl AlarmCause {
         match self {
             AlarmCause::ApiKeyMismatch => "api_key_mismatch",
             AlarmCause::BackendOldSecret => "backend_old_secret",
+            AlarmCause::SignedConflict => "signed_conflict",
         }
     }
 
     fn parse(text: &str) -> Option<AlarmCause> {
-        [AlarmCause::ApiKeyMismatch, AlarmCause::BackendOldSecret]
-            .into_iter()
-            .find(|cause| cause.as_str() == text)
+        [
+            AlarmCause::ApiKeyMismatch,
+            AlarmCause::BackendOldSecret,
+            AlarmCause::SignedConflict,
+        ]
+        .into_iter()
+        .find(|cause| cause.as_str() == text)
     }
 }
 

@@ -25,6 +25,8 @@ pub(crate) struct DueRefund {
     pub from_recharge: bool,
     /// WeChat refused the last send for this reason; failed if WeChat has no record of it.
     pub refused: Option<Problem>,
+    /// What the last look at it met.
+    pub problem: Option<Problem>,
     /// When the refund last changed state (for processing ones: when WeChat accepted it).
     pub since: i64,
 }
@@ -35,7 +37,7 @@ impl Store {
         self.read(|conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT r.id, r.state, r.out_refund_no, r.out_trade_no, o.transaction_id, o.total_fee, r.refund_fee, r.attempts,
-                        r.from_recharge, r.refused, r.updated_at
+                        r.from_recharge, r.refused, r.updated_at, r.problem
                  FROM refunds r INDEXED BY refunds_due JOIN orders o ON o.out_trade_no = r.out_trade_no
                  WHERE r.state IN ('approved', 'submitting', 'processing')
                    AND COALESCE(r.next_attempt_at, 0) <= ?1
@@ -55,11 +57,12 @@ impl Store {
                     row.get::<_, bool>(8)?,
                     row.get::<_, Option<String>>(9)?,
                     row.get::<_, i64>(10)?,
+                    row.get::<_, Option<String>>(11)?,
                 ))
             })?;
             let mut due = Vec::new();
             for row in rows {
-                let (id, state, out_refund_no, out_trade_no, transaction_id, total_fee, refund_fee, attempts, from_recharge, refused, since) =
+                let (id, state, out_refund_no, out_trade_no, transaction_id, total_fee, refund_fee, attempts, from_recharge, refused, since, problem) =
                     row?;
                 due.push(DueRefund {
                     id,
@@ -72,6 +75,7 @@ impl Store {
                     attempts,
                     from_recharge,
                     refused: refused.map(parse_problem).transpose()?,
+                    problem: problem.map(parse_problem).transpose()?,
                     since,
                 });
             }
@@ -278,18 +282,20 @@ impl Store {
     /// It must agree with the desk's record in every fact it states (the order and WeChat's
     /// transaction, the refund number and WeChat's, both amounts), else it is refused.
     ///
-    /// SUCCESS is WeChat's word and beats the desk's record: a refund held, waiting or failed
-    /// is moved to succeeded (a failed one marked as contradicted). REFUNDCLOSE and CHANGE are
-    /// not taken on the notification's word, because a closed refund's amount becomes refundable
-    /// again: the refund is asked of WeChat now (a refund query, by the engine) and WeChat's
-    /// answer decides. Returns false when there is nothing to change.
+    /// It is never taken on its own word: a v2 notification is encrypted with the merchant's API
+    /// key, which every staff desk holds, so anyone with the key can write one. A refund the
+    /// engine follows (waiting, being asked about, accepted) is asked of WeChat now (a refund
+    /// query by its number) and WeChat's answer decides; one the desk had as failed is
+    /// [`Heard::FailedContradicted`], for the caller to ask WeChat about
+    /// ([`crate::engine::confirm_refund_notification`]). Held refunds wait for the owner (they
+    /// are asked first when resumed), approved ones are sent with their number anyway.
     pub fn apply_refund_notification(
         &self,
         notification: &RefundNotification,
         now: i64,
-    ) -> Result<bool, CoreError> {
+    ) -> Result<Heard, CoreError> {
         let Some(found) = self.refund_by_number(notification.out_refund_no.as_str())? else {
-            return Ok(false);
+            return Ok(Heard::Nothing);
         };
         let agrees = found.out_trade_no == notification.out_trade_no.as_str()
             && found.transaction_id == notification.transaction_id.as_str()
@@ -304,47 +310,32 @@ impl Store {
                 out_refund_no: notification.out_refund_no.to_string(),
             });
         }
-        let refund_id = notification.refund_id.as_str();
         match (&notification.refund_status, found.state) {
             (
-                RefundStatus::Success,
-                RefundState::Approved | RefundState::Submitting | RefundState::Held,
-            ) => {
-                self.mark_accepted(found.id, found.state, refund_id, now, now)?;
-                self.settle(found.id, &notification.refund_status, now)?;
-            }
-            (RefundStatus::Success, RefundState::Processing) => {
-                self.settle(found.id, &notification.refund_status, now)?;
-            }
-            (RefundStatus::Success, RefundState::Failed) => {
-                self.contradict(found.id, RefundState::Succeeded, refund_id, now)?;
-            }
-            // Asked before anything else: WeChat's answer to the query settles it.
-            (
-                RefundStatus::RefundClose | RefundStatus::Change,
+                RefundStatus::Success | RefundStatus::RefundClose | RefundStatus::Change,
                 state @ (RefundState::Submitting | RefundState::Processing),
-            ) => self.ask_now(found.id, state, now)?,
-            // A failed refund's amount is free already; WeChat saying it took the refund after
-            // all (and could not pay it out) counts the amount as spent again, the safe way.
-            (RefundStatus::Change, RefundState::Failed) => {
-                self.contradict(found.id, RefundState::NeedsManual, refund_id, now)?;
+            ) => {
+                self.ask_now(found.id, state, now)?;
+                Ok(Heard::AskedNow)
             }
-            // Approved ones are sent (same number) and held ones asked before anything else
-            // anyway; a closed or failed one frees nothing more; final ones stay.
+            // A failed refund's amount is free already: WeChat saying it took the refund after
+            // all would count it as spent again, once WeChat confirms it.
+            (RefundStatus::Success | RefundStatus::Change, RefundState::Failed) => {
+                Ok(Heard::FailedContradicted(found))
+            }
             (
-                RefundStatus::RefundClose | RefundStatus::Change,
+                RefundStatus::Success | RefundStatus::RefundClose | RefundStatus::Change,
                 RefundState::Approved | RefundState::Held,
             )
             | (RefundStatus::RefundClose, RefundState::Failed)
             | (_, RefundState::Succeeded | RefundState::Closed | RefundState::NeedsManual)
-            | (RefundStatus::Processing | RefundStatus::Other(_), _) => return Ok(false),
+            | (RefundStatus::Processing | RefundStatus::Other(_), _) => Ok(Heard::Nothing),
         }
-        Ok(true)
     }
 
     /// failed → `to`: WeChat's evidence overrides the desk's record, which is marked as
     /// contradicted (the owner is alerted).
-    fn contradict(
+    pub(crate) fn contradict(
         &self,
         refund: i64,
         to: RefundState,
@@ -504,6 +495,18 @@ pub(crate) struct Failure<'a> {
     /// WeChat refused this refund number (rather than "unknown" or "not now").
     pub refused: bool,
     pub from_recharge: bool,
+}
+
+/// What a refund notification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// Nothing to change: another desk's refund, a final one, one the engine sends anyway.
+    Nothing,
+    /// The refund is asked of WeChat at the engine's next pass; WeChat's answer decides.
+    AskedNow,
+    /// WeChat's notification says a refund the desk had as failed was taken after all: to be
+    /// confirmed by asking WeChat before anything changes.
+    FailedContradicted(FoundRefund),
 }
 
 /// A refund found by its number, with its order's facts.

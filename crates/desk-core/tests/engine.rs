@@ -441,7 +441,7 @@ fn notification_for(w: &World, refund: &ApprovedRefund, total: i64) -> RefundNot
 }
 
 #[tokio::test]
-async fn a_refund_notification_settles_without_a_query() {
+async fn a_refund_notification_is_confirmed_by_a_query_before_it_settles() {
     let w = World::new().await;
     let refund = w.approved(1000, 100);
     let slow = EngineSettings {
@@ -454,12 +454,30 @@ async fn a_refund_notification_settles_without_a_query() {
     assert_eq!(w.state(&refund), RefundState::Processing);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let notification = notification_for(&w, &refund, 1000);
-    assert!(engine.apply_notification(&notification, now()).unwrap());
+    assert_eq!(
+        engine
+            .apply_notification(&notification, now())
+            .await
+            .unwrap(),
+        Confirmation::Taken
+    );
+    assert_eq!(
+        w.state(&refund),
+        RefundState::Processing,
+        "anyone with the API key can write a notification: not settled on its word"
+    );
+    let pass = engine.run_once(now()).await.unwrap();
+    assert_eq!(pass.checked, 1, "asked at once, not at the hour's check");
     assert_eq!(w.state(&refund), RefundState::Succeeded);
-    assert!(
-        engine.apply_notification(&notification, now()).is_ok(),
+    assert_eq!(
+        engine
+            .apply_notification(&notification, now())
+            .await
+            .unwrap(),
+        Confirmation::Taken,
         "a repeated notification is harmless"
     );
+    assert_eq!(w.state(&refund), RefundState::Succeeded);
 }
 
 #[tokio::test]
@@ -482,8 +500,16 @@ async fn a_notification_settles_a_refund_waiting_to_be_sent_again() {
     assert_eq!(w.state(&refund), RefundState::Submitting);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let notification = notification_for(&w, &refund, 1000);
-    assert!(engine.apply_notification(&notification, now()).unwrap());
-    assert_eq!(w.state(&refund), RefundState::Succeeded);
+    engine
+        .apply_notification(&notification, now())
+        .await
+        .unwrap();
+    engine.run_once(now()).await.unwrap();
+    assert_eq!(
+        w.state(&refund),
+        RefundState::Succeeded,
+        "asked at once (the wait was an hour), found, settled"
+    );
     assert_eq!(w.paid_out(&refund), 1);
 }
 
@@ -793,10 +819,13 @@ async fn wechats_evidence_beats_the_desks_record() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut events = w.store.subscribe();
-    assert!(
+    assert_eq!(
         engine
             .apply_notification(&notification_for(&w, &refund, 1000), now())
-            .unwrap()
+            .await
+            .unwrap(),
+        Confirmation::Taken,
+        "WeChat, asked, confirms it"
     );
     assert_eq!(w.state(&refund), RefundState::Succeeded);
     assert!(
@@ -820,4 +849,174 @@ async fn wechats_evidence_beats_the_desks_record() {
         item.iter()
             .any(|i| i.refund.as_ref().is_some_and(|r| r.contradicted))
     );
+}
+
+/// The first send reached WeChat but its answer was lost; WeChat's query did not show it yet
+/// and the resend (same number) was refused. One "no record" must not free the amount: the
+/// desk asks again minutes later, and fails the refund only if WeChat still has no record.
+#[tokio::test]
+async fn a_refund_sent_twice_fails_only_on_no_record_twice_minutes_apart() {
+    let w = World::new().await;
+    let engine = w.engine(fast());
+    let wait = EngineSettings::default().confirm_no_record_after.as_secs() as i64;
+    for first_reached_wechat in [true, false] {
+        let refund = w.approved(1000, 300);
+        let inject = |endpoint, fault| {
+            w.sim.inject(FaultPlan {
+                endpoint,
+                fault,
+                count: 1,
+            })
+        };
+        let t = now();
+        inject(
+            Endpoint::Refund,
+            Fault::Drop {
+                after_record: first_reached_wechat,
+            },
+        );
+        engine.run_once(t).await.unwrap();
+        assert_eq!(w.state(&refund), RefundState::Submitting, "answer lost");
+        // WeChat's query does not show the first send (yet, or at all).
+        inject(
+            Endpoint::RefundQuery,
+            Fault::Error {
+                err_code: "REFUNDNOTEXIST".into(),
+                after_record: false,
+            },
+        );
+        engine.run_once(t).await.unwrap();
+        assert_eq!(w.state(&refund), RefundState::Approved, "sent again");
+        inject(
+            Endpoint::Refund,
+            Fault::Error {
+                err_code: "ERROR".into(),
+                after_record: false,
+            },
+        );
+        engine.run_once(t).await.unwrap();
+        assert_eq!(w.state(&refund), RefundState::Submitting, "refused: asked");
+        if first_reached_wechat {
+            inject(
+                Endpoint::RefundQuery,
+                Fault::Error {
+                    err_code: "REFUNDNOTEXIST".into(),
+                    after_record: false,
+                },
+            );
+        }
+        engine.run_once(t).await.unwrap();
+        assert_eq!(
+            w.state(&refund),
+            RefundState::Submitting,
+            "one \"no record\" after an unknown send frees nothing"
+        );
+        assert_eq!(
+            engine.run_once(t + wait - 1).await.unwrap(),
+            Pass::default(),
+            "asked again only after the wait"
+        );
+        let end = w.drive(&engine, &refund, wait).await;
+        if first_reached_wechat {
+            assert_eq!(end, RefundState::Succeeded, "WeChat's record showed up");
+            assert_eq!(w.paid_out(&refund), 1);
+        } else {
+            assert_eq!(end, RefundState::Failed, "no record, twice");
+            assert_eq!(w.paid_out(&refund), 0);
+        }
+    }
+}
+
+/// A refund notification is encrypted with the API key only, which staff desks hold. One
+/// claiming SUCCESS with every fact right settles nothing WeChat does not confirm: an approved
+/// refund is still sent, a waiting one still asked and sent, a failed one stays failed.
+#[tokio::test]
+async fn a_forged_success_notification_settles_nothing_wechat_did_not_pay() {
+    let w = World::new().await;
+    let patient = EngineSettings {
+        retry_base: Duration::from_secs(3600),
+        ..fast()
+    };
+    let engine = w.engine(patient);
+    let forged = |refund: &ApprovedRefund| {
+        let row = w
+            .store
+            .refund_by_number(refund.out_refund_no.as_str())
+            .unwrap()
+            .unwrap();
+        RefundNotification {
+            transaction_id: TransactionId::new(row.transaction_id).unwrap(),
+            out_trade_no: OutTradeNo::new(row.out_trade_no).unwrap(),
+            refund_id: RefundId::new("50000000000000000000000000000").unwrap(),
+            out_refund_no: refund.out_refund_no.clone(),
+            total_fee: row.total_fee,
+            settlement_total_fee: None,
+            refund_fee: refund.refund_fee,
+            settlement_refund_fee: None,
+            refund_status: RefundStatus::Success,
+            success_time: None,
+            refund_recv_account: None,
+            refund_account: None,
+            refund_request_source: None,
+        }
+    };
+
+    // Refused by WeChat and unknown to it: failed.
+    let failed = w.approved(1000, 300);
+    w.sim.inject(FaultPlan {
+        endpoint: Endpoint::Refund,
+        fault: Fault::Error {
+            err_code: "ORDERNOTEXIST".into(),
+            after_record: false,
+        },
+        count: 1,
+    });
+    let fast_engine = w.engine(fast());
+    assert_eq!(w.drive(&fast_engine, &failed, 0).await, RefundState::Failed);
+    assert_eq!(
+        engine
+            .apply_notification(&forged(&failed), now())
+            .await
+            .unwrap(),
+        Confirmation::Contradicted,
+        "WeChat has no record of it"
+    );
+    assert_eq!(w.state(&failed), RefundState::Failed);
+
+    // Sent, the answer lost before WeChat recorded it: waiting to be asked.
+    let waiting = w.approved(1000, 200);
+    w.sim.inject(FaultPlan {
+        endpoint: Endpoint::Refund,
+        fault: Fault::Drop {
+            after_record: false,
+        },
+        count: 1,
+    });
+    engine.run_once(now()).await.unwrap();
+    engine.run_once(now()).await.unwrap();
+    assert_eq!(w.state(&waiting), RefundState::Submitting);
+    assert_eq!(w.paid_out(&waiting), 0);
+    engine
+        .apply_notification(&forged(&waiting), now())
+        .await
+        .unwrap();
+    assert_eq!(w.state(&waiting), RefundState::Submitting, "not settled");
+
+    // Approved, never sent.
+    let approved = w.approved(1000, 100);
+    engine
+        .apply_notification(&forged(&approved), now())
+        .await
+        .unwrap();
+    assert_eq!(w.state(&approved), RefundState::Approved);
+
+    // Each ends where WeChat's ledger says, paid once.
+    for refund in [&approved, &waiting] {
+        assert_eq!(
+            w.drive(&fast_engine, refund, 3600).await,
+            RefundState::Succeeded
+        );
+        assert_eq!(w.paid_out(refund), 1, "sent, once");
+    }
+    assert_eq!(w.paid_out(&failed), 0);
 }

@@ -1,7 +1,10 @@
 //! Each mode keeps its own books: the sandbox's database beside the simulator's files
 //! (`DIR/sandbox/desk.sqlite3`), each merchant's in a folder of its own
-//! (`DIR/merchants/<mch_id>/desk.sqlite3`). Demo orders, sandbox refunds and the sandbox's API
-//! key never meet a real merchant's refunds, and a sandbox engine cannot send them.
+//! (`DIR/merchants/<mch_id>/desk.sqlite3`), and a staff desk's copy of the owner's queue in
+//! `DIR/mirrors/<mch_id>/desk.sqlite3`. Demo orders, sandbox refunds and the sandbox's API key
+//! never meet a real merchant's refunds, and a sandbox engine cannot send them; what a staff
+//! desk mirrored (from the owner's desk, through the relay) never becomes books a refund engine
+//! runs on, whatever is set up in that folder later.
 
 use std::path::PathBuf;
 
@@ -15,27 +18,26 @@ pub enum Books {
     Sandbox,
     /// The merchant's `mch_id` (checked as an identifier when the configuration was loaded).
     Merchant(String),
+    /// A staff desk's copy of the owner's queue for merchant `mch_id`: no engine runs on it.
+    Mirror(String),
 }
 
 impl Books {
     /// The books of `mode` under `config`.
     pub fn of(config: &Config, mode: Mode, dir: &DataDir) -> Result<Books, RuntimeError> {
-        match mode {
-            Mode::Sandbox => Ok(Books::Sandbox),
-            Mode::Production => config
-                .merchant
-                .as_ref()
-                .map(|merchant| merchant.mch_id.clone())
-                // A staff desk keeps the books of the merchant its owner's desk named.
-                .or_else(|| {
-                    config
-                        .relay
-                        .as_ref()
-                        .and_then(|relay| relay.staff.as_ref())
-                        .map(|staff| staff.mch_id.clone())
-                })
-                .map(Books::Merchant)
-                .ok_or_else(|| RuntimeError::NoMerchant(dir.config())),
+        let staff = config
+            .relay
+            .as_ref()
+            .filter(|relay| relay.role == relay_protocol::Role::Staff)
+            .and_then(|relay| relay.staff.as_ref());
+        match (mode, staff, &config.merchant) {
+            (Mode::Sandbox, _, _) => Ok(Books::Sandbox),
+            // A staff desk keeps the owner's queue apart, even beside a merchant's own setup.
+            (Mode::Production, Some(staff), _) => Ok(Books::Mirror(staff.mch_id.clone())),
+            (Mode::Production, None, Some(merchant)) => {
+                Ok(Books::Merchant(merchant.mch_id.clone()))
+            }
+            (Mode::Production, None, None) => Err(RuntimeError::NoMerchant(dir.config())),
         }
     }
 
@@ -43,6 +45,7 @@ impl Books {
         match self {
             Books::Sandbox => dir.sandbox(),
             Books::Merchant(mch_id) => dir.root().join("merchants").join(mch_id),
+            Books::Mirror(mch_id) => dir.root().join("mirrors").join(mch_id),
         }
     }
 
@@ -91,6 +94,34 @@ pub fn adopt_legacy_database(dir: &DataDir, config: &Config) -> Result<(), FileE
         }
     }
     Ok(())
+}
+
+/// A staff desk paired by an earlier version kept its copy of the owner's queue in
+/// `merchants/<mch_id>/`, where the merchant's own books go: on a desk without a merchant of its
+/// own, that folder can only be the copy, and it moves to `mirrors/<mch_id>/` once. Run with the
+/// desk's lock held.
+pub fn adopt_staff_mirror(dir: &DataDir, config: &Config) -> Result<(), FileError> {
+    let Some(staff) = config
+        .relay
+        .as_ref()
+        .filter(|relay| relay.role == relay_protocol::Role::Staff && config.merchant.is_none())
+        .and_then(|relay| relay.staff.as_ref())
+    else {
+        return Ok(());
+    };
+    let from = Books::Merchant(staff.mch_id.clone()).folder(dir);
+    let mirror = Books::Mirror(staff.mch_id.clone());
+    let to = mirror.folder(dir);
+    if !from.exists() || to.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| FileError::Create {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::rename(&from, &to).map_err(|source| FileError::Write { path: to, source })
 }
 
 /// The sandbox intake's own shared secret (`DIR/sandbox/intake-secret`), made on first use:

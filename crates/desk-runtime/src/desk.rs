@@ -14,7 +14,7 @@ use wxpay_sim::{DemoTraffic, IntakeTarget, SimConfig, SimHandle};
 
 use crate::StartWarning;
 use crate::alerts::{AlertSink, Alerter};
-use crate::books::{Books, adopt_legacy_database, sandbox_intake_secret};
+use crate::books::{Books, adopt_legacy_database, adopt_staff_mirror, sandbox_intake_secret};
 use crate::config::{Config, Mode};
 use crate::error::RuntimeError;
 use crate::files::DataDir;
@@ -110,6 +110,7 @@ impl RunningDesk {
             config.mode
         };
         adopt_legacy_database(dir, &config)?;
+        adopt_staff_mirror(dir, &config)?;
         let books = Books::of(&config, mode, dir)?;
         books.create(dir)?;
         let store = Arc::new(Store::open(&books.database(dir))?);
@@ -135,6 +136,10 @@ impl RunningDesk {
                 )
             }))
             .transpose()?;
+        // Defence in depth: books a staff desk mirrored into never send a refund.
+        if staff.is_none() && store.is_mirror()? {
+            return Err(RuntimeError::MirrorBooks(books.folder(dir)));
+        }
         let (listener, intake_url) = match &relay {
             Some(relay) => (None, relay.shop_url()),
             None => {

@@ -57,6 +57,13 @@ pub enum RuntimeError {
     Sandbox(#[from] wxpay_sim::SimError),
     #[error(transparent)]
     Relay(#[from] relay_client::RelayError),
+    #[error(transparent)]
+    Pairing(#[from] crate::relay::PairingRefusal),
+    /// These books hold a staff desk's copy of the owner's queue: no refund engine runs on them.
+    #[error(
+        "{0} holds a staff desk's copy of the owner's queue, not the merchant's own books: no refunds are sent from it. Move that folder aside and start again"
+    )]
+    MirrorBooks(PathBuf),
     #[error(
         "the intake cannot listen on {addr}: {source}. Another program may use the port: choose another in config.toml (intake.listen) or with --listen"
     )]
@@ -78,6 +85,15 @@ impl RuntimeError {
                 Code::DeskUnavailable
             }
             RuntimeError::InvalidSetting(_) | RuntimeError::NotInSandbox => Code::InvalidInput,
+            RuntimeError::Pairing(refusal) => match refusal {
+                crate::relay::PairingRefusal::BadCode(_)
+                | crate::relay::PairingRefusal::StaffCodeOnMerchantDesk { .. }
+                | crate::relay::PairingRefusal::NoBundle
+                | crate::relay::PairingRefusal::Bundle(_) => Code::InvalidInput,
+                crate::relay::PairingRefusal::RelayContradictsCode { .. }
+                | crate::relay::PairingRefusal::UnreadableMerchant(_) => Code::Setup,
+            },
+            RuntimeError::MirrorBooks(_) => Code::Setup,
             RuntimeError::RefundsInFlight(_) => Code::RefundsInFlight,
             RuntimeError::Relay(error) if error.is_transient() => Code::DeskUnavailable,
             RuntimeError::Relay(_) => Code::Setup,

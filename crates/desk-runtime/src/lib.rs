@@ -34,7 +34,7 @@ pub use alerts::{
     problem_text,
 };
 pub use approval::{Approval, ApprovalError, approve, approve_all};
-pub use books::{Books, adopt_legacy_database, sandbox_intake_secret};
+pub use books::{Books, adopt_legacy_database, adopt_staff_mirror, sandbox_intake_secret};
 pub use config::{
     CertificateConfig, Config, ConfigError, ConfigProblem, DEFAULT_LISTEN, IntakeConfig,
     MerchantConfig, Mode, RefundPolicy,
@@ -55,8 +55,8 @@ pub use merchant::{
 };
 pub use reach::reach_check;
 pub use relay::{
-    LinkProblem, LinkStatus, RelayConfig, RelaySecret, StaffMerchant, invite as invite_to_relay,
-    pair as pair_with_relay,
+    LinkProblem, LinkStatus, PairingRefusal, RelayConfig, RelaySecret, StaffMerchant,
+    invite as invite_to_relay, pair as pair_with_relay,
 };
 pub use secrets::{FallbackWarning, KEYRING_ENV, SecretBackend, SecretError, SecretKind, Secrets};
 pub use setup::{

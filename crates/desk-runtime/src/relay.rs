@@ -109,10 +109,52 @@ impl RelayConfig {
     }
 }
 
+/// Why a pairing was refused. Nothing was saved.
+#[derive(Debug, thiserror::Error)]
+pub enum PairingRefusal {
+    #[error(transparent)]
+    BadCode(#[from] relay_protocol::BadCode),
+    /// A staff code typed on a desk set up with the merchant's own certificate and key: the
+    /// staff desk's merchant would replace them (and a relay that made the owner's code could
+    /// use exactly this to take the desk over).
+    #[error(
+        "this desk is set up with merchant {mch_id}'s own key and certificate, and the code typed is a staff desk's: pairing would replace them, so nothing was changed. Pair a staff desk on another computer, or in a data folder of its own (--data-dir); the owner's desk needs a code that starts with 0-9 or A-F"
+    )]
+    StaffCodeOnMerchantDesk { mch_id: String },
+    /// The relay answered another role than the code the person typed says.
+    #[error(
+        "the code typed makes {} desk, but the relay answered that it made {} desk: nothing was saved. The relay is misconfigured or not the shop's own: ask whoever runs it, and do not use it meanwhile",
+        role_words(*typed),
+        role_words(*answered)
+    )]
+    RelayContradictsCode { typed: Role, answered: Role },
+    #[error(
+        "a staff desk pairs with a code from the owner's desk (`relay invite`), not from the relay's operator"
+    )]
+    NoBundle,
+    #[error(transparent)]
+    Bundle(#[from] bundle::OpenError),
+    #[error("the owner's desk sent a merchant this desk cannot read ({0}): update this desk")]
+    UnreadableMerchant(String),
+}
+
+fn role_words(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "the owner's",
+        Role::Staff => "a staff",
+    }
+}
+
 /// Pairs this desk with the relay at `url` using the code its owner (or the relay's operator)
 /// gave, and saves the link in the desk's configuration. The desk uses the relay from its next
-/// start. A staff desk receives the merchant's ids and API key (sealed by the owner's desk) and
-/// becomes a production desk of that merchant without a certificate.
+/// start.
+///
+/// The role is the code's, as the person typed it (its first letter), never the relay's word:
+/// an answer that says otherwise is refused. A staff code is refused on a desk that has the
+/// merchant's own setup, so a pairing never replaces a merchant's key. A staff desk receives
+/// the merchant's ids and API key (sealed by the owner's desk) and keeps the owner's queue in
+/// books of its own (`mirrors/`), which no refund engine runs on. The owner's desk pairing
+/// again with the same shop keeps its shop key, so the staff desks still read its updates.
 pub async fn pair(
     dir: &DataDir,
     url: &str,
@@ -121,53 +163,68 @@ pub async fn pair(
     ca_file: Option<PathBuf>,
     wechat: WechatServer,
 ) -> Result<RelayConfig, RuntimeError> {
-    let code = PairingCode::parse(code).map_err(|e| RuntimeError::InvalidSetting(e.to_string()))?;
+    let code = PairingCode::parse(code).map_err(PairingRefusal::from)?;
+    let typed = code.role();
     dir.create()?;
     let config_path = dir.config();
     let mut config = Config::load_or_create(&config_path)?;
+    if let (Role::Staff, Some(merchant)) = (typed, &config.merchant) {
+        return Err(PairingRefusal::StaffCodeOnMerchantDesk {
+            mch_id: merchant.mch_id.clone(),
+        }
+        .into());
+    }
     let mut relay = RelayConfig {
         url: url.trim().trim_end_matches('/').to_owned(),
         shop: String::new(),
         desk_id: 0,
-        role: Role::Staff,
+        role: typed,
         token: RelaySecret(String::new()),
         shop_key: RelaySecret(bundle::new_shop_key()),
         staff: None,
         ca_file,
     };
     let paired = relay.client()?.pair(&code, name).await?;
+    if paired.role != typed {
+        return Err(PairingRefusal::RelayContradictsCode {
+            typed,
+            answered: paired.role,
+        }
+        .into());
+    }
     relay.shop = paired.shop.slug;
     relay.desk_id = paired.desk_id;
-    relay.role = paired.role;
     relay.token = RelaySecret(paired.token);
-    match (paired.role, paired.bundle) {
-        // The owner's desk keeps its merchant; the shop key is its own, new.
-        (Role::Owner, _) => {}
+    match (typed, paired.bundle) {
+        // The owner's desk keeps its merchant; the shop key is its own: the one it had for
+        // this shop, else a new one.
+        (Role::Owner, _) => {
+            if let Some(before) = config.relay.as_ref().filter(|before| {
+                before.role == Role::Owner && before.url == relay.url && before.shop == relay.shop
+            }) {
+                relay.shop_key = before.shop_key.clone();
+            }
+        }
         (Role::Staff, Some(sealed)) => {
-            let bundle = bundle::open(&sealed, &code)
-                .map_err(|e| RuntimeError::InvalidSetting(e.to_string()))?;
+            let bundle = bundle::open(&sealed, &code).map_err(PairingRefusal::from)?;
+            let sign_type = bundle
+                .sign_type
+                .parse()
+                .map_err(|_| PairingRefusal::UnreadableMerchant(bundle.sign_type.clone()))?;
             let (secrets, _) = Secrets::best_available(&dir.secrets_fallback());
             secrets.set(&bundle.mch_id, SecretKind::ApiKey, &bundle.api_key)?;
             relay.shop_key = RelaySecret(bundle.shop_key);
             relay.staff = Some(StaffMerchant {
                 appid: bundle.appid,
                 mch_id: bundle.mch_id,
-                sign_type: bundle.sign_type.parse().map_err(|_| {
-                    RuntimeError::InvalidSetting(
-                        "the owner's desk sent an unknown sign type".into(),
-                    )
-                })?,
+                sign_type,
                 secrets: secrets.backend(),
                 api_base: wechat.api_base,
                 extra_ca: wechat.extra_ca,
             });
             config.mode = Mode::Production;
         }
-        (Role::Staff, None) => {
-            return Err(RuntimeError::InvalidSetting(
-                "a staff desk pairs with a code from the owner's desk (`relay invite`), not from the relay's operator".into(),
-            ));
-        }
+        (Role::Staff, None) => return Err(PairingRefusal::NoBundle.into()),
     }
     config.relay = Some(relay.clone());
     config.save(&config_path)?;
@@ -193,7 +250,7 @@ pub async fn invite(dir: &DataDir) -> Result<(PairingCode, i64), RuntimeError> {
     let api_key = secrets
         .api_key(&merchant.mch_id)?
         .ok_or_else(|| RuntimeError::NoApiKey(merchant.mch_id.clone()))?;
-    let code = PairingCode::generate();
+    let code = PairingCode::generate(Role::Staff);
     let sealed = bundle::seal(
         &bundle::Bundle {
             appid: merchant.appid.clone(),

@@ -773,3 +773,120 @@ fn a_paid_order_is_spoken_into_a_wav() {
         "{long:?} vs {short:?}"
     );
 }
+
+/// What a staff desk mirrors is the owner's desk's word as the relay carried it, never a refund
+/// this desk may send: it lives in `mirrors/`, books marked as a mirror never start a refund
+/// engine, and a staff desk's copy kept where an earlier version put it moves out of the
+/// merchant's folder.
+#[tokio::test]
+async fn a_staff_desks_copy_never_becomes_books_an_engine_runs_on() {
+    let (sim, dir, _secrets, _temp) = merchant_world().await;
+    let mch_id = sim.info().mch_id.clone();
+    let config = Config::load(&dir.config()).unwrap().unwrap();
+
+    // A copy of an approved refund, as a relay that knows the shop key could send it.
+    let copy = {
+        let other = tempfile::tempdir().unwrap();
+        let owner = desk_core::Store::open(&other.path().join("owner.sqlite3")).unwrap();
+        let order = sim
+            .create_order(NewOrder {
+                total_fee: 500,
+                ..Default::default()
+            })
+            .unwrap();
+        let paid = sim.pay(&order.out_trade_no).unwrap();
+        owner
+            .record_payment(
+                &desk_core::Payment {
+                    out_trade_no: wxpay::OutTradeNo::new(paid.out_trade_no.clone()).unwrap(),
+                    transaction_id: wxpay::TransactionId::new(paid.transaction_id.unwrap())
+                        .unwrap(),
+                    total_fee: wxpay::Fen::new(paid.total_fee),
+                    paid_at: now(),
+                    openid: None,
+                    trade_type: None,
+                    attach: None,
+                    source: desk_core::PaymentSource::Notification,
+                },
+                now(),
+            )
+            .unwrap();
+        let (request, _) = owner
+            .add_request(
+                &desk_core::NewRequest {
+                    request_id: None,
+                    out_trade_no: wxpay::OutTradeNo::new(paid.out_trade_no).unwrap(),
+                    refund_fee: wxpay::Fen::new(1),
+                    reason: "nobody asked".into(),
+                    customer: None,
+                },
+                now(),
+            )
+            .unwrap();
+        let approver = Approver {
+            name: "relay".into(),
+            limit: None,
+        };
+        owner.approve(request, None, &approver, now()).unwrap();
+        owner.queue_snapshot(request).unwrap().unwrap()
+    };
+
+    // A staff desk of the same merchant keeps its copy apart from the merchant's books.
+    let mut staff = config.clone();
+    staff.relay = Some(
+        toml::from_str(&format!(
+            r#"url = "https://relay.example.com"
+shop = "s1"
+desk_id = 2
+role = "staff"
+token = "mdr_x"
+shop_key = "k"
+[staff]
+appid = "{}"
+mch_id = "{mch_id}"
+secrets = "file"
+"#,
+            sim.info().appid
+        ))
+        .unwrap(),
+    );
+    assert_eq!(
+        Books::of(&staff, Mode::Production, &dir).unwrap(),
+        Books::Mirror(mch_id.clone()),
+        "even beside the merchant's own setup"
+    );
+    assert_ne!(
+        Books::Mirror(mch_id.clone()).folder(&dir),
+        Books::Merchant(mch_id.clone()).folder(&dir)
+    );
+
+    // Books that ever held a copy (an earlier version kept it in the merchant's folder) never
+    // start a refund engine: the approved copy is never sent.
+    let merchant_books = Books::Merchant(mch_id.clone());
+    merchant_books.create(&dir).unwrap();
+    desk_core::Store::open(&merchant_books.database(&dir))
+        .unwrap()
+        .mirror(&copy)
+        .unwrap();
+    let mut options = StartOptions::new(dir.clone());
+    options.listen = Some("127.0.0.1:0".parse().unwrap());
+    match RunningDesk::start(options).await {
+        Err(RuntimeError::MirrorBooks(folder)) => assert_eq!(folder, merchant_books.folder(&dir)),
+        Ok(_) => panic!("a refund engine started on a staff desk's copy"),
+        Err(other) => panic!("{other}"),
+    }
+    assert!(sim.refunds().is_empty(), "nothing was sent");
+
+    // A pure staff desk of an earlier version: its copy moves out of the merchant's folder.
+    let mut pure_staff = staff.clone();
+    pure_staff.merchant = None;
+    adopt_staff_mirror(&dir, &pure_staff).unwrap();
+    assert!(!merchant_books.folder(&dir).exists());
+    let mirror = Books::Mirror(mch_id.clone()).database(&dir);
+    assert!(
+        desk_core::Store::open(&mirror)
+            .unwrap()
+            .is_mirror()
+            .unwrap()
+    );
+}

@@ -64,6 +64,9 @@ pub struct Pairing {
     pub shop: ShopRef,
     /// What the owner's desk left, sealed with the code's secret half.
     pub bundle: Option<String>,
+    /// The owner's desks this one replaced (revoked as it paired).
+    #[serde(default)]
+    pub replaced: Vec<i64>,
 }
 
 impl std::fmt::Debug for Pairing {

@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn the_same_code_opens_it_and_a_code_one_letter_off_does_not() {
-        let code = PairingCode::generate();
+        let code = PairingCode::generate(crate::Role::Staff);
         let original = bundle();
         let sealed = seal(&original, &code);
         assert!(

@@ -17,4 +17,4 @@ pub mod token;
 pub mod update;
 
 pub use entry::{Ack, Entry, Hello, Kind, UnknownKind};
-pub use token::{BadCode, DeskInfo, PairingCode, Role, UnknownRole};
+pub use token::{BadCode, DeskInfo, PairingCode, Role, UnknownRole, role_of_claim};

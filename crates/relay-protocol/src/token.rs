@@ -53,6 +53,15 @@ pub struct DeskInfo {
     pub revoked: bool,
 }
 
+/// The desk a code's claim (its first eight letters, as the relay sees them) makes; `None`
+/// when it does not start with a letter of the code's alphabet.
+pub fn role_of_claim(claim: &str) -> Option<Role> {
+    let first = u8::try_from(claim.chars().next()?.to_ascii_uppercase()).ok()?;
+    [Role::Owner, Role::Staff]
+        .into_iter()
+        .find(|role| first_letters(*role).contains(&first))
+}
+
 /// A new desk token: `mdr_` and 256 random bits.
 pub fn new_token() -> String {
     use base64::Engine as _;
@@ -76,6 +85,10 @@ const LENGTH: usize = 20;
 /// A pairing code: `XXXX-XXXX-XXXX-XXXX-XXXX`. The first two groups (40 bits) are the claim the
 /// relay checks, once, within minutes; the last three (60 bits) never leave the two desks: they
 /// seal what the owner's desk hands over, which a relay could try to open offline.
+///
+/// The first letter says which desk the code makes, so the desk knows the role from what the
+/// person typed, never from the relay's answer: owner codes start with one of `0`–`9`, `A`–`F`,
+/// staff codes with one of `G`–`Z` (Crockford's halves).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PairingCode(String);
 
@@ -92,14 +105,28 @@ impl std::fmt::Debug for PairingCode {
 )]
 pub struct BadCode;
 
+/// The half of the alphabet a code of `role` starts with.
+fn first_letters(role: Role) -> &'static [u8] {
+    match role {
+        Role::Owner => &ALPHABET[..16],
+        Role::Staff => &ALPHABET[16..],
+    }
+}
+
 impl PairingCode {
-    pub fn generate() -> PairingCode {
+    /// A new code for a desk of `role`.
+    pub fn generate(role: Role) -> PairingCode {
         let mut rng = rand::rng();
-        PairingCode(
-            (0..LENGTH)
-                .map(|_| char::from(ALPHABET[rng.random_range(0..32)]))
-                .collect(),
-        )
+        let first = first_letters(role);
+        let mut code = String::with_capacity(LENGTH);
+        code.push(char::from(first[rng.random_range(0..first.len())]));
+        code.extend((1..LENGTH).map(|_| char::from(ALPHABET[rng.random_range(0..32)])));
+        PairingCode(code)
+    }
+
+    /// The desk this code makes, read from its first letter.
+    pub fn role(&self) -> Role {
+        role_of_claim(self.claim()).unwrap_or_else(|| unreachable!("parsed: letters of ALPHABET"))
     }
 
     /// A code as a person typed it: any case, with or without dashes and spaces; `O` read as
@@ -155,8 +182,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_code_says_which_desk_it_makes() {
+        for role in [Role::Owner, Role::Staff] {
+            for _ in 0..200 {
+                let code = PairingCode::generate(role);
+                assert_eq!(code.role(), role);
+                assert_eq!(role_of_claim(code.claim()), Some(role));
+                assert_eq!(PairingCode::parse(&code.display()).unwrap().role(), role);
+            }
+        }
+        assert_eq!(role_of_claim("0AAAAAAA"), Some(Role::Owner));
+        assert_eq!(role_of_claim("faaaaaaa"), Some(Role::Owner));
+        assert_eq!(role_of_claim("GAAAAAAA"), Some(Role::Staff));
+        assert_eq!(role_of_claim("zAAAAAAA"), Some(Role::Staff));
+        assert_eq!(role_of_claim("UAAAAAAA"), None);
+        assert_eq!(role_of_claim(""), None);
+    }
+
+    #[test]
     fn a_code_reads_back_however_it_was_typed() {
-        let code = PairingCode::generate();
+        let code = PairingCode::generate(Role::Staff);
         let shown = code.display();
         assert_eq!(PairingCode::parse(&shown).unwrap(), code);
         assert_eq!(PairingCode::parse(&shown.to_lowercase()).unwrap(), code);

@@ -47,7 +47,7 @@ pub async fn new_pairing<S: Store>(
     role: Role,
     now: i64,
 ) -> Result<PairingCode, StoreError> {
-    let code = PairingCode::generate();
+    let code = PairingCode::generate(role);
     store
         .add_pairing(
             shop_id,
@@ -157,6 +157,7 @@ pub(crate) async fn pair<S: Store>(
         "token": token,
         "shop": { "slug": paired.shop.slug, "name": paired.shop.name },
         "bundle": paired.bundle,
+        "replaced": paired.replaced,
     }))
     .into_response())
 }
@@ -182,6 +183,14 @@ pub(crate) async fn add_pairing<S: Store>(
             StatusCode::BAD_REQUEST,
             "invalid_pairing",
             "a pairing claim is 8 characters and its bundle at most 16 KiB",
+        ));
+    }
+    // The desk that types the code reads its role from the code itself.
+    if token::role_of_claim(&body.claim) != Some(body.role) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid_pairing",
+            "a pairing code's first letter says which desk it makes, and this one says another",
         ));
     }
     let now = unix_now();

@@ -302,6 +302,18 @@ async fn command<S: Store + Clone>(
                 "pairing code for the owner's desk (valid 15 minutes): {}",
                 code.display()
             );
+            let owners: Vec<_> = store
+                .desks(shop.id)
+                .await?
+                .into_iter()
+                .filter(|desk| desk.role == Role::Owner && !desk.revoked)
+                .collect();
+            for desk in owners {
+                println!(
+                    "  when it is used, the owner's desk {} ({}) is revoked: a shop has one owner's desk",
+                    desk.id, desk.name
+                );
+            }
             Ok(())
         }
         Command::Doctor {

@@ -228,7 +228,7 @@ async fn a_code_pairs_once_and_the_owner_revokes_a_desk_whose_stream_then_ends()
     let relay = start().await;
     let owner = relay.desk(Role::Owner, "店长").await;
 
-    let code = PairingCode::generate();
+    let code = PairingCode::generate(Role::Staff);
     owner
         .add_pairing(&code, Role::Staff, Some("sealed"))
         .await
@@ -249,7 +249,7 @@ async fn a_code_pairs_once_and_the_owner_revokes_a_desk_whose_stream_then_ends()
         other => panic!("staff managed desks: {other:?}"),
     }
     match staff
-        .add_pairing(&PairingCode::generate(), Role::Owner, None)
+        .add_pairing(&PairingCode::generate(Role::Owner), Role::Owner, None)
         .await
     {
         Err(RelayError::Refused { status: 403, .. }) => {}
@@ -478,4 +478,55 @@ async fn as_the_notify_url_the_relay_passes_each_payment_on_to_the_backend_until
     post(&relay.url(paths::REFUND_NOTIFY), &notification(8)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A shop has one owner's desk: pairing a new one (a new PC, `shops pair-owner`) revokes the
+/// one before in the same transaction, so two owner's desks never both read the log and queue
+/// the same refund requests. A code's first letter says its role, and the relay refuses to
+/// register a code whose letter says another.
+#[tokio::test]
+async fn a_new_owners_desk_replaces_the_one_before() {
+    let relay = start().await;
+    let first = relay.desk(Role::Owner, "旧电脑").await;
+    let first_id = first.desks().await.unwrap()[0].id;
+    let staff = relay.desk(Role::Staff, "收银台").await;
+
+    let code =
+        relay::desks::new_pairing(&relay.relay.store, relay.shop_id, Role::Owner, unix_now())
+            .await
+            .unwrap();
+    assert_eq!(code.role(), Role::Owner);
+    let anonymous = RelayClient::new(&relay.base, None).unwrap();
+    let paired = anonymous.pair(&code, "新电脑").await.unwrap();
+    assert_eq!(paired.role, Role::Owner);
+    let second = anonymous.with_token(&paired.token);
+
+    assert!(
+        matches!(first.events(0).await, Err(RelayError::Unpaired)),
+        "the replaced owner's desk no longer reads the log"
+    );
+    let desks = second.desks().await.unwrap();
+    let active_owners: Vec<_> = desks
+        .iter()
+        .filter(|d| d.role == Role::Owner && !d.revoked)
+        .collect();
+    assert_eq!(active_owners.len(), 1);
+    assert_eq!(active_owners[0].id, paired.desk_id);
+    assert!(desks.iter().any(|d| d.id == first_id && d.revoked));
+    assert!(staff.events(0).await.is_ok(), "staff desks stay");
+
+    // The new owner registers a staff code marked as an owner's: refused.
+    match second
+        .add_pairing(
+            &PairingCode::generate(Role::Owner),
+            Role::Staff,
+            Some("sealed"),
+        )
+        .await
+    {
+        Err(RelayError::Refused {
+            status: 400, code, ..
+        }) => assert_eq!(code, "invalid_pairing"),
+        other => panic!("a code whose letter says owner registered as staff: {other:?}"),
+    }
 }

@@ -117,6 +117,7 @@ const en: typeof zh = {
     parameters_refused: "WeChat Pay refused the request's parameters: contact support.",
     business_error: "WeChat Pay refused this refund: read WeChat's explanation.",
     request_refused: "WeChat Pay refused the request: check the merchant settings.",
+    no_record_yet: "WeChat Pay refused this try and has no record of the refund, but an earlier try may not show yet: asked again in a few minutes before it is marked failed.",
     not_found_after_accepted: "WeChat Pay accepted the refund but does not find it yet: asked again later.",
   },
   findings: {
@@ -245,6 +246,10 @@ const en: typeof zh = {
     backend_old_secret: {
       title: "The shop's backend still uses the old shared secret",
       fix: "The backend signs with the shared secret that was replaced, so refund requests are refused ({count}): give the backend developer the new one from Settings → intake.",
+    },
+    signed_conflict: {
+      title: "Someone else holds the merchant's API key",
+      fix: "Notifications signed with the merchant's API key contradicted WeChat Pay's records and were refused ({count}): someone other than WeChat Pay holds the key (a staff PC, a former employee). Reset the API key in 商户平台 (账户中心 → API安全), enter it in the setup guide, and pair the staff desks again.",
     },
   },
   doors: { payment_notify: "payment notifications", refund_notify: "refund notifications", backend: "backend requests" },

@@ -115,6 +115,7 @@ export default {
     parameters_refused: "微信支付拒绝了请求参数：请联系技术支持。",
     business_error: "微信支付拒绝了这笔退款：请查看微信支付的说明。",
     request_refused: "微信支付拒绝了请求：请检查商户设置。",
+    no_record_yet: "微信支付拒绝了这次提交且暂无此退款记录，但之前的一次提交可能尚未显示：几分钟后再查一次，才会判定失败。",
     not_found_after_accepted: "微信支付已受理，但暂时查不到这笔退款：稍后再查。",
   },
   findings: {
@@ -243,6 +244,10 @@ export default {
     backend_old_secret: {
       title: "店铺后端仍在用旧的共享密钥",
       fix: "后端用更换前的共享密钥签名，退款申请被拒收（{count} 条）：请把「设置 → 接收地址」中的新共享密钥交给后端开发。",
+    },
+    signed_conflict: {
+      title: "有人持有商户的 API 密钥",
+      fix: "用商户 API 密钥签名的通知与微信支付的记录矛盾，已拒收（{count} 条）：密钥在微信支付以外的人手里（店员电脑、离职员工）。请在商户平台重置 API 密钥（账户中心 → API安全），在开通向导中重新填写，并重新配对店员电脑。",
     },
   },
   doors: { payment_notify: "付款通知", refund_notify: "退款通知", backend: "后端退款申请" },

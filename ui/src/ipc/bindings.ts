@@ -10,7 +10,7 @@ export type RefundState = "approved" | "submitting" | "held" | "processing" | "s
 
 export type RequestState = "pending" | "approved" | "rejected" | "withdrawn";
 
-export type Problem = "unreachable" | "no_answer" | "unreadable_answer" | "wechat_error" | "wechat_busy" | "rate_limited" | "order_not_ready" | "not_enough_funds" | "certificate_missing" | "certificate_rejected" | "server_not_trusted" | "clock_wrong" | "server_name_mismatch" | "secure_connection_failed" | "http_refused" | "api_key_wrong" | "merchant_wrong" | "request_invalid" | "order_too_old" | "account_abnormal" | "order_not_on_wechat" | "order_state_refused" | "amount_mismatch" | "parameters_refused" | "business_error" | "request_refused" | "not_found_after_accepted";
+export type Problem = "unreachable" | "no_answer" | "unreadable_answer" | "wechat_error" | "wechat_busy" | "rate_limited" | "order_not_ready" | "not_enough_funds" | "certificate_missing" | "certificate_rejected" | "server_not_trusted" | "clock_wrong" | "server_name_mismatch" | "secure_connection_failed" | "http_refused" | "api_key_wrong" | "merchant_wrong" | "request_invalid" | "order_too_old" | "account_abnormal" | "order_not_on_wechat" | "order_state_refused" | "amount_mismatch" | "parameters_refused" | "business_error" | "request_refused" | "no_record_yet" | "not_found_after_accepted";
 
 export type RefundView = { id: number, out_refund_no: string, refund_fee: Fen, refund_id: string | null, attempts: number, 
 /**
@@ -104,7 +104,7 @@ count: number,
  */
 notified: boolean, };
 
-export type AlarmCause = "api_key_mismatch" | "backend_old_secret";
+export type AlarmCause = "api_key_mismatch" | "backend_old_secret" | "signed_conflict";
 
 export type Door = "payment_notify" | "refund_notify" | "backend";
 

@@ -179,6 +179,9 @@ fn alarm_text(cause: desk_core::AlarmCause) -> &'static str {
         desk_core::AlarmCause::BackendOldSecret => {
             "the shop's backend signs refund requests with a shared secret that was replaced: give the backend developer the new one (Settings → intake)"
         }
+        desk_core::AlarmCause::SignedConflict => {
+            "a notification signed with the merchant's API key contradicted WeChat Pay and was refused: someone else holds the key (a staff PC, a former employee). Reset it in 商户平台, run `merchant-desk-cli setup` with the new one, and pair the staff desks again"
+        }
     }
 }
 
@@ -240,6 +243,7 @@ fn probe_text(problem: Problem) -> &'static str {
         | P::ParametersRefused
         | P::BusinessError
         | P::RequestRefused
+        | P::NoRecordYet
         | P::NotFoundAfterAccepted => "WeChat Pay refused the check: read its words",
     }
 }

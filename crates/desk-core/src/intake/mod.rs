@@ -32,6 +32,7 @@ use serde_json::json;
 use wxpay::{NotifyReply, PaymentNotification, PaymentResult, RefundNotification};
 use wxpay_client::{Transport, WxPayClient};
 
+use crate::engine::{Confirmation, confirm_refund_notification};
 use crate::error::CoreError;
 use crate::lifecycle::Code;
 use crate::orders::{Payment, PaymentSource};
@@ -199,6 +200,20 @@ pub async fn take_payment_notification<T: Transport + 'static>(
     };
     match state.payments.record(payment).await {
         Ok(_) => Taken::Stored,
+        // Signed with the merchant's key, yet contradicting the order WeChat already reported
+        // (another amount or transaction), or no payment at all: WeChat does not do that, so
+        // someone else holds the key. Refused for good and alarmed, never taken again and again.
+        Err(CoreError::PaymentConflict { .. } | CoreError::AmountNotPositive) => {
+            state
+                .watch
+                .count(&state.store, Door::PaymentNotify, Cause::Forged)
+                .await;
+            state
+                .watch
+                .raise(&state.store, AlarmCause::SignedConflict)
+                .await;
+            Taken::Refused(Cause::Forged)
+        }
         Err(_) => Taken::Retry,
     }
 }
@@ -226,9 +241,22 @@ pub async fn take_refund_notification<T: Transport + 'static>(
         .watch
         .resolve(&state.store, AlarmCause::ApiKeyMismatch)
         .await;
-    let store = state.store.clone();
-    match blocking(move || store.apply_refund_notification(&notification, unix_now())).await {
-        Ok(_) => Taken::Stored,
+    match confirm_refund_notification(&state.store, &state.client, &notification, unix_now()).await
+    {
+        Ok(Confirmation::Taken) => Taken::Stored,
+        // WeChat, asked, says otherwise: written by someone holding the API key.
+        Ok(Confirmation::Contradicted) => {
+            state
+                .watch
+                .count(&state.store, Door::RefundNotify, Cause::Forged)
+                .await;
+            state
+                .watch
+                .raise(&state.store, AlarmCause::SignedConflict)
+                .await;
+            Taken::Refused(Cause::Forged)
+        }
+        Ok(Confirmation::Unconfirmed) => Taken::Retry,
         // Its facts disagree with the refund the desk made: nothing changes.
         Err(CoreError::NotificationMismatch { .. }) => {
             state

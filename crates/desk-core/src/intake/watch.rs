@@ -46,6 +46,7 @@ pub(crate) struct Watch {
     /// Mirrors of the store's alarms, so verified traffic costs no read.
     key_alarm_up: AtomicBool,
     backend_alarm_up: AtomicBool,
+    conflict_alarm_up: AtomicBool,
 }
 
 impl Watch {
@@ -59,6 +60,10 @@ impl Watch {
             store
                 .alarm_up(AlarmCause::BackendOldSecret)
                 .unwrap_or(false),
+            Ordering::Relaxed,
+        );
+        watch.conflict_alarm_up.store(
+            store.alarm_up(AlarmCause::SignedConflict).unwrap_or(false),
             Ordering::Relaxed,
         );
         watch
@@ -175,6 +180,7 @@ impl Watch {
         match cause {
             AlarmCause::ApiKeyMismatch => &self.key_alarm_up,
             AlarmCause::BackendOldSecret => &self.backend_alarm_up,
+            AlarmCause::SignedConflict => &self.conflict_alarm_up,
         }
     }
 }

@@ -297,4 +297,45 @@ pub const MIGRATIONS: &[&str] = &[
     -- The queue from before: sent once the desk has a relay, so staff desks show all of it.
     INSERT INTO relay_outbox (request, version) SELECT id, 1 FROM refund_requests;
     "#,
+    // 8: the relay trusted to deliver, nothing more. `mirror_of` marks a staff desk's copy of
+    // the owner's queue, which no refund engine runs on (`mirror.rs`); `relay_positions.digest`
+    // is the entry taken last, so a log that went back (a restored or failed-over relay) is
+    // seen at the next connection; `relay_parked` holds entries waiting for an outside answer
+    // (WeChat unreachable, the desk's key in doubt) without holding up those after them
+    // (`relay_position.rs`); `signed_conflict` is the alarm for a message signed with the
+    // merchant's key that contradicts what WeChat said (`watch.rs`).
+    r#"
+    CREATE TABLE mirror_of (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        since          INTEGER NOT NULL
+    ) STRICT;
+
+    ALTER TABLE relay_positions ADD COLUMN digest TEXT;
+
+    CREATE TABLE relay_parked (
+        source         TEXT NOT NULL,
+        seq            INTEGER NOT NULL,
+        -- The entry as the relay sent it (JSON).
+        entry          TEXT NOT NULL,
+        parked_at      INTEGER NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        next_at        INTEGER NOT NULL,
+        PRIMARY KEY (source, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE alarms_v8 (
+        id             INTEGER PRIMARY KEY,
+        cause          TEXT NOT NULL CHECK (cause IN ('api_key_mismatch', 'backend_old_secret', 'signed_conflict')),
+        raised_at      INTEGER NOT NULL,
+        last_at        INTEGER NOT NULL,
+        count          INTEGER NOT NULL,
+        notified_at    INTEGER,
+        resolved_at    INTEGER
+    ) STRICT;
+    INSERT INTO alarms_v8 (id, cause, raised_at, last_at, count, notified_at, resolved_at)
+        SELECT id, cause, raised_at, last_at, count, notified_at, resolved_at FROM alarms;
+    DROP TABLE alarms;
+    ALTER TABLE alarms_v8 RENAME TO alarms;
+    CREATE UNIQUE INDEX alarms_active ON alarms (cause) WHERE resolved_at IS NULL;
+    "#,
 ];

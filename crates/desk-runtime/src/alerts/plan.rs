@@ -568,6 +568,14 @@ impl Alerter {
                 "The shop's backend still uses the old shared secret".to_owned(),
                 "Refund requests are refused: the backend signs them with the shared secret that was replaced. Give the backend developer the new one from Settings → intake.".to_owned(),
             ),
+            (desk_core::AlarmCause::SignedConflict, true) => (
+                "有人持有商户的 API 密钥".to_owned(),
+                "一条用商户 API 密钥签名的通知与微信支付的记录矛盾，已拒收：密钥在微信支付以外的人手里（店员电脑、离职员工）。请在商户平台重置 API 密钥，在开通向导中重新填写，并重新配对店员电脑。".to_owned(),
+            ),
+            (desk_core::AlarmCause::SignedConflict, false) => (
+                "Someone else holds the merchant's API key".to_owned(),
+                "A notification signed with the merchant's API key contradicts WeChat Pay's records and was refused: someone other than WeChat Pay holds the key (a staff PC, a former employee). Reset the API key in 商户平台, enter it in the setup guide, and pair the staff desks again.".to_owned(),
+            ),
         };
         Alert {
             key: format!("alarm:{}", alarm.id),

@@ -108,6 +108,10 @@ pub fn problem_text(problem: Problem, language: Language) -> &'static str {
             "微信支付拒绝了请求，请检查商户设置",
             "WeChat Pay refused the request: check the merchant settings",
         ),
+        Problem::NoRecordYet => (
+            "微信支付暂无此退款记录，几分钟后再查一次再定",
+            "WeChat Pay has no record of it yet; asked again in a few minutes",
+        ),
         Problem::NotFoundAfterAccepted => (
             "已受理的退款暂时查不到，稍后再查",
             "accepted refund not found yet; asked again later",

@@ -225,6 +225,10 @@ impl CheckedSetup {
             previous = Previous::read(&used, &setup.mch_id);
             written = write_secrets(&used, &setup.mch_id, &api_key, password);
         }
+        let key_replaced = previous
+            .api_key
+            .as_ref()
+            .is_none_or(|before| before.expose() != api_key.expose());
         config.merchant = Some(MerchantConfig {
             appid: setup.appid,
             mch_id: setup.mch_id.clone(),
@@ -245,7 +249,22 @@ impl CheckedSetup {
             return Err(error);
         }
         certificates::remove_all_but(dir, &folder);
+        if key_replaced {
+            key_replaced_in_books(dir, &setup.mch_id);
+        }
         Ok(config)
+    }
+}
+
+/// A new API key mends the alarm that someone else held the old one (`signed_conflict`).
+fn key_replaced_in_books(dir: &DataDir, mch_id: &str) {
+    let books = crate::books::Books::Merchant(mch_id.to_owned()).database(dir);
+    if !books.exists() {
+        return;
+    }
+    // The alarm stays up if the books cannot be opened now; the doctor shows it.
+    if let Ok(store) = desk_core::Store::open(&books) {
+        let _ = store.resolve_alarm(desk_core::AlarmCause::SignedConflict, desk_core::unix_now());
     }
 }
 

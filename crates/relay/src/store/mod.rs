@@ -59,6 +59,8 @@ pub struct Paired {
     pub shop: Shop,
     /// What the owner's desk left for the new desk, sealed with the code's secret part.
     pub bundle: Option<String>,
+    /// The owner's desks this one replaced (revoked as it paired): a shop has one at a time.
+    pub replaced: Vec<i64>,
 }
 
 /// A payment notification to pass on to the shop backend's own handler.
@@ -144,7 +146,8 @@ pub trait Store: Send + Sync + 'static {
         expires_at: i64,
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Uses a pairing: a new desk named `name` with the token whose digest is given. `None`
+    /// Uses a pairing: a new desk named `name` with the token whose digest is given; a new
+    /// owner's desk revokes the shop's other owner's desks in the same transaction. `None`
     /// when no unexpired, unused pairing has this claim.
     fn claim_pairing(
         &self,

@@ -467,6 +467,10 @@ impl Store for PostgresStore {
         let shop_id: i64 = row.get(0);
         let role = role(row.get(1))?;
         let bundle: Option<String> = row.get(2);
+        // The shop's row lock: two owner desks pairing at once see each other.
+        tx.execute("SELECT 1 FROM shops WHERE id = $1 FOR UPDATE", &[&shop_id])
+            .await
+            .map_err(db)?;
         let id: i64 = tx
             .query_one(
                 "INSERT INTO desks (shop_id, name, role, token_digest, paired_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -475,6 +479,22 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?
             .get(0);
+        // One owner's desk per shop: a new one replaces the one before.
+        let replaced = match role {
+            Role::Owner => tx
+                .query(
+                    "UPDATE desks SET revoked_at = $3
+                     WHERE shop_id = $1 AND role = 'owner' AND id != $2 AND revoked_at IS NULL
+                     RETURNING id",
+                    &[&shop_id, &id, &now],
+                )
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|row| row.get(0))
+                .collect(),
+            Role::Staff => Vec::new(),
+        };
         let shop = shop_of(
             &tx.query_one(
                 "SELECT id, slug, name, forward_url FROM shops WHERE id = $1",
@@ -493,6 +513,7 @@ impl Store for PostgresStore {
             },
             shop,
             bundle,
+            replaced,
         }))
     }
 

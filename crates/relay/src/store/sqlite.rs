@@ -547,6 +547,21 @@ impl Store for SqliteStore {
                 role,
                 name,
             };
+            // One owner's desk per shop: a new one replaces the one before.
+            let replaced = match role {
+                Role::Owner => conn
+                    .prepare_cached(
+                        "UPDATE desks SET revoked_at = ?3
+                         WHERE shop_id = ?1 AND role = 'owner' AND id != ?2 AND revoked_at IS NULL
+                         RETURNING id",
+                    )
+                    .map_err(db)?
+                    .query_map(params![shop_id, desk.id, now], |row| row.get(0))
+                    .map_err(db)?
+                    .collect::<Result<Vec<i64>, _>>()
+                    .map_err(db)?,
+                Role::Staff => Vec::new(),
+            };
             let shop = conn
                 .query_row(
                     "SELECT id, slug, name, forward_url FROM shops WHERE id = ?1",
@@ -554,7 +569,12 @@ impl Store for SqliteStore {
                     shop_of,
                 )
                 .map_err(db)?;
-            Ok(Some(Paired { desk, shop, bundle }))
+            Ok(Some(Paired {
+                desk,
+                shop,
+                bundle,
+                replaced,
+            }))
         })
         .await
     }
