@@ -778,3 +778,185 @@ fn a_relay_cannot_take_over_the_owners_desk_at_pairing() {
         "the desk refused before asking the relay"
     );
 }
+
+/// Posts `body` to `url` until the relay answers SUCCESS (WeChat's way: it retries).
+fn post_until_taken(url: &str, body: &str) {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let taken = client
+            .post(url)
+            .body(body.to_owned())
+            .send()
+            .ok()
+            .and_then(|reply| reply.text().ok())
+            .is_some_and(|text| text.contains("SUCCESS"));
+        if taken {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the relay never took it");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An owner's desk with the relay as a child process, started; the relay's database, its
+/// address, the payment door and the relay.
+struct Shop {
+    db: std::path::PathBuf,
+    listen: std::net::SocketAddr,
+    notify_url: String,
+    relay: RelayChild,
+    desk: DeskProcess,
+}
+
+fn shop_with_relay_child(temp: &Path, runtime: &tokio::runtime::Runtime, sim: &SimHandle) -> Shop {
+    let db = temp.join("relay.sqlite3");
+    let (slug, code) = runtime.block_on(async {
+        let store = SqliteStore::open(&db).unwrap();
+        let shop = store.add_shop("测试小店", now()).await.unwrap();
+        let code = relay::desks::new_pairing(&store, shop.id, Role::Owner, now())
+            .await
+            .unwrap();
+        (shop.slug, code.display())
+    });
+    let listen = free_address();
+    let base = format!("http://{listen}");
+    let relay = start_relay_child(&db, listen);
+    let dir = temp.join("desk");
+    paired_desk(sim, &dir, &base, &code);
+    let mut desk = DeskProcess::new(dir, free_address(), temp.join("logs"));
+    desk.start();
+    Shop {
+        db,
+        listen,
+        notify_url: format!("{base}{}", paths::for_shop(paths::PAYMENT_NOTIFY, &slug)),
+        relay,
+        desk,
+    }
+}
+
+fn paid(desk: &DeskProcess, order: &str) {
+    wait_for(desk, "the order's payment", |e| {
+        e["type"] == "order_paid" && e["out_trade_no"] == order
+    });
+}
+
+/// The relay's database is restored from last night's backup (or PostgreSQL fails over to a
+/// replica behind): the numbers the desk passed are given to new entries. The desk sees it at
+/// its next connection (the entry it took last is another one now) and reads again what the
+/// relay holds: nothing after the restore is lost, nothing is taken twice.
+#[test]
+fn a_relay_log_that_went_back_is_read_again_and_nothing_is_lost() {
+    let Setting { temp, runtime, sim } = setting();
+    let mut shop = shop_with_relay_child(temp.path(), &runtime, &sim);
+    post_until_taken(&shop.notify_url, &signed_payment(&sim, "BACK0001", 101));
+    paid(&shop.desk, "BACK0001");
+    // The operator's backup, taken while the relay runs.
+    let backup = temp.path().join("backup.sqlite3");
+    rusqlite::Connection::open(&shop.db)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+        .unwrap();
+    post_until_taken(&shop.notify_url, &signed_payment(&sim, "BACK0002", 102));
+    paid(&shop.desk, "BACK0002");
+
+    // The relay's disk fails; the backup goes back in its place.
+    shop.relay.kill();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", shop.db.display());
+        let _ = std::fs::remove_file(file);
+    }
+    std::fs::copy(&backup, &shop.db).unwrap();
+    shop.relay = start_relay_child(&shop.db, shop.listen);
+    // WeChat's next notification takes number 2 again.
+    post_until_taken(&shop.notify_url, &signed_payment(&sim, "BACK0003", 103));
+    paid(&shop.desk, "BACK0003");
+    post_until_taken(&shop.notify_url, &signed_payment(&sim, "BACK0004", 104));
+    paid(&shop.desk, "BACK0004");
+    shop.desk.stop();
+    shop.relay.kill();
+    for order in ["BACK0001", "BACK0002", "BACK0003", "BACK0004"] {
+        assert_eq!(paid_events(&shop.desk, order), 1, "{order} once");
+    }
+    let log = std::fs::read_to_string(temp.path().join("logs/serve-1.log")).unwrap();
+    assert!(log.contains("the relay's log went back"), "{log}");
+}
+
+/// Entries anyone with the API key (every staff desk) or anyone at all can put in the shop's
+/// log: a signed payment that contradicts the order WeChat reported, and an unsigned one naming
+/// the merchant while WeChat cannot be asked about the desk's key. Neither stops the link: the
+/// first is refused for good and raises the alarm that someone else holds the key, the second
+/// is put aside until WeChat answers, and the payments after them arrive as ever.
+#[test]
+fn no_entry_anyone_can_write_holds_up_the_shops_log() {
+    let Setting { temp, runtime, sim } = setting();
+    let mut shop = shop_with_relay_child(temp.path(), &runtime, &sim);
+    post_until_taken(&shop.notify_url, &signed_payment(&sim, "WEDGE001", 500));
+    paid(&shop.desk, "WEDGE001");
+
+    // Signed with the merchant's key, contradicting the paid order: another amount.
+    post_until_taken(&shop.notify_url, &signed_payment(&sim, "WEDGE001", 1));
+    // Names the merchant, signed with another key, while WeChat cannot be asked.
+    sim.inject(wxpay_sim::FaultPlan {
+        endpoint: wxpay_sim::Endpoint::RefundQuery,
+        fault: wxpay_sim::Fault::Drop {
+            after_record: false,
+        },
+        count: 1_000,
+    });
+    let forged = {
+        let c = sim.credentials();
+        let fields = wxpay::Fields::from_pairs([
+            ("return_code", "SUCCESS".to_owned()),
+            ("result_code", "SUCCESS".to_owned()),
+            ("appid", c.appid.to_string()),
+            ("mch_id", c.mch_id.to_string()),
+            ("nonce_str", "forged".to_owned()),
+            ("out_trade_no", "WEDGE009".to_owned()),
+            ("transaction_id", "4200000000000000000000000999".to_owned()),
+            ("total_fee", "999".to_owned()),
+            ("time_end", "20261203120000".to_owned()),
+        ])
+        .unwrap();
+        let other_key = wxpay::ApiKey::new("0123456789abcdef0123456789abcdef").unwrap();
+        wxpay::sign::sign_and_encode(fields, &other_key, wxpay::SignType::HmacSha256).unwrap()
+    };
+    post_until_taken(&shop.notify_url, &forged);
+    // The payments after them.
+    for (order, fee) in [("WEDGE002", 700), ("WEDGE003", 701)] {
+        post_until_taken(&shop.notify_url, &signed_payment(&sim, order, fee));
+        paid(&shop.desk, order);
+    }
+    let status = support::cli_json(&shop.desk.dir, &["relay", "status"]);
+    assert_eq!(status["position"], 5, "every entry passed: {status}");
+    assert_eq!(status["parked"], 1, "the unverifiable one waits: {status}");
+
+    shop.desk.stop();
+    shop.relay.kill();
+    assert_eq!(paid_events(&shop.desk, "WEDGE001"), 1);
+    assert_eq!(paid_events(&shop.desk, "WEDGE009"), 0, "never shown paid");
+    let books = std::fs::read_dir(shop.desk.dir.join("merchants"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("desk.sqlite3");
+    let store = desk_core::Store::open(&books).unwrap();
+    let alarms = store.active_alarms().unwrap();
+    assert!(
+        alarms
+            .iter()
+            .any(|a| a.cause == desk_core::AlarmCause::SignedConflict),
+        "{alarms:?}"
+    );
+    let order = store.order("WEDGE001").unwrap().unwrap();
+    assert_eq!(
+        order.total_fee.get(),
+        500,
+        "the order as WeChat reported it"
+    );
+}

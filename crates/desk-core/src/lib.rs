@@ -43,6 +43,7 @@ pub use queue::{QueueCount, QueueItem, QueueQuery, QueueState, RefundView, Unkno
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS,
 };
+pub use relay_position::{ParkedEntry, RelayPosition};
 pub use remote::{
     Confirm, ManualRefund, ask_key, confirm_order, create_manual_request, probe_number, unix_now,
 };

@@ -273,6 +273,7 @@ impl RunningDesk {
                     tasks.push(tokio::spawn(crate::relay::publish(
                         relay.client()?,
                         relay.shop_key.clone(),
+                        client.merchant().clone(),
                         store.clone(),
                         stopped.clone(),
                     )));

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use desk_core::Store;
 use desk_core::intake::{Applied, IntakeState, Taker, take_entry};
+use desk_core::{RelayPosition, Store};
 use relay_client::{Received, RelayClient, RelayError};
-use relay_protocol::{Kind, PairingCode, Role, bundle, paths};
+use relay_protocol::{Entry, Kind, PairingCode, Role, bundle, paths};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use wxpay::SignType;
@@ -281,9 +281,13 @@ pub enum LinkProblem {
     Refused,
     /// The relay answered something this desk does not read (another version?).
     Unreadable,
-    /// An entry cannot be taken yet (WeChat unreachable for an unknown order, the desk's key in
-    /// doubt, the owner's desk newer): tried again, nothing after it first.
+    /// The desk could not store an entry: tried again, nothing after it first.
     EntryWaiting,
+    /// The relay's log went back (its database restored, or a fail-over): the desk reads again
+    /// what the relay holds; nothing is stored twice.
+    LogWentBack,
+    /// The relay skipped entries of the log: the desk reconnects and reads them.
+    LogSkipped,
     /// The desk's own database failed.
     Storage,
     /// The relay ended the stream (it is stopping): reconnected.
@@ -313,6 +317,10 @@ pub struct LinkStatus {
     /// Entries removed by the relay's retention before this desk read them (`from..=to`):
     /// reconcile those days with WeChat's bill.
     pub missed: Option<(i64, i64)>,
+    /// Entries put aside until an outside answer comes (WeChat unreachable, the key in doubt).
+    pub parked: i64,
+    /// On a staff desk: owner's updates signed with a key it does not have (pair it again).
+    pub foreign_updates: i64,
 }
 
 /// Reconnects after this long at first, doubling to [`MOST_BACKOFF`].
@@ -343,17 +351,23 @@ impl<T: Transport + 'static> Link<T> {
     pub(crate) async fn run(self, mut stopped: watch::Receiver<bool>) {
         let (acked, to_ack) = watch::channel(0i64);
         let acks = tokio::spawn(ack_loop(self.client.clone(), to_ack, stopped.clone()));
+        let link = Arc::new(self);
+        let parked = tokio::spawn(link.clone().parked_loop(stopped.clone()));
         let mut backoff = FIRST_BACKOFF;
         while !*stopped.borrow() {
             let problem = tokio::select! {
-                problem = self.read_stream(&acked, &mut backoff) => problem,
+                problem = link.read_stream(&acked, &mut backoff) => problem,
                 _ = stopped.wait_for(|stop| *stop) => break,
             };
-            self.status.send_modify(|s| {
+            link.status.send_modify(|s| {
                 s.connected = false;
                 s.problem = Some(problem);
             });
-            let wait = jittered(backoff);
+            let wait = match problem {
+                // Read again at once: what the relay holds now is what counts.
+                LinkProblem::LogWentBack | LinkProblem::LogSkipped => FIRST_BACKOFF,
+                _ => jittered(backoff),
+            };
             backoff = (backoff * 2).min(MOST_BACKOFF);
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
@@ -361,19 +375,33 @@ impl<T: Transport + 'static> Link<T> {
             }
         }
         acks.abort();
+        parked.abort();
     }
 
-    /// One connection: reads until it breaks or an entry must wait; says why it ended.
+    /// One connection: reads until it breaks or an entry cannot be stored; says why it ended.
     async fn read_stream(&self, acked: &watch::Sender<i64>, backoff: &mut Duration) -> LinkProblem {
-        let position = match self.position().await {
+        let stored = match self.position().await {
             Ok(position) => position,
             Err(problem) => return problem,
         };
-        let stream = match self.client.events(position).await {
+        // The relay sends the last entry taken again, to be compared: a different one there
+        // means the log went back under this desk.
+        let check = stored
+            .digest
+            .clone()
+            .filter(|_| stored.seq > 0)
+            .map(|digest| (stored.seq, digest));
+        let after = match &check {
+            Some((seq, _)) => seq - 1,
+            None => stored.seq,
+        };
+        let stream = match self.client.events(after).await {
             Ok(stream) => stream,
             Err(error) => return self.failure(&error),
         };
-        let mut position = position;
+        let mut position = stored.seq;
+        let mut check = check;
+        let mut first_seq = 1;
         self.status.send_modify(|s| {
             s.connected = true;
             s.problem = None;
@@ -396,6 +424,10 @@ impl<T: Transport + 'static> Link<T> {
             };
             let first = match received_now {
                 Received::Hello(hello) => {
+                    first_seq = hello.first_seq;
+                    if hello.last_seq < position {
+                        return self.went_back(first_seq, position).await;
+                    }
                     if hello.first_seq > position + 1 {
                         let missed = (position + 1, hello.first_seq - 1);
                         self.status.send_modify(|s| s.missed = Some(missed));
@@ -405,11 +437,30 @@ impl<T: Transport + 'static> Link<T> {
                         ));
                         // Nothing can bring them back; read on from what is there.
                         position = missed.1;
+                        check = None;
                     }
                     continue;
                 }
-                Received::Entry(entry) if entry.seq <= position => continue,
-                Received::Entry(entry) => entry,
+                Received::Entry(entry) => match check.take() {
+                    // The entry taken last, sent again: the same one, or the log went back.
+                    Some((seq, digest)) if entry.seq == seq => {
+                        if entry.digest() != digest {
+                            return self.went_back(first_seq, position).await;
+                        }
+                        continue;
+                    }
+                    Some(_) => return self.went_back(first_seq, position).await,
+                    None if entry.seq <= position => continue,
+                    None if entry.seq > position + 1 => {
+                        let _ = self.notices.send(format!(
+                            "the relay skipped entries {}..{} of the shop's log: reading again",
+                            position + 1,
+                            entry.seq - 1
+                        ));
+                        return LinkProblem::LogSkipped;
+                    }
+                    None => entry,
+                },
             };
             // A flash sale: the payments already received are taken together (the payment
             // writer commits them in one transaction) and the position stored once after them.
@@ -419,7 +470,8 @@ impl<T: Transport + 'static> Link<T> {
                 while batch.len() < MAX_BATCH {
                     match received.try_recv() {
                         Ok(Ok(Received::Entry(entry)))
-                            if entry.kind == Kind::PaymentNotification =>
+                            if entry.kind == Kind::PaymentNotification
+                                && entry.seq == batch[batch.len() - 1].seq + 1 =>
                         {
                             batch.push(entry);
                         }
@@ -433,37 +485,51 @@ impl<T: Transport + 'static> Link<T> {
                     }
                 }
             }
-            let taker = match self.role {
-                Role::Owner => Taker::Owner,
-                Role::Staff => Taker::Staff {
-                    shop_key: self.shop_key.expose(),
-                },
-            };
             let taken = futures_util::future::join_all(
                 batch
                     .iter()
-                    .map(|entry| take_entry(&self.intake, entry, taker)),
+                    .map(|entry| take_entry(&self.intake, entry, self.taker())),
             )
             .await;
-            // Each entry before one that must wait was taken; that one and those after are
-            // taken again from the position (taking one twice stores it once).
+            let foreign = taken
+                .iter()
+                .filter(|applied| **applied == Applied::ForeignUpdate)
+                .count();
+            if foreign > 0 {
+                self.foreign_updates(foreign);
+            }
+            // Each entry before one that could not be stored was taken or put aside; that one
+            // and those after are read again from the position (taking one twice stores it once).
             let done = taken
                 .iter()
                 .take_while(|applied| **applied != Applied::Retry)
                 .count();
-            if let Some(last) = done.checked_sub(1).map(|i| batch[i].seq) {
+            if let Some(last) = done.checked_sub(1).map(|i| &batch[i]) {
+                let parked: Vec<(i64, String)> = batch[..done]
+                    .iter()
+                    .zip(&taken)
+                    .filter(|(_, applied)| **applied == Applied::Later)
+                    .map(|(entry, _)| {
+                        let json = serde_json::to_string(entry)
+                            .unwrap_or_else(|_| unreachable!("plain values"));
+                        (entry.seq, json)
+                    })
+                    .collect();
                 let (store, source) = (self.store.clone(), self.source.clone());
+                let (seq, digest) = (last.seq, last.digest());
+                let now = desk_core::unix_now();
                 let stored = tokio::task::spawn_blocking(move || {
-                    store.set_relay_position(&source, last, desk_core::unix_now())
+                    store.advance_relay(&source, seq, &digest, &parked, now + PARK_FIRST, now)
                 })
                 .await;
                 if !matches!(stored, Ok(Ok(()))) {
                     return LinkProblem::Storage;
                 }
-                position = last;
+                position = seq;
                 *backoff = FIRST_BACKOFF;
                 self.status.send_modify(|s| s.position = position);
                 acked.send_replace(position);
+                self.count_parked().await;
             }
             if done < batch.len() {
                 return LinkProblem::EntryWaiting;
@@ -471,7 +537,92 @@ impl<T: Transport + 'static> Link<T> {
         }
     }
 
-    async fn position(&self) -> Result<i64, LinkProblem> {
+    /// Owner's updates this staff desk cannot verify: counted, and said the first time.
+    fn foreign_updates(&self, count: usize) {
+        let mut first = false;
+        self.status.send_modify(|s| {
+            first = s.foreign_updates == 0;
+            s.foreign_updates += i64::try_from(count).unwrap_or(i64::MAX);
+        });
+        if first {
+            let _ = self.notices.send(
+                "the owner's queue updates are signed with a key this desk does not have (the owner's desk was replaced or paired anew): pair this desk again with a code from the owner's desk".to_owned(),
+            );
+        }
+    }
+
+    fn taker(&self) -> Taker<'_> {
+        match self.role {
+            Role::Owner => Taker::Owner,
+            Role::Staff => Taker::Staff {
+                shop_key: self.shop_key.expose(),
+            },
+        }
+    }
+
+    /// The log holds other entries under numbers this desk passed: read it again from the
+    /// oldest the relay keeps (taking an entry again stores nothing twice).
+    async fn went_back(&self, first_seq: i64, position: i64) -> LinkProblem {
+        let (store, source) = (self.store.clone(), self.source.clone());
+        let from = (first_seq - 1).clamp(0, position);
+        let now = desk_core::unix_now();
+        match tokio::task::spawn_blocking(move || store.rewind_relay(&source, from, now)).await {
+            Ok(Ok(())) => {
+                let _ = self.notices.send(format!(
+                    "the relay's log went back (restored or failed over) from entry {position}: reading again what it holds from entry {}",
+                    from + 1
+                ));
+                self.status.send_modify(|s| s.position = from);
+                LinkProblem::LogWentBack
+            }
+            _ => LinkProblem::Storage,
+        }
+    }
+
+    /// Takes again the entries put aside whose time has come, for as long as the desk runs.
+    async fn parked_loop(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
+        loop {
+            self.count_parked().await;
+            let (store, source) = (self.store.clone(), self.source.clone());
+            let now = desk_core::unix_now();
+            let due = tokio::task::spawn_blocking(move || store.parked_due(&source, now, 64))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            for parked in due {
+                let applied = match serde_json::from_str::<Entry>(&parked.entry) {
+                    Ok(entry) => take_entry(&self.intake, &entry, self.taker()).await,
+                    // Stored by this desk's own hand: cannot happen short of a broken disk.
+                    Err(_) => Applied::Refused,
+                };
+                let (store, source) = (self.store.clone(), self.source.clone());
+                let _ = tokio::task::spawn_blocking(move || match applied {
+                    Applied::Stored | Applied::Refused | Applied::ForeignUpdate => {
+                        store.unpark(&source, parked.seq)
+                    }
+                    Applied::Later | Applied::Retry => {
+                        store.park_again(&source, parked.seq, now + park_wait(parked.attempts))
+                    }
+                })
+                .await;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(PARK_LOOK) => {}
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    async fn count_parked(&self) {
+        let (store, source) = (self.store.clone(), self.source.clone());
+        if let Ok(Ok((count, _))) = tokio::task::spawn_blocking(move || store.parked(&source)).await
+        {
+            self.status.send_modify(|s| s.parked = count);
+        }
+    }
+
+    async fn position(&self) -> Result<RelayPosition, LinkProblem> {
         let (store, source) = (self.store.clone(), self.source.clone());
         match tokio::task::spawn_blocking(move || store.relay_position(&source)).await {
             Ok(Ok(position)) => Ok(position),
@@ -485,6 +636,19 @@ impl<T: Transport + 'static> Link<T> {
         }
         LinkProblem::of(error)
     }
+}
+
+/// An entry put aside is first taken again this long after (seconds)...
+const PARK_FIRST: i64 = 30;
+/// ...then after twice as long each time, up to this.
+const PARK_MOST: i64 = 15 * 60;
+/// How often the entries put aside are looked at.
+const PARK_LOOK: Duration = Duration::from_secs(5);
+
+/// How long an entry put aside waits after its `attempts`-th try.
+fn park_wait(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+    PARK_FIRST.saturating_mul(1 << doublings).min(PARK_MOST)
 }
 
 /// Reads the stream into `read` until it ends, fails or nobody takes what was read.
@@ -546,17 +710,31 @@ fn jittered(wait: Duration) -> Duration {
 /// How often the owner's desk looks for changed requests when nothing woke it.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
-/// On the owner's desk: sends each changed request's record to the relay for the staff desks,
-/// from the store's outbox (so a change made while the relay was away is sent when it is back).
+/// On the owner's desk: tells the relay which merchant the shop is (its doors then refuse
+/// notifications naming another), and sends each changed request's record to the relay for the
+/// staff desks, from the store's outbox (so a change made while the relay was away is sent when
+/// it is back).
 pub(crate) async fn publish(
     client: RelayClient,
     shop_key: RelaySecret,
+    merchant: wxpay::Merchant,
     store: Arc<Store>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut changes = store.subscribe();
     let mut backoff = FIRST_BACKOFF;
+    let mut merchant_told = false;
     loop {
+        if !merchant_told {
+            // A relay that refuses it for good (an older one) is not asked again this run.
+            merchant_told = match client
+                .set_merchant(merchant.appid.as_str(), merchant.mch_id.as_str())
+                .await
+            {
+                Ok(()) => true,
+                Err(error) => !error.is_transient(),
+            };
+        }
         let due = {
             let store = store.clone();
             tokio::task::spawn_blocking(move || store.relay_outbox(64))

@@ -171,7 +171,7 @@ impl GuardedServer {
             };
             let _ = stream.set_nodelay(true);
             connections.spawn(connection(
-                stream,
+                (stream, peer),
                 tls.clone(),
                 router.clone(),
                 entry,
@@ -218,8 +218,9 @@ impl GuardedServer {
 /// How long a newcomer waits for a stalled connection to make room for it.
 const ADMISSION_WAIT: Duration = Duration::from_millis(250);
 
+/// Serves one accepted connection (`stream`, from `peer`).
 async fn connection(
-    stream: tokio::net::TcpStream,
+    (stream, peer): (tokio::net::TcpStream, std::net::SocketAddr),
     tls: Option<tokio_rustls::TlsAcceptor>,
     router: Router,
     entry: Entry,
@@ -237,7 +238,11 @@ async fn connection(
             if hyper::body::Body::is_end_stream(request.body()) {
                 state.set(Phase::Answering);
             }
-            let request = request.map(|body| TrackedBody::new(body, state.clone()));
+            let mut request = request.map(|body| TrackedBody::new(body, state.clone()));
+            // Who sent it, for handlers that limit by source (`ConnectInfo<SocketAddr>`).
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             let response = router.oneshot(request).await;
             // Being answered until the body is written (an event stream's as long as it runs).
             response.map(|response| response.map(|body| AnswerBody::new(body, state)))

@@ -212,6 +212,17 @@ impl RelayClient {
         send(request).await.map(drop)
     }
 
+    /// Tells the relay which merchant the shop is (the owner's desk): notifications naming
+    /// another are refused at its doors.
+    pub async fn set_merchant(&self, appid: &str, mch_id: &str) -> Result<(), RelayError> {
+        let request = self.authorized(
+            self.calls
+                .put(self.url(paths::MERCHANT))
+                .json(&serde_json::json!({ "appid": appid, "mch_id": mch_id })),
+        );
+        send(request).await.map(drop)
+    }
+
     pub async fn desks(&self) -> Result<Vec<DeskInfo>, RelayError> {
         let request = self.authorized(self.calls.get(self.url(paths::DESKS)));
         json(send(request).await?).await

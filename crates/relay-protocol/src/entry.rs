@@ -70,6 +70,30 @@ pub struct Entry {
     pub signature: Option<String>,
 }
 
+impl Entry {
+    /// What the entry holds, as a digest (its number aside): a desk keeps the digest of the
+    /// entry it took last and compares it with what the relay sends under that number at the
+    /// next connection, so a log that went back is seen.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            hash.update((bytes.len() as u64).to_be_bytes());
+            hash.update(bytes);
+        };
+        field(self.kind.as_str().as_bytes());
+        field(&self.received_at.to_be_bytes());
+        field(self.body.as_bytes());
+        for optional in [&self.timestamp, &self.signature] {
+            match optional {
+                Some(text) => field(text.as_bytes()),
+                None => field(b"\0none"),
+            }
+        }
+        hex::encode(hash.finalize())
+    }
+}
+
 /// The stream's first event: where the shop's log starts now, so a desk that was away longer
 /// than retention knows it missed entries (and reconciles with WeChat's bill).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +115,56 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn the_digest_covers_what_an_entry_holds_but_not_its_number() {
+        let entry = Entry {
+            seq: 7,
+            kind: Kind::RefundRequest,
+            received_at: 1_700_000_000,
+            body: "{}".into(),
+            timestamp: Some("1700000000".into()),
+            signature: Some("ab".into()),
+        };
+        let digest = entry.digest();
+        assert_eq!(
+            Entry {
+                seq: 8,
+                ..entry.clone()
+            }
+            .digest(),
+            digest
+        );
+        for other in [
+            Entry {
+                kind: Kind::DeskUpdate,
+                ..entry.clone()
+            },
+            Entry {
+                received_at: 1_700_000_001,
+                ..entry.clone()
+            },
+            Entry {
+                body: "{} ".into(),
+                ..entry.clone()
+            },
+            Entry {
+                timestamp: None,
+                ..entry.clone()
+            },
+            Entry {
+                signature: Some("ac".into()),
+                ..entry.clone()
+            },
+            Entry {
+                timestamp: Some("ab".into()),
+                signature: Some("1700000000".into()),
+                ..entry.clone()
+            },
+        ] {
+            assert_ne!(other.digest(), digest, "{other:?}");
+        }
+    }
 
     #[test]
     fn every_kind_reads_back_from_its_code() {

@@ -19,6 +19,9 @@ pub const PAIRINGS: &str = "/desk/v1/pairings";
 /// `POST {update, signature}`, the owner's token: a signed record of the queue for the other
 /// desks (see `update.rs`).
 pub const UPDATES: &str = "/desk/v1/updates";
+/// `PUT {appid, mch_id}`, the owner's token: the merchant whose notifications the shop's doors
+/// take (others are refused at the door).
+pub const MERCHANT: &str = "/desk/v1/merchant";
 /// `GET`, the owner's token: the shop's desks; `DELETE .../{id}` revokes one.
 pub const DESKS: &str = "/desk/v1/desks";
 

@@ -25,7 +25,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::server::Relay;
-use crate::store::{Desk, NewEntry, Store, StoreError};
+use crate::store::{Desk, NewEntry, ShopMerchant, Store, StoreError};
 use crate::unix_now;
 
 /// How long a pairing code may wait to be typed in.
@@ -236,6 +236,45 @@ pub(crate) async fn add_update<S: Store>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MerchantBody {
+    appid: String,
+    mch_id: String,
+}
+
+/// The owner's desk says which merchant the shop is: from now on the doors refuse
+/// notifications naming another.
+pub(crate) async fn set_merchant<S: Store>(
+    State(relay): State<Arc<Relay<S>>>,
+    headers: HeaderMap,
+    Json(body): Json<MerchantBody>,
+) -> Result<Response, ApiError> {
+    let owner = owner(&relay, &headers).await?;
+    let plausible = |id: &str, most: usize| {
+        !id.is_empty() && id.len() <= most && id.chars().all(|c| c.is_ascii_alphanumeric())
+    };
+    if !plausible(&body.appid, 32) || !plausible(&body.mch_id, 32) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid_merchant",
+            "an appid and a mch_id are letters and digits, 32 at most",
+        ));
+    }
+    relay
+        .store
+        .set_merchant(
+            owner.shop_id,
+            ShopMerchant {
+                appid: body.appid,
+                mch_id: body.mch_id,
+            },
+        )
+        .await
+        .map_err(|_| UNAVAILABLE)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 pub(crate) async fn list_desks<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
     headers: HeaderMap,
@@ -315,8 +354,11 @@ pub(crate) async fn events<S: Store>(
         .map_err(|_| UNAVAILABLE)?;
     let changes = relay.store.changes();
     relay.metrics.stream_opened();
+    let (seat, ending) = relay.seats.take(desk.id);
     let stream = Stream {
         relay,
+        seat,
+        ending,
         desk,
         cursor: after,
         pending: VecDeque::new(),
@@ -335,6 +377,9 @@ pub(crate) async fn events<S: Store>(
 
 struct Stream<S: Store> {
     relay: Arc<Relay<S>>,
+    /// Its place among the desk's streams, and how it is told to give it up.
+    seat: u64,
+    ending: Arc<crate::seats::Ending>,
     desk: Desk,
     cursor: i64,
     pending: VecDeque<Entry>,
@@ -351,6 +396,10 @@ impl<S: Store> Stream<S> {
             return Event::default().event("hello").json_data(hello).ok();
         }
         loop {
+            // The same desk opened more streams since: this one gives its place up.
+            if self.ending.is_ended() {
+                return None;
+            }
             // A revoked desk's stream ends within LOOK_EVERY, however busy the log is.
             if self.checked.elapsed() >= LOOK_EVERY {
                 self.checked = tokio::time::Instant::now();
@@ -390,6 +439,7 @@ impl<S: Store> Stream<S> {
             tokio::select! {
                 changed = self.changes.changed() => changed.ok()?,
                 () = tokio::time::sleep(LOOK_EVERY) => {}
+                () = self.ending.wait() => return None,
             }
         }
     }
@@ -398,6 +448,7 @@ impl<S: Store> Stream<S> {
 impl<S: Store> Drop for Stream<S> {
     fn drop(&mut self) {
         self.relay.metrics.stream_closed();
+        self.relay.seats.leave(self.desk.id, self.seat);
         let (relay, id) = (self.relay.clone(), self.desk.id);
         // Last seen when it went away; a stopping runtime may not run this, which only leaves
         // the time of its connection or last acknowledgement.

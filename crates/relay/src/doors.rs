@@ -2,17 +2,20 @@
 //! shop's log and answered only after the commit; a message the relay cannot store is answered
 //! so that its sender tries again (WeChat's FAIL, a 503 to the backend).
 //!
-//! The relay does not hold the merchant's key or the backend's secret: it checks only that a
-//! notification is XML and a refund request is signed within the clock window. Every desk checks
-//! the signatures itself.
+//! The relay does not hold the merchant's key or the backend's secret: it checks that a
+//! notification is XML naming the shop's merchant (once the owner's desk or the operator said
+//! which) and a refund request is signed within the clock window, and holds each shop and each
+//! source to a rate ([`crate::rates`]). Every desk checks the signatures itself.
 
 use std::sync::Arc;
 
-use axum::Json;
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use backend_api::{AuthFailure, Refusal, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use relay_protocol::Kind;
 use serde_json::json;
@@ -20,7 +23,7 @@ use wxpay::NotifyReply;
 
 use crate::metrics::Refused;
 use crate::server::Relay;
-use crate::store::{NewEntry, Shop, Store};
+use crate::store::{NewEntry, Shop, ShopMerchant, Store};
 use crate::unix_now;
 
 fn xml(status: StatusCode, reply: NotifyReply) -> Response {
@@ -36,25 +39,44 @@ async fn shop_of<S: Store>(relay: &Relay<S>, slug: &str) -> Result<Option<Shop>,
     relay.store.shop(slug).await.map_err(|_| ())
 }
 
+/// Who sent the request, when the server knows (the guarded server says).
+pub(crate) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn source(peer: &Peer) -> Option<std::net::IpAddr> {
+    peer.as_ref().map(|Extension(ConnectInfo(addr))| addr.ip())
+}
+
 pub(crate) async fn payment_notify<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
     Path(shop): Path<String>,
+    peer: Peer,
     body: Bytes,
 ) -> Response {
-    notification(relay, shop, body, Kind::PaymentNotification).await
+    notification(relay, shop, source(&peer), body, Kind::PaymentNotification).await
 }
 
 pub(crate) async fn refund_notify<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
     Path(shop): Path<String>,
+    peer: Peer,
     body: Bytes,
 ) -> Response {
-    notification(relay, shop, body, Kind::RefundNotification).await
+    notification(relay, shop, source(&peer), body, Kind::RefundNotification).await
+}
+
+/// Whether the notification's fields name `merchant` (any merchant while the shop's is not
+/// known).
+fn names_shop_merchant(fields: &wxpay::Fields<'_>, merchant: Option<&ShopMerchant>) -> bool {
+    merchant.is_none_or(|merchant| {
+        fields.get("appid") == Some(merchant.appid.as_str())
+            && fields.get("mch_id") == Some(merchant.mch_id.as_str())
+    })
 }
 
 async fn notification<S: Store>(
     relay: Arc<Relay<S>>,
     slug: String,
+    source: Option<std::net::IpAddr>,
     body: Bytes,
     kind: Kind,
 ) -> Response {
@@ -75,10 +97,21 @@ async fn notification<S: Store>(
             );
         }
     };
+    if relay
+        .buckets
+        .admit(shop.id, source, std::time::Instant::now())
+        .is_err()
+    {
+        relay.metrics.refused(kind, Refused::TooFast);
+        return xml(
+            StatusCode::TOO_MANY_REQUESTS,
+            NotifyReply::Fail("请求过于频繁，请稍后重试".into()),
+        );
+    }
     // XML in UTF-8 as WeChat sends it; anything else could not verify at any desk.
     let text = match String::from_utf8(body.to_vec()) {
-        Ok(text) if wxpay::xml::decode(text.as_bytes()).is_ok() => text,
-        _ => {
+        Ok(text) => text,
+        Err(_) => {
             relay.metrics.refused(kind, Refused::Malformed);
             return xml(
                 StatusCode::BAD_REQUEST,
@@ -86,6 +119,24 @@ async fn notification<S: Store>(
             );
         }
     };
+    let names_merchant = match wxpay::xml::decode(text.as_bytes()) {
+        Ok(fields) => names_shop_merchant(&fields, shop.merchant.as_ref()),
+        Err(_) => {
+            relay.metrics.refused(kind, Refused::Malformed);
+            return xml(
+                StatusCode::BAD_REQUEST,
+                NotifyReply::Fail("报文格式错误".into()),
+            );
+        }
+    };
+    // Another merchant's: no desk of this shop could take it, and nobody should pay to keep it.
+    if !names_merchant {
+        relay.metrics.refused(kind, Refused::OtherMerchant);
+        return xml(
+            StatusCode::BAD_REQUEST,
+            NotifyReply::Fail("商户号不符".into()),
+        );
+    }
     let entry = NewEntry {
         kind,
         body: text,
@@ -116,6 +167,7 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 pub(crate) async fn refund_request<S: Store>(
     State(relay): State<Arc<Relay<S>>>,
     Path(slug): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -139,6 +191,18 @@ pub(crate) async fn refund_request<S: Store>(
             );
         }
     };
+    if relay
+        .buckets
+        .admit(shop.id, source(&peer), std::time::Instant::now())
+        .is_err()
+    {
+        relay.metrics.refused(KIND, Refused::TooFast);
+        return refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_fast",
+            "more requests than the relay takes for this shop now; try again in a few seconds",
+        );
+    }
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
     if let Err(Refusal::Unauthenticated { code, message }) =

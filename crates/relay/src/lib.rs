@@ -14,6 +14,8 @@ pub mod desks;
 pub mod doctor;
 pub mod doors;
 pub mod metrics;
+pub mod rates;
+pub mod seats;
 pub mod server;
 pub mod store;
 

@@ -84,7 +84,17 @@ enum ShopCommand {
         #[arg(long, conflicts_with = "url")]
         off: bool,
     },
-    /// A new pairing code for the shop's owner desk (a new PC, a lost one revoked).
+    /// The shop's WeChat Pay merchant: notifications naming another are refused at its doors
+    /// (the owner's desk says so itself when it connects).
+    Merchant {
+        shop: String,
+        #[arg(long)]
+        appid: String,
+        #[arg(long)]
+        mch_id: String,
+    },
+    /// A new pairing code for the shop's owner desk (a new PC, a lost one): the owner's desk
+    /// before it is revoked when the code is used.
     PairOwner {
         shop: String,
     },
@@ -160,6 +170,8 @@ enum Problem {
     Stopped(#[source] std::io::Error),
     #[error("{url:?}: the backend's handler is an http:// or https:// address with a host")]
     ForwardUrl { url: String },
+    #[error("an appid and a mch_id are letters and digits, 32 at most: copy them from 商户平台")]
+    MerchantIds,
     #[error("no shop {0}: `merchant-desk-relay shops list` shows them")]
     NoShop(String),
     #[error("shop {shop} has no desk {desk}: `merchant-desk-relay desks list {shop}` shows them")]
@@ -291,8 +303,39 @@ async fn command<S: Store + Clone>(
         }
         Command::Shops(ShopCommand::List) => {
             for shop in store.shops().await? {
-                println!("{}\t{}", shop.slug, shop.name);
+                let merchant = shop.merchant.as_ref().map_or_else(
+                    || "any merchant (the owner's desk has not said)".to_owned(),
+                    |m| format!("merchant {} / {}", m.appid, m.mch_id),
+                );
+                println!("{}\t{}\t{merchant}", shop.slug, shop.name);
             }
+            Ok(())
+        }
+        Command::Shops(ShopCommand::Merchant {
+            shop,
+            appid,
+            mch_id,
+        }) => {
+            let shop = find_shop(&store, &shop).await?;
+            let plausible = |id: &str| {
+                !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric())
+            };
+            if !plausible(&appid) || !plausible(&mch_id) {
+                return Err(Problem::MerchantIds);
+            }
+            store
+                .set_merchant(
+                    shop.id,
+                    relay::store::ShopMerchant {
+                        appid: appid.clone(),
+                        mch_id: mch_id.clone(),
+                    },
+                )
+                .await?;
+            println!(
+                "shop {}: only notifications for merchant {appid} / {mch_id} are taken",
+                shop.slug
+            );
             Ok(())
         }
         Command::Shops(ShopCommand::PairOwner { shop }) => {

@@ -17,15 +17,21 @@ pub enum Refused {
     Stale,
     /// The database failed: the sender retries.
     Storage,
+    /// A notification naming another merchant than the shop's.
+    OtherMerchant,
+    /// Over the shop's or the source's rate: the sender retries later.
+    TooFast,
 }
 
 impl Refused {
-    const ALL: [Refused; 5] = [
+    const ALL: [Refused; 7] = [
         Refused::UnknownShop,
         Refused::Malformed,
         Refused::Unsigned,
         Refused::Stale,
         Refused::Storage,
+        Refused::OtherMerchant,
+        Refused::TooFast,
     ];
 
     fn as_str(self) -> &'static str {
@@ -35,6 +41,8 @@ impl Refused {
             Refused::Unsigned => "unsigned",
             Refused::Stale => "stale",
             Refused::Storage => "storage",
+            Refused::OtherMerchant => "other_merchant",
+            Refused::TooFast => "too_fast",
         }
     }
 
@@ -53,7 +61,7 @@ fn kind_index(kind: Kind) -> usize {
 pub struct Metrics {
     appended: [AtomicU64; KINDS],
     duplicates: [AtomicU64; KINDS],
-    refused: [[AtomicU64; 5]; KINDS],
+    refused: [[AtomicU64; Refused::ALL.len()]; KINDS],
     delivered: AtomicU64,
     streams_open: AtomicI64,
     pairings_refused: AtomicU64,

@@ -8,12 +8,14 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use guarded_server::{GuardedServer, Limits};
 use relay_protocol::paths;
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
+use crate::rates::{Buckets, Rates};
+use crate::seats::Seats;
 use crate::store::{Retention, Store};
 use crate::{desks, doors, unix_now};
 
@@ -22,12 +24,14 @@ const MAX_BODY: usize = 64 * 1024;
 /// How often retention runs.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub retention: Retention,
     /// Seconds between tries to pass a payment notification on to the backend, the last
     /// repeated: WeChat's own schedule for its notifications (15 s, 15 s, 30 s, 3 min, ...).
     pub forward_schedule: Vec<i64>,
+    /// How fast a shop, and a source, may add to the log.
+    pub rates: Rates,
 }
 
 impl Default for Settings {
@@ -38,6 +42,7 @@ impl Default for Settings {
                 15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10_800, 10_800, 10_800, 21_600,
                 21_600,
             ],
+            rates: Rates::default(),
         }
     }
 }
@@ -52,6 +57,10 @@ pub struct Relay<S> {
     pub settings: Settings,
     pub metrics: Metrics,
     pub doors: GuardedServer,
+    /// The desks' open event streams (two each at most).
+    pub seats: Seats,
+    /// What each shop and source may still add now.
+    pub buckets: Buckets,
 }
 
 impl<S: Store> Relay<S> {
@@ -59,9 +68,11 @@ impl<S: Store> Relay<S> {
         let open_files = guarded_server::process::prepare().limit;
         Arc::new(Relay {
             store,
-            settings,
             metrics: Metrics::default(),
             doors: GuardedServer::new(Limits::for_open_files(open_files)),
+            seats: Seats::default(),
+            buckets: Buckets::new(settings.rates),
+            settings,
         })
     }
 
@@ -75,6 +86,7 @@ impl<S: Store> Relay<S> {
             .route(paths::ACK, post(desks::ack::<S>))
             .route(paths::PAIRINGS, post(desks::add_pairing::<S>))
             .route(paths::UPDATES, post(desks::add_update::<S>))
+            .route(paths::MERCHANT, put(desks::set_merchant::<S>))
             .route(paths::DESKS, get(desks::list_desks::<S>))
             .route(
                 &format!("{}/{{id}}", paths::DESKS),

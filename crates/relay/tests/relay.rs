@@ -530,3 +530,119 @@ async fn a_new_owners_desk_replaces_the_one_before() {
         other => panic!("a code whose letter says owner registered as staff: {other:?}"),
     }
 }
+
+/// One desk token holds at most two streams: a third ends the oldest (a desk reconnecting is
+/// never locked out by its own half-dead connections), so a token cannot take every place the
+/// relay has for WeChat's notifications.
+#[tokio::test]
+async fn a_desk_token_holds_two_streams_at_most() {
+    let relay = start().await;
+    let desk = relay.desk(Role::Owner, "店长").await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let mut stream = desk.events(0).await.unwrap();
+        assert!(matches!(
+            stream.next().await.unwrap(),
+            Some(Received::Hello(_))
+        ));
+        streams.push(stream);
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(20), streams[0].next())
+        .await
+        .expect("the oldest stream ends within seconds");
+    assert!(matches!(ended, Ok(None) | Err(_)), "{ended:?}");
+    // The two newest go on: an entry reaches both.
+    post(&relay.url(paths::PAYMENT_NOTIFY), &notification(1)).await;
+    for stream in &mut streams[1..] {
+        assert_eq!(next_entry(stream).await.seq, 1);
+    }
+    assert_eq!(relay.relay.seats.open(), 2);
+    // Many more: still two places.
+    let mut more = Vec::new();
+    for _ in 0..10 {
+        more.push(desk.events(0).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        relay.relay.seats.open() <= 2,
+        "{}",
+        relay.relay.seats.open()
+    );
+}
+
+/// Strangers cannot fill the shop's log: once the owner's desk said which merchant the shop is,
+/// notifications naming another are refused at the door (nothing stored, nothing forwarded),
+/// and one source posting without end is held to its rate while others still get in.
+#[tokio::test]
+async fn the_doors_take_only_the_shops_merchant_and_hold_a_flood_to_its_rate() {
+    let relay = start_with(Settings {
+        rates: relay::rates::Rates {
+            shop: relay::rates::Rate {
+                per_second: 1.0,
+                burst: 40.0,
+            },
+            source: relay::rates::Rate {
+                per_second: 1.0,
+                burst: 1_000.0,
+            },
+        },
+        ..Settings::default()
+    })
+    .await;
+    let owner = relay.desk(Role::Owner, "店长").await;
+    let ours = |n: u32, mch_id: &str| {
+        format!(
+            "<xml><appid>wx2421b1c4370ec43b</appid><mch_id>{mch_id}</mch_id><out_trade_no>M{n}</out_trade_no></xml>"
+        )
+    };
+    // Before the shop's merchant is known, any merchant's is kept.
+    assert_eq!(
+        post(&relay.url(paths::PAYMENT_NOTIFY), &ours(1, "1900000109"))
+            .await
+            .0,
+        200
+    );
+    owner
+        .set_merchant("wx2421b1c4370ec43b", "10000100")
+        .await
+        .unwrap();
+    let (status, body) = post(&relay.url(paths::PAYMENT_NOTIFY), &ours(2, "1900000109")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("FAIL"), "{body}");
+    let (status, _) = post(&relay.url(paths::REFUND_NOTIFY), &ours(3, "1900000109")).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        post(&relay.url(paths::PAYMENT_NOTIFY), &ours(4, "10000100"))
+            .await
+            .0,
+        200
+    );
+    let hello = relay.relay.store.bounds(relay.shop_id).await.unwrap();
+    assert_eq!(hello.last_seq, 2, "the other merchant's never stored");
+
+    // A flood from this address: the shop's burst, then FAIL (WeChat would retry later).
+    let mut refused = 0;
+    for n in 10..80 {
+        let (status, body) = post(&relay.url(paths::PAYMENT_NOTIFY), &ours(n, "10000100")).await;
+        if status == 429 {
+            assert!(body.contains("FAIL"), "{body}");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 30, "held to the rate: {refused} refused");
+    let metrics = http()
+        .get(format!("{}{}", relay.base, paths::METRICS))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "relay_refused_total{kind=\"payment_notification\",cause=\"other_merchant\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("cause=\"too_fast\""), "{metrics}");
+}

@@ -8,7 +8,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use relay::store::{NewEntry, PostgresStore, Retention, Store};
+use relay::store::{NewEntry, PostgresStore, Retention, ShopMerchant, Store};
 use relay::{SqliteStore, unix_now};
 use relay_protocol::{Kind, Role, token};
 use support::Cluster;
@@ -186,6 +186,47 @@ async fn pairing_codes_work_once_and_revoked_desks_are_gone<S: Store>(store: S) 
     assert!(store.desks(shop.id).await.unwrap()[0].revoked);
 }
 
+/// A shop keeps the merchant it was told, and one owner's desk: pairing a new one revokes the
+/// one before (its token no longer opens anything), staff desks stay.
+async fn a_shop_has_one_owners_desk_and_its_merchant<S: Store>(store: S) {
+    let shop = store.add_shop("一店", unix_now()).await.unwrap();
+    assert_eq!(
+        store.shop(&shop.slug).await.unwrap().unwrap().merchant,
+        None
+    );
+    let merchant = ShopMerchant {
+        appid: "wx2421b1c4370ec43b".into(),
+        mch_id: "10000100".into(),
+    };
+    store.set_merchant(shop.id, merchant.clone()).await.unwrap();
+    assert_eq!(
+        store.shop(&shop.slug).await.unwrap().unwrap().merchant,
+        Some(merchant.clone())
+    );
+    assert_eq!(store.shops().await.unwrap()[0].merchant, Some(merchant));
+    let now = unix_now();
+    let pair = async |claim: &str, role: Role, token: &str| {
+        store
+            .add_pairing(shop.id, role, &token::digest(claim), None, now + 600, now)
+            .await
+            .unwrap();
+        store
+            .claim_pairing(&token::digest(claim), claim, &token::digest(token), now)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let first = pair("OWNER001", Role::Owner, "t1").await;
+    assert!(first.replaced.is_empty());
+    let staff = pair("STAFF001", Role::Staff, "t2").await;
+    assert!(staff.replaced.is_empty(), "a staff desk replaces nobody");
+    let second = pair("OWNER002", Role::Owner, "t3").await;
+    assert_eq!(second.replaced, [first.desk.id]);
+    assert!(store.desk(&token::digest("t1")).await.unwrap().is_none());
+    assert!(store.desk(&token::digest("t2")).await.unwrap().is_some());
+    assert!(store.desk(&token::digest("t3")).await.unwrap().is_some());
+}
+
 async fn retention_waits_for_every_desk<S: Store>(store: S) {
     let shop = store.add_shop("一店", unix_now()).await.unwrap();
     let now = unix_now();
@@ -330,6 +371,38 @@ async fn each_property<S: Store + Clone>(open: impl AsyncFn() -> S) {
     retention_waits_for_every_desk(open().await).await;
     an_append_wakes_the_streams(open().await).await;
     forwards_are_claimed_one_at_a_time_until_taken(open().await).await;
+    a_shop_has_one_owners_desk_and_its_merchant(open().await).await;
+}
+
+/// A database written by the first schema is carried forward when a newer relay opens it.
+#[tokio::test]
+async fn a_first_schema_sqlite_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.sqlite3");
+    let shop = {
+        let store = SqliteStore::open(&path).unwrap();
+        store.add_shop("老店", unix_now()).await.unwrap()
+    };
+    // Back to the first schema, as a relay of that version left it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE shops DROP COLUMN appid; ALTER TABLE shops DROP COLUMN mch_id;
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let found = store.shop(&shop.slug).await.unwrap().unwrap();
+    assert_eq!((found.name.as_str(), found.merchant), ("老店", None));
+    let merchant = ShopMerchant {
+        appid: "wx2421b1c4370ec43b".into(),
+        mch_id: "10000100".into(),
+    };
+    store.set_merchant(shop.id, merchant.clone()).await.unwrap();
+    assert_eq!(
+        store.shop(&shop.slug).await.unwrap().unwrap().merchant,
+        Some(merchant)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

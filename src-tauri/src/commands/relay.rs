@@ -28,6 +28,10 @@ pub struct RelayView {
     pub problem: Option<desk_runtime::LinkProblem>,
     /// Entries the relay no longer had when this desk came back (`[from, to]`).
     pub missed: Option<Vec<i64>>,
+    /// Messages put aside until WeChat Pay answers (tried again; the others go on).
+    pub parked: i64,
+    /// On a staff desk: the owner's updates signed with a key it does not have: pair it again.
+    pub foreign_updates: i64,
 }
 
 /// The relay part of the settings screen (`None`: this desk listens itself).
@@ -57,6 +61,8 @@ pub(crate) async fn relay_view(state: &AppState) -> Option<RelayView> {
         position: link.position,
         problem: link.problem,
         missed: link.missed.map(|(from, to)| vec![from, to]),
+        parked: link.parked,
+        foreign_updates: link.foreign_updates,
     })
 }
 

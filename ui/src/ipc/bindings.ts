@@ -114,7 +114,7 @@ export type RefusalCount = { door: Door, cause: Refusal, count: number, };
 
 export type Mode = "sandbox" | "production";
 
-export type LinkProblem = "unreachable" | "unpaired" | "refused" | "unreadable" | "entry_waiting" | "storage" | "ended";
+export type LinkProblem = "unreachable" | "unpaired" | "refused" | "unreadable" | "entry_waiting" | "log_went_back" | "log_skipped" | "storage" | "ended";
 
 export type StartWarning = { "code": "made_private", path: string, mode: number, } | { "code": "not_ours", path: string, } | { "code": "sandbox_ignores_relay" } | { "code": "intake_reachable", listen: string, } | { "code": "key_in_file", path: string, };
 
@@ -277,7 +277,15 @@ problem: LinkProblem | null,
 /**
  * Entries the relay no longer had when this desk came back (`[from, to]`).
  */
-missed: Array<number> | null, };
+missed: Array<number> | null, 
+/**
+ * Messages put aside until WeChat Pay answers (tried again; the others go on).
+ */
+parked: number, 
+/**
+ * On a staff desk: the owner's updates signed with a key it does not have: pair it again.
+ */
+foreign_updates: number, };
 
 export type RelayInvite = { 
 /**

@@ -183,7 +183,9 @@ pub async fn relay(
                     "no relay: the desk listens itself (intake.listen in config.toml)".to_owned()
                 });
             };
-            let position = desk.existing_store()?.relay_position(&relay.source())?;
+            let store = desk.existing_store()?;
+            let position = store.relay_position(&relay.source())?.seq;
+            let (parked, parked_since) = store.parked(&relay.source())?;
             Ok(if desk.json {
                 json!({
                     "relay": relay.url,
@@ -191,16 +193,25 @@ pub async fn relay(
                     "desk_id": relay.desk_id,
                     "role": relay.role,
                     "position": position,
+                    "parked": parked,
+                    "parked_since": parked_since,
                 })
                 .to_string()
             } else {
-                format!(
+                let mut status = format!(
                     "relay {} (shop {}), desk {} ({}); entries taken through {position}",
                     relay.url,
                     relay.shop,
                     relay.desk_id,
                     relay.role.as_str()
-                )
+                );
+                if parked > 0 {
+                    status.push_str(&format!(
+                        "\n{parked} entr{} put aside until WeChat Pay answers (tried again; the others go on)",
+                        if parked == 1 { "y" } else { "ies" }
+                    ));
+                }
+                status
             })
         }
     }

@@ -147,9 +147,12 @@ pub enum Taken {
     Stored,
     /// Refused for good: `cause` says why (it was counted).
     Refused(Cause),
-    /// Not stored now; the same message may be stored later (storage failed, or it names this
-    /// merchant but does not verify while WeChat has not said the desk's key is right).
+    /// Not stored now: the desk's storage failed. The same message may be stored later.
     Retry,
+    /// Not decided now: an answer from outside is missing (WeChat could not be asked to confirm
+    /// it, or it names this merchant but does not verify while WeChat has not said whether the
+    /// desk's key is right). The same message may be decided later.
+    Awaiting,
 }
 
 impl Taken {
@@ -158,7 +161,9 @@ impl Taken {
         match self {
             Taken::Stored => NotifyReply::Success,
             Taken::Refused(Cause::Invalid) => NotifyReply::Fail("退款信息不符".into()),
-            Taken::Refused(_) | Taken::Retry => NotifyReply::Fail("签名或参数错误".into()),
+            Taken::Refused(_) | Taken::Retry | Taken::Awaiting => {
+                NotifyReply::Fail("签名或参数错误".into())
+            }
         }
     }
 }
@@ -256,7 +261,7 @@ pub async fn take_refund_notification<T: Transport + 'static>(
                 .await;
             Taken::Refused(Cause::Forged)
         }
-        Ok(Confirmation::Unconfirmed) => Taken::Retry,
+        Ok(Confirmation::Unconfirmed) => Taken::Awaiting,
         // Its facts disagree with the refund the desk made: nothing changes.
         Err(CoreError::NotificationMismatch { .. }) => {
             state
@@ -304,7 +309,7 @@ async fn refused_notification<T: Transport + 'static>(
     state.watch.count(&state.store, door, cause).await;
     match cause {
         // Possibly genuine: the desk's key may be the wrong one.
-        Cause::Unverified => Taken::Retry,
+        Cause::Unverified => Taken::Awaiting,
         cause => Taken::Refused(cause),
     }
 }

@@ -4,7 +4,8 @@
 //! believe anything it could not have been told directly.
 //!
 //! Taking an entry twice stores it once (payments by order, requests by `request_id`, refund
-//! notifications by the refund's state), so the link may deliver at least once.
+//! notifications by the refund's state), so the link may deliver at least once, and an entry
+//! waiting for an outside answer may be taken after those behind it.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use axum::http::StatusCode;
 use relay_protocol::{Entry, Kind};
 use wxpay_client::Transport;
 
+use crate::error::CoreError;
 use crate::mirror::QueueSnapshot;
 use crate::remote::blocking;
 
@@ -28,9 +30,18 @@ pub enum Applied {
     /// Refused for good (forged, malformed, another merchant's, an invalid request); counted
     /// like the intake's refusals. The position moves past it.
     Refused,
-    /// Not now: the desk's storage or WeChat failed, or it names this merchant but does not
-    /// verify while the desk's key is in doubt. Taken again later, nothing after it before.
+    /// Not now: an outside answer is missing (WeChat could not be asked about an unknown order
+    /// or a refund, or it names this merchant but does not verify while the desk's key is in
+    /// doubt). Put aside and taken again later; the entries after it go on meanwhile, so no
+    /// entry anyone can write holds up the shop's log.
+    Later,
+    /// Not now: the desk's own storage failed. Taken again, nothing after it before (nothing
+    /// after it could be stored either).
     Retry,
+    /// On a staff desk: an owner's update signed with a key this desk does not have (the
+    /// owner's desk was replaced, or someone else wrote it). Passed over like a refusal, but
+    /// said: while the owner's updates come so, this desk's queue does not follow the owner's.
+    ForeignUpdate,
 }
 
 /// Which desk takes the entry.
@@ -75,7 +86,9 @@ pub async fn take_entry<T: Transport + 'static>(
             .await
             {
                 Ok(_) => Applied::Stored,
-                Err(ApiError(status, ..)) if is_transient(status) => Applied::Retry,
+                // WeChat was asked about an order the desk had not seen and did not answer.
+                Err(ApiError(StatusCode::BAD_GATEWAY, ..)) => Applied::Later,
+                Err(ApiError(status, ..)) if status.is_server_error() => Applied::Retry,
                 Err(_) => Applied::Refused,
             };
         }
@@ -88,6 +101,7 @@ fn applied(taken: Taken) -> Applied {
         Taken::Stored => Applied::Stored,
         Taken::Refused(_) => Applied::Refused,
         Taken::Retry => Applied::Retry,
+        Taken::Awaiting => Applied::Later,
     }
 }
 
@@ -98,7 +112,7 @@ async fn mirror<T>(state: &Arc<IntakeState<T>>, entry: &Entry, shop_key: &str) -
         .as_deref()
         .is_some_and(|signature| relay_protocol::update::verify(shop_key, &entry.body, signature));
     if !signed {
-        return Applied::Refused;
+        return Applied::ForeignUpdate;
     }
     let Ok(snapshot) = serde_json::from_str::<QueueSnapshot>(&entry.body) else {
         return Applied::Refused;
@@ -106,12 +120,9 @@ async fn mirror<T>(state: &Arc<IntakeState<T>>, entry: &Entry, shop_key: &str) -
     let store = state.store.clone();
     match blocking(move || store.mirror(&snapshot)).await {
         Ok(()) => Applied::Stored,
-        // A newer owner's desk, or storage: kept until this desk can store it.
+        // Written by a newer owner's desk: this desk shows that request as it was until it is
+        // updated (what is shown, not money: the owner's desk holds the queue).
+        Err(CoreError::MirrorFromNewerDesk(_)) => Applied::Refused,
         Err(_) => Applied::Retry,
     }
-}
-
-/// The desk's storage, or WeChat asked about an unknown order, failed.
-fn is_transient(status: StatusCode) -> bool {
-    status.is_server_error()
 }

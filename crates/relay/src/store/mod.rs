@@ -24,6 +24,16 @@ pub struct Shop {
     pub name: String,
     /// The backend's own payment-notification handler, when the relay is WeChat's notify_url.
     pub forward_url: Option<String>,
+    /// The merchant whose notifications the shop's doors take (set by the owner's desk or the
+    /// operator); until it is known, any merchant's.
+    pub merchant: Option<ShopMerchant>,
+}
+
+/// The WeChat Pay merchant a shop is: its notifications name this appid and mch_id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopMerchant {
+    pub appid: String,
+    pub mch_id: String,
 }
 
 /// What arrived at an inbound door, to append to the shop's log.
@@ -177,6 +187,13 @@ pub trait Store: Send + Sync + 'static {
         desk_id: i64,
         now: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The merchant whose notifications the shop's doors take from now on.
+    fn set_merchant(
+        &self,
+        shop_id: i64,
+        merchant: ShopMerchant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Where the shop's payment notifications are passed on (`None`: nowhere). Only those
     /// appended from now on are.

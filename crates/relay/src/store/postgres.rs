@@ -12,11 +12,18 @@ use tokio::sync::{Mutex, MutexGuard, watch};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::{
-    Appended, Desk, DeskInfo, Forward, ForwardBacklog, NewEntry, Paired, Retention, Shop, Store,
-    StoreError, entry_digest, new_slug,
+    Appended, Desk, DeskInfo, Forward, ForwardBacklog, NewEntry, Paired, Retention, Shop,
+    ShopMerchant, Store, StoreError, entry_digest, new_slug,
 };
 
-const SCHEMA_VERSION: i32 = 1;
+/// Each version's changes after the first, in order: `MIGRATIONS[n]` takes version `n + 1` to
+/// `n + 2`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 2: the shop's merchant, whose notifications its doors take.
+    "ALTER TABLE shops ADD COLUMN IF NOT EXISTS appid TEXT;
+     ALTER TABLE shops ADD COLUMN IF NOT EXISTS mch_id TEXT;",
+];
+const SCHEMA_VERSION: i32 = 1 + MIGRATIONS.len() as i32;
 /// Taken while the schema is created, so instances starting together do it once.
 const SCHEMA_LOCK: i64 = 0x6d64_7265_6c61_7901;
 const CHANNEL: &str = "merchant_desk_relay";
@@ -180,19 +187,26 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .map_err(db)?
         .map(|row| row.get(0));
     match version {
-        None => {
+        Some(newer) if newer > SCHEMA_VERSION => {
+            return Err(StoreError::Unreadable(format!(
+                "the relay's database is from a newer relay (schema {newer}, this one reads {SCHEMA_VERSION}): run the newer relay"
+            )));
+        }
+        Some(SCHEMA_VERSION) => {}
+        found => {
+            let from = usize::try_from(found.unwrap_or(1) - 1).unwrap_or(0);
+            for migration in &MIGRATIONS[from..] {
+                tx.batch_execute(migration).await.map_err(db)?;
+            }
+            tx.execute("DELETE FROM relay_schema", &[])
+                .await
+                .map_err(db)?;
             tx.execute(
                 "INSERT INTO relay_schema (version) VALUES ($1)",
                 &[&SCHEMA_VERSION],
             )
             .await
             .map_err(db)?;
-        }
-        Some(SCHEMA_VERSION) => {}
-        Some(newer) => {
-            return Err(StoreError::Unreadable(format!(
-                "the relay's database is from a newer relay (schema {newer}, this one reads {SCHEMA_VERSION}): run the newer relay"
-            )));
         }
     }
     tx.commit().await.map_err(db)
@@ -249,6 +263,10 @@ fn shop_of(row: &tokio_postgres::Row) -> Shop {
         slug: row.get(1),
         name: row.get(2),
         forward_url: row.get(3),
+        merchant: match (row.get(4), row.get(5)) {
+            (Some(appid), Some(mch_id)) => Some(ShopMerchant { appid, mch_id }),
+            _ => None,
+        },
     }
 }
 
@@ -258,7 +276,7 @@ impl Store for PostgresStore {
         let row = conn
             .client()
             .query_one(
-                "INSERT INTO shops (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id, slug, name, forward_url",
+                "INSERT INTO shops (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id, slug, name, forward_url, appid, mch_id",
                 &[&new_slug(), &name, &now],
             )
             .await
@@ -271,7 +289,7 @@ impl Store for PostgresStore {
         let rows = conn
             .client()
             .query(
-                "SELECT id, slug, name, forward_url FROM shops ORDER BY id",
+                "SELECT id, slug, name, forward_url, appid, mch_id FROM shops ORDER BY id",
                 &[],
             )
             .await
@@ -284,7 +302,7 @@ impl Store for PostgresStore {
         let row = conn
             .client()
             .query_opt(
-                "SELECT id, slug, name, forward_url FROM shops WHERE slug = $1",
+                "SELECT id, slug, name, forward_url, appid, mch_id FROM shops WHERE slug = $1",
                 &[&slug],
             )
             .await
@@ -497,7 +515,7 @@ impl Store for PostgresStore {
         };
         let shop = shop_of(
             &tx.query_one(
-                "SELECT id, slug, name, forward_url FROM shops WHERE id = $1",
+                "SELECT id, slug, name, forward_url, appid, mch_id FROM shops WHERE id = $1",
                 &[&shop_id],
             )
             .await
@@ -587,6 +605,18 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?;
         Ok(changed > 0)
+    }
+
+    async fn set_merchant(&self, shop_id: i64, merchant: ShopMerchant) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.client()
+            .execute(
+                "UPDATE shops SET appid = $2, mch_id = $3 WHERE id = $1",
+                &[&shop_id, &merchant.appid, &merchant.mch_id],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn set_forward(&self, shop_id: i64, url: Option<String>) -> Result<(), StoreError> {

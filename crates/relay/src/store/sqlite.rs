@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
-    Appended, Desk, DeskInfo, Forward, ForwardBacklog, NewEntry, Paired, Retention, Shop, Store,
-    StoreError,
+    Appended, Desk, DeskInfo, Forward, ForwardBacklog, NewEntry, Paired, Retention, Shop,
+    ShopMerchant, Store, StoreError,
 };
 
 const SCHEMA: &str = "
@@ -70,7 +70,13 @@ CREATE TABLE forwards (
 ) WITHOUT ROWID;
 CREATE INDEX forwards_due ON forwards(next_at) WHERE done_at IS NULL;
 ";
-const SCHEMA_VERSION: i64 = 1;
+/// Each version's changes after the first, in order: `MIGRATIONS[n]` takes version `n + 1` to
+/// `n + 2`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 2: the shop's merchant, whose notifications its doors take.
+    "ALTER TABLE shops ADD COLUMN appid TEXT; ALTER TABLE shops ADD COLUMN mch_id TEXT;",
+];
+const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 const READERS: usize = 4;
 
 type Answer = Box<dyn FnOnce(&Result<(), StoreError>) + Send>;
@@ -259,17 +265,26 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(db)?;
-    match version {
-        0 => conn
-            .execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .map_err(db),
-        SCHEMA_VERSION => Ok(()),
-        newer => Err(StoreError::Unreadable(format!(
-            "the relay's database is from a newer relay (schema {newer}, this one reads {SCHEMA_VERSION}): run the newer relay"
-        ))),
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Unreadable(format!(
+            "the relay's database is from a newer relay (schema {version}, this one reads {SCHEMA_VERSION}): run the newer relay"
+        )));
     }
+    let mut batch = String::from("BEGIN;");
+    if version == 0 {
+        batch.push_str(SCHEMA);
+    }
+    for migration in &MIGRATIONS[usize::try_from(version.max(1) - 1).unwrap_or(0)..] {
+        batch.push_str(migration);
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    batch.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
+    conn.execute_batch(&batch).map_err(|error| {
+        let _ = conn.execute_batch("ROLLBACK");
+        db(error)
+    })
 }
 
 fn in_savepoint<R>(
@@ -314,13 +329,17 @@ fn write_loop(conn: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// A row of `SELECT id, slug, name, forward_url FROM shops`.
+/// A row of `SELECT id, slug, name, forward_url, appid, mch_id FROM shops`.
 fn shop_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Shop> {
     Ok(Shop {
         id: row.get(0)?,
         slug: row.get(1)?,
         name: row.get(2)?,
         forward_url: row.get(3)?,
+        merchant: match (row.get(4)?, row.get(5)?) {
+            (Some(appid), Some(mch_id)) => Some(ShopMerchant { appid, mch_id }),
+            _ => None,
+        },
     })
 }
 
@@ -367,6 +386,7 @@ impl Store for SqliteStore {
                 slug,
                 name,
                 forward_url: None,
+                merchant: None,
             })
         })
         .await
@@ -375,7 +395,9 @@ impl Store for SqliteStore {
     async fn shops(&self) -> Result<Vec<Shop>, StoreError> {
         self.read(|conn| {
             let mut statement = conn
-                .prepare_cached("SELECT id, slug, name, forward_url FROM shops ORDER BY id")
+                .prepare_cached(
+                    "SELECT id, slug, name, forward_url, appid, mch_id FROM shops ORDER BY id",
+                )
                 .map_err(db)?;
             let rows = statement.query_map([], shop_of).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
@@ -386,11 +408,13 @@ impl Store for SqliteStore {
     async fn shop(&self, slug: &str) -> Result<Option<Shop>, StoreError> {
         let slug = slug.to_owned();
         self.read(move |conn| {
-            conn.prepare_cached("SELECT id, slug, name, forward_url FROM shops WHERE slug = ?1")
-                .map_err(db)?
-                .query_row([slug], shop_of)
-                .optional()
-                .map_err(db)
+            conn.prepare_cached(
+                "SELECT id, slug, name, forward_url, appid, mch_id FROM shops WHERE slug = ?1",
+            )
+            .map_err(db)?
+            .query_row([slug], shop_of)
+            .optional()
+            .map_err(db)
         })
         .await
     }
@@ -564,7 +588,7 @@ impl Store for SqliteStore {
             };
             let shop = conn
                 .query_row(
-                    "SELECT id, slug, name, forward_url FROM shops WHERE id = ?1",
+                    "SELECT id, slug, name, forward_url, appid, mch_id FROM shops WHERE id = ?1",
                     [shop_id],
                     shop_of,
                 )
@@ -667,6 +691,18 @@ impl Store for SqliteStore {
                 )
                 .map_err(db)?;
             Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn set_merchant(&self, shop_id: i64, merchant: ShopMerchant) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE shops SET appid = ?2, mch_id = ?3 WHERE id = ?1",
+                params![shop_id, merchant.appid, merchant.mch_id],
+            )
+            .map_err(db)?;
+            Ok(())
         })
         .await
     }
