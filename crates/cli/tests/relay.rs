@@ -960,3 +960,261 @@ fn no_entry_anyone_can_write_holds_up_the_shops_log() {
         "the order as WeChat reported it"
     );
 }
+
+/// The backend's signed refund request for `order`, posted to the relay.
+fn post_request(relay: &RelayHere, secret: &str, request_id: &str, order: &str, fee: i64) {
+    let body = format!(
+        r#"{{"request_id":"{request_id}","out_trade_no":"{order}","refund_fee":{fee},"reason":"换货"}}"#
+    );
+    let now = now();
+    let posted = reqwest::blocking::Client::new()
+        .post(relay.url(paths::REFUND_REQUESTS))
+        .header(backend_api::TIMESTAMP_HEADER, now.to_string())
+        .header(
+            backend_api::SIGNATURE_HEADER,
+            backend_api::sign(secret, now, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 202);
+}
+
+fn refunds_of(sim: &SimHandle, order: &str) -> usize {
+    sim.refunds()
+        .iter()
+        .filter(|r| r.out_trade_no == order)
+        .count()
+}
+
+/// The owner moves to a new PC (`shops pair-owner`): the new owner's desk reads the shop's log
+/// from its start and meets every refund request again, the ones the old desk approved among
+/// them. None is paid twice: a request's refund number is the same on every desk, WeChat is
+/// asked about it before the request is queued, and one WeChat has refunded is queued as
+/// approved by WeChat's record. The old desk, revoked, approving a request behind the new one's
+/// back sends that same number: WeChat pays it once.
+#[test]
+fn a_new_owners_desk_never_pays_a_handled_request_again() {
+    let setting = setting();
+    let (temp, sim) = (&setting.temp, &setting.sim);
+    let relay = setting.relay();
+    let (old_dir, secret) = setting.owner_desk(&relay, "old-pc");
+    let mut old = setting.desk_process(&old_dir, "logs-old");
+    old.start();
+    let notify = relay.url(paths::PAYMENT_NOTIFY);
+    let (first, second) = (pay(sim, &notify, 1_000), pay(sim, &notify, 800));
+    post_request(&relay, &secret, "r-1", &first, 300);
+    post_request(&relay, &secret, "r-2", &second, 200);
+    wait_until("both requests on the old desk", || {
+        queue_of(&old_dir)
+            .iter()
+            .filter(|q| q.3 == "pending")
+            .count()
+            == 2
+    });
+    let handled = queue_of(&old_dir)
+        .into_iter()
+        .find(|q| q.1 == first)
+        .unwrap();
+    let approved = cli(
+        &old_dir,
+        &[
+            "refunds",
+            "approve",
+            &handled.0.to_string(),
+            "--by",
+            "店长",
+            "--owner",
+        ],
+    );
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+    wait_until("the first refund paid", || {
+        queue_of(&old_dir)
+            .iter()
+            .any(|q| q.1 == first && q.3 == "succeeded")
+    });
+    old.stop();
+
+    // The new PC: the same merchant, a new owner's code from the relay's operator.
+    let new_dir = temp.path().join("new-pc");
+    paired_desk(sim, &new_dir, &relay.base, &relay.owner_code());
+    // The owner copies the backend's shared secret over (Settings → intake), as the backend
+    // keeps signing with it.
+    let config_path = new_dir.join("config.toml");
+    let mut config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
+    config.intake.shared_secret = secret.clone();
+    config.save(&config_path).unwrap();
+    let mut new = setting.desk_process(&new_dir, "logs-new");
+    new.start();
+    wait_until("the log read on the new desk", || {
+        queue_of(&new_dir).len() == 2
+    });
+    wait_until("the handled request as WeChat has it", || {
+        queue_of(&new_dir)
+            .iter()
+            .any(|q| q.1 == first && q.3 == "succeeded")
+    });
+    let queue = queue_of(&new_dir);
+    let waiting = queue.iter().find(|q| q.1 == second).unwrap();
+    assert_eq!(waiting.3, "pending", "never decided: the owner decides");
+    let listed = support::cli_json(&new_dir, &["refunds", "list"]);
+    let imported = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["out_trade_no"] == first.as_str())
+        .unwrap();
+    assert_eq!(imported["decided_by"], "微信支付记录", "{imported}");
+    assert_eq!(
+        refunds_of(sim, &first),
+        1,
+        "the handled request is not paid again"
+    );
+
+    // The new desk approves the second; the old one, revoked, approves it too.
+    let approve = |dir: &Path, id: i64| {
+        let output = cli(
+            dir,
+            &[
+                "refunds",
+                "approve",
+                &id.to_string(),
+                "--by",
+                "店长",
+                "--owner",
+            ],
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    approve(&new_dir, waiting.0);
+    let behind_the_back = queue_of(&old_dir)
+        .into_iter()
+        .find(|q| q.1 == second)
+        .unwrap();
+    approve(&old_dir, behind_the_back.0);
+    old.start();
+    wait_until("the second refund paid on the new desk", || {
+        queue_of(&new_dir)
+            .iter()
+            .any(|q| q.1 == second && q.3 == "succeeded")
+    });
+    // The old desk sent it too, and WeChat answered with the refund it already had (it is
+    // followed from there; no notification reaches a revoked desk).
+    wait_until("the old desk's send accepted", || {
+        queue_of(&old_dir)
+            .iter()
+            .any(|q| q.1 == second && (q.3 == "processing" || q.3 == "succeeded"))
+    });
+    new.stop();
+    old.stop();
+    assert_eq!(refunds_of(sim, &second), 1, "one refund, whoever sent it");
+    assert_eq!(sim.refunds().len(), 2);
+}
+
+/// The owner's desk pairing again with its shop keeps the shop key: the staff desks go on
+/// following its queue. A new owner's desk (another PC) signs with a key of its own: a staff desk
+/// shows none of it as the owner's and says it must be paired again, instead of freezing in
+/// silence.
+#[test]
+fn a_staff_desk_follows_the_owner_through_re_pairing_and_says_when_it_cannot() {
+    let setting = setting();
+    let (temp, sim) = (&setting.temp, &setting.sim);
+    let relay = setting.relay();
+    let (owner_dir, secret) = setting.owner_desk(&relay, "owner");
+    let invite = support::cli_json(&owner_dir, &["relay", "invite"]);
+    let staff_dir = temp.path().join("staff");
+    staff_desk(
+        sim,
+        &staff_dir,
+        &relay.base,
+        invite["code"].as_str().unwrap(),
+        "收银台",
+    );
+    let key_before = desk_runtime::Config::load(&owner_dir.join("config.toml"))
+        .unwrap()
+        .unwrap()
+        .relay
+        .unwrap()
+        .shop_key;
+
+    // The owner pairs its desk again (a new code from the relay's operator).
+    paired_again(&owner_dir, &relay);
+    let key_after = desk_runtime::Config::load(&owner_dir.join("config.toml"))
+        .unwrap()
+        .unwrap()
+        .relay
+        .unwrap()
+        .shop_key;
+    assert_eq!(
+        key_after.expose(),
+        key_before.expose(),
+        "the shop key is kept"
+    );
+    let mut owner = setting.desk_process(&owner_dir, "logs-owner");
+    let mut staff = setting.desk_process(&staff_dir, "logs-staff");
+    owner.start();
+    staff.start();
+    let notify = relay.url(paths::PAYMENT_NOTIFY);
+    let first = pay(sim, &notify, 900);
+    post_request(&relay, &secret, "s-1", &first, 100);
+    wait_until("the request on the staff desk", || {
+        queue_of(&staff_dir).iter().any(|q| q.1 == first)
+    });
+    owner.stop();
+
+    // Another PC becomes the owner's desk: a new shop key.
+    let new_dir = temp.path().join("new-owner");
+    paired_desk(sim, &new_dir, &relay.base, &relay.owner_code());
+    let config_path = new_dir.join("config.toml");
+    let mut config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
+    config.intake.shared_secret = secret.clone();
+    config.save(&config_path).unwrap();
+    let mut new_owner = setting.desk_process(&new_dir, "logs-new");
+    new_owner.start();
+    let second = pay(sim, &notify, 700);
+    post_request(&relay, &secret, "s-2", &second, 100);
+    wait_until("the request on the new owner's desk", || {
+        queue_of(&new_dir).iter().any(|q| q.1 == second)
+    });
+    wait_until("the staff desk says it", || {
+        std::fs::read_to_string(temp.path().join("logs-staff/serve-1.log"))
+            .unwrap_or_default()
+            .contains("signed with a key this desk does not have")
+    });
+    new_owner.stop();
+    staff.stop();
+    assert!(
+        !queue_of(&staff_dir).iter().any(|q| q.1 == second),
+        "nothing shown as the owner's that the shop key did not sign"
+    );
+}
+
+/// `relay pair` again on a desk that is paired (a new owner's code from the relay's operator).
+fn paired_again(dir: &Path, relay: &RelayHere) {
+    let paired = cli(
+        dir,
+        &[
+            "relay",
+            "pair",
+            "--url",
+            &relay.base,
+            "--code",
+            &relay.owner_code(),
+            "--name",
+            "店长",
+        ],
+    );
+    assert!(
+        paired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paired.stderr)
+    );
+}

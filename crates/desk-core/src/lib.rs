@@ -42,6 +42,7 @@ pub use payments::PaymentWriter;
 pub use queue::{QueueCount, QueueItem, QueueQuery, QueueState, RefundView, UnknownQueueState};
 pub use refunds::{
     ApprovedRefund, Approver, MAX_REFUNDS_PER_ORDER, NewRequest, REFUND_WINDOW_SECS,
+    refund_number_for,
 };
 pub use relay_position::{ParkedEntry, RelayPosition};
 pub use remote::{

@@ -38,6 +38,19 @@ pub struct Approver {
     pub limit: Option<Fen>,
 }
 
+impl Approver {
+    /// The name a request approved on another owner's desk is recorded under, when WeChat's
+    /// record of its refund number says so.
+    pub const WECHAT_RECORD: &'static str = "微信支付记录";
+
+    pub fn wechat_record() -> Approver {
+        Approver {
+            name: Approver::WECHAT_RECORD.to_owned(),
+            limit: None,
+        }
+    }
+}
+
 /// An approval turned into a refund.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -98,6 +111,17 @@ impl Store {
         })
     }
 
+    /// Whether a request with the backend's `request_id` is queued already.
+    pub fn request_id_known(&self, request_id: &str) -> Result<bool, CoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM refund_requests WHERE request_id = ?1)",
+                )?
+                .query_row([request_id], |row| row.get(0))?)
+        })
+    }
+
     /// Approves a pending request for `amount` (default: what was asked) and creates its refund,
     /// with its `out_refund_no`, in the same transaction as every guard.
     pub fn approve(
@@ -112,6 +136,11 @@ impl Store {
             if state != RequestState::Pending {
                 return Err(CoreError::NotPending { id: request, state });
             }
+            let request_id: Option<String> = tx.query_row(
+                "SELECT request_id FROM refund_requests WHERE id = ?1",
+                [request],
+                |row| row.get(0),
+            )?;
             let amount = amount.unwrap_or(requested);
             if !amount.is_positive() {
                 return Err(CoreError::AmountNotPositive);
@@ -136,7 +165,10 @@ impl Store {
                 let (_, _, state) = request_row(tx, request)?;
                 return Err(CoreError::NotPending { id: request, state });
             }
-            let out_refund_no = new_out_refund_no(request)?;
+            let out_refund_no = match &request_id {
+                Some(request_id) => refund_number_for(&out_trade_no, request_id),
+                None => new_out_refund_no(request)?,
+            };
             tx.execute(
                 "INSERT INTO refunds (request, out_trade_no, out_refund_no, refund_fee, state, approved_by, approved_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -282,8 +314,26 @@ fn check_refundable(
     Ok(())
 }
 
-/// `MD<request>-<8 random characters>`: unique per approval and never reused across databases
-/// (a sandbox and the real merchant may share WeChat's number space).
+/// The refund number of the backend's request `request_id` on order `out_trade_no`: the same on
+/// every desk that ever approves it (`MR` and 30 hex digits of a SHA-256 of both). WeChat pays
+/// one refund per number whatever number of times it is sent, so a request approved again (on
+/// an owner's desk that replaced another, or by the replaced one behind its back) is never paid
+/// twice, and a desk catching up with the shop's log can ask WeChat whether it was.
+pub fn refund_number_for(out_trade_no: &str, request_id: &str) -> OutRefundNo {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"merchant-desk refund\n")
+        .chain_update(out_trade_no.as_bytes())
+        .chain_update(b"\n")
+        .chain_update(request_id.as_bytes())
+        .finalize();
+    let number = format!("MR{}", &hex::encode(digest)[..30]);
+    OutRefundNo::new(number).unwrap_or_else(|_| unreachable!("letters and digits, 32 characters"))
+}
+
+/// `MD<request>-<8 random characters>` for a request made in the app (no backend request id):
+/// unique per approval and never reused across databases (a sandbox and the real merchant may
+/// share WeChat's number space).
 fn new_out_refund_no(request: i64) -> Result<OutRefundNo, CoreError> {
     let suffix: String = rand::rng()
         .sample_iter(&Alphanumeric)

@@ -43,6 +43,30 @@ pub async fn ask_key<T: Transport>(client: &WxPayClient<T>) -> Result<(), wxpay:
     }
 }
 
+/// What WeChat has under refund number `number`: the refund's amount when WeChat took it (paid,
+/// being paid, paid out by hand, or a state this desk does not know, counted the safe way);
+/// `None` when WeChat has no such refund or closed it (no money moved).
+pub async fn refund_on_wechat<T: Transport>(
+    client: &WxPayClient<T>,
+    number: &OutRefundNo,
+) -> Result<Option<Fen>, CoreError> {
+    let query = RefundQueryRequest {
+        key: RefundQueryKey::OutRefundNo(number.clone()),
+        offset: None,
+    };
+    match client.execute(&query).await {
+        Ok(answer) => Ok(answer
+            .find(number)
+            .filter(|record| record.refund_status != wxpay::RefundStatus::RefundClose)
+            .map(|record| record.refund_fee)),
+        Err(wxpay::Error::Business {
+            code: ErrCode::RefundNotExist,
+            ..
+        }) => Ok(None),
+        Err(error) => Err(CoreError::WeChat(error)),
+    }
+}
+
 /// When to ask WeChat about an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confirm {

@@ -428,6 +428,13 @@ impl<T: Transport + 'static> Link<T> {
                     if hello.last_seq < position {
                         return self.went_back(first_seq, position).await;
                     }
+                    // Retention removed the entry taken last: nothing to compare it with.
+                    if check
+                        .as_ref()
+                        .is_some_and(|(seq, _)| hello.first_seq > *seq)
+                    {
+                        check = None;
+                    }
                     if hello.first_seq > position + 1 {
                         let missed = (position + 1, hello.first_seq - 1);
                         self.status.send_modify(|s| s.missed = Some(missed));

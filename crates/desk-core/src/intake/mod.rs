@@ -37,8 +37,8 @@ use crate::error::CoreError;
 use crate::lifecycle::Code;
 use crate::orders::{Payment, PaymentSource};
 use crate::payments::PaymentWriter;
-use crate::refunds::NewRequest;
-use crate::remote::{Confirm, blocking, china_time, confirm_order, unix_now};
+use crate::refunds::{Approver, NewRequest, refund_number_for};
+use crate::remote::{Confirm, blocking, china_time, confirm_order, refund_on_wechat, unix_now};
 use crate::store::Store;
 use crate::watch::{AlarmCause, Door, Refusal as Cause};
 use backend_api::{AuthFailure, Refusal};
@@ -394,7 +394,7 @@ async fn refund_request<T: Transport + 'static>(
         header(TIMESTAMP_HEADER),
         header(SIGNATURE_HEADER),
         &body,
-        unix_now(),
+        Arrival::Direct(unix_now()),
     )
     .await?;
     let status = if created {
@@ -409,16 +409,31 @@ async fn refund_request<T: Transport + 'static>(
         .into_response())
 }
 
-/// Checks a backend refund request (its signature against the clock at `arrived`) and queues
-/// it: the request's number and whether it is new.
+/// How a refund request reached the desk, and when it reached the shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// At this desk's own door: this desk is the one to decide it.
+    Direct(i64),
+    /// Through the shop's log on the relay, which an owner's desk before this one (replaced,
+    /// or still running behind the relay's back) may have read and decided.
+    Relayed(i64),
+}
+
+/// Checks a backend refund request (its signature against the clock when it arrived) and queues
+/// it: the request's number and whether it is new. One from the relay's log is first looked up
+/// at WeChat by its refund number ([`refund_number_for`]): found there, an owner's desk approved
+/// it and it is queued as approved for WeChat's amount (the engine's send of that number is
+/// answered with WeChat's record, never paid again); else it waits for the owner like any other.
 async fn take_refund_request<T: Transport + 'static>(
     state: &Arc<IntakeState<T>>,
     timestamp: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
-    arrived: i64,
+    arrival: Arrival,
 ) -> Result<(i64, bool), ApiError> {
-    let now = arrived;
+    let now = match arrival {
+        Arrival::Direct(at) | Arrival::Relayed(at) => at,
+    };
     let checked = match backend_api::check(&state.secret, timestamp, signature, body, now) {
         Ok(checked) => checked,
         Err(refusal) => {
@@ -460,6 +475,19 @@ async fn take_refund_request<T: Transport + 'static>(
     let order = checked.order;
     let out_trade_no =
         confirm_order(&state.store, &state.client, &order, Confirm::IfUnknown).await?;
+    let known = {
+        let (store, request_id) = (state.store.clone(), checked.request_id.clone());
+        blocking(move || store.request_id_known(&request_id)).await?
+    };
+    let refunded_elsewhere = match arrival {
+        // Taken before (the log read again): the desk's own record stands.
+        Arrival::Direct(_) | Arrival::Relayed(_) if known => None,
+        Arrival::Direct(_) => None,
+        Arrival::Relayed(_) => {
+            let number = refund_number_for(out_trade_no.as_str(), &checked.request_id);
+            refund_on_wechat(&state.client, &number).await?
+        }
+    };
     let new = NewRequest {
         request_id: Some(checked.request_id),
         out_trade_no,
@@ -468,7 +496,17 @@ async fn take_refund_request<T: Transport + 'static>(
         customer: checked.customer,
     };
     let store = state.store.clone();
-    let (id, created) = blocking(move || store.add_request(&new, now)).await?;
+    let (id, created) = blocking(move || {
+        let (id, created) = store.add_request(&new, now)?;
+        if let (true, Some(amount)) = (created, refunded_elsewhere) {
+            // WeChat's record of this request's refund number: approved on another owner's
+            // desk. Queued as approved for that amount; a refusal here (more than was asked)
+            // leaves it pending for the owner, whose approval sends the same number.
+            let _ = store.approve(id, Some(amount), &Approver::wechat_record(), now);
+        }
+        Ok((id, created))
+    })
+    .await?;
     state.remember(checked.signature, now);
     Ok((id, created))
 }

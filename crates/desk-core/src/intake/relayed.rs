@@ -18,7 +18,7 @@ use crate::mirror::QueueSnapshot;
 use crate::remote::blocking;
 
 use super::{
-    ApiError, IntakeState, Taken, take_payment_notification, take_refund_notification,
+    ApiError, Arrival, IntakeState, Taken, take_payment_notification, take_refund_notification,
     take_refund_request,
 };
 
@@ -48,7 +48,9 @@ pub enum Applied {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taker<'a> {
     /// The owner's desk: takes what WeChat and the backend sent, as its intake would; its own
-    /// updates come back to it and are passed over.
+    /// updates come back to it and are passed over. A refund request in the shop's log may have
+    /// been decided on another owner's desk (the one this desk replaced): WeChat is asked about
+    /// its refund number first.
     Owner,
     /// A staff desk: verifies and stores payments itself (its alerts do not wait for the owner's
     /// desk); the queue it stores as the owner's updates say, signed with `shop_key`.
@@ -81,7 +83,7 @@ pub async fn take_entry<T: Transport + 'static>(
                 entry.timestamp.as_deref(),
                 entry.signature.as_deref(),
                 entry.body.as_bytes(),
-                entry.received_at,
+                Arrival::Relayed(entry.received_at),
             )
             .await
             {
