@@ -387,7 +387,7 @@ async fn a_first_schema_sqlite_database_is_migrated() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE shops DROP COLUMN appid; ALTER TABLE shops DROP COLUMN mch_id;
-         PRAGMA user_version = 1;",
+         DROP INDEX forwards_pending; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
@@ -519,4 +519,55 @@ async fn instances_claiming_forwards_at_once_never_take_the_same_one() {
         (1..=60).collect::<Vec<_>>(),
         "each once: {from_a:?} / {from_b:?}"
     );
+}
+
+/// A flood of notifications naming the shop's merchant cannot queue a day of forwards ahead of
+/// the genuine ones: past the cap, new ones are kept for the desks but not passed on.
+async fn pending_forwards_are_capped<S: Store>(store: S) {
+    let shop = store.add_shop("一店", unix_now()).await.unwrap();
+    store
+        .set_forward(shop.id, Some("https://backend.example.com/notify".into()))
+        .await
+        .unwrap();
+    for n in 0..5 {
+        store.append(shop.id, payment(n), unix_now()).await.unwrap();
+    }
+    assert_eq!(store.forward_backlog(shop.id).await.unwrap().pending, 3);
+    assert_eq!(
+        store.bounds(shop.id).await.unwrap().last_seq,
+        5,
+        "all kept for the desks"
+    );
+    let due = store.claim_forwards(unix_now(), 60, 10).await.unwrap();
+    for forward in due {
+        store
+            .forward_done(forward.shop_id, forward.seq, unix_now())
+            .await
+            .unwrap();
+    }
+    store.append(shop.id, payment(6), unix_now()).await.unwrap();
+    assert_eq!(
+        store.forward_backlog(shop.id).await.unwrap().pending,
+        1,
+        "room again once the backend took them"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_caps_pending_forwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("relay.sqlite3"))
+        .unwrap()
+        .with_forward_cap(3);
+    pending_forwards_are_capped(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_caps_pending_forwards() {
+    let cluster = Cluster::start();
+    let store = PostgresStore::open(&cluster.database("capped"))
+        .await
+        .unwrap()
+        .with_forward_cap(3);
+    pending_forwards_are_capped(store).await;
 }

@@ -92,6 +92,11 @@ pub struct ForwardBacklog {
     pub oldest: Option<i64>,
 }
 
+/// Payment notifications waiting to be passed on to one shop's backend, at most: beyond, new
+/// ones are kept for the desks but not passed on (the doctor shows the backlog), so a flood
+/// cannot queue the genuine ones behind a day of retries of its own.
+pub const MAX_PENDING_FORWARDS: i64 = 10_000;
+
 /// How long entries are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {

@@ -21,7 +21,8 @@ use super::{
 const MIGRATIONS: &[&str] = &[
     // 2: the shop's merchant, whose notifications its doors take.
     "ALTER TABLE shops ADD COLUMN IF NOT EXISTS appid TEXT;
-     ALTER TABLE shops ADD COLUMN IF NOT EXISTS mch_id TEXT;",
+     ALTER TABLE shops ADD COLUMN IF NOT EXISTS mch_id TEXT;
+     CREATE INDEX IF NOT EXISTS forwards_pending ON forwards(shop_id) WHERE done_at IS NULL;",
 ];
 const SCHEMA_VERSION: i32 = 1 + MIGRATIONS.len() as i32;
 /// Taken while the schema is created, so instances starting together do it once.
@@ -105,6 +106,8 @@ pub struct PostgresStore {
     pool: Arc<Vec<Mutex<Option<Client>>>>,
     next: Arc<AtomicUsize>,
     changes: watch::Receiver<u64>,
+    /// Pending forwards per shop, at most ([`super::MAX_PENDING_FORWARDS`]).
+    forward_cap: i64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -141,7 +144,14 @@ impl PostgresStore {
             pool: Arc::new(slots),
             next: Arc::new(AtomicUsize::new(0)),
             changes,
+            forward_cap: super::MAX_PENDING_FORWARDS,
         })
+    }
+
+    /// The same store, passing on at most `cap` pending notifications per shop (tests).
+    pub fn with_forward_cap(mut self, cap: i64) -> PostgresStore {
+        self.forward_cap = cap;
+        self
     }
 
     /// A connection of the pool, connected (again if it was lost).
@@ -367,8 +377,10 @@ impl Store for PostgresStore {
         if entry.kind == Kind::PaymentNotification {
             tx.execute(
                 "INSERT INTO forwards (shop_id, seq, url, next_at)
-                 SELECT id, $2, forward_url, $3 FROM shops WHERE id = $1 AND forward_url IS NOT NULL",
-                &[&shop_id, &seq, &now],
+                 SELECT id, $2, forward_url, $3 FROM shops WHERE id = $1 AND forward_url IS NOT NULL
+                   AND (SELECT COUNT(*) FROM (SELECT 1 FROM forwards
+                          WHERE shop_id = $1 AND done_at IS NULL LIMIT $4) pending) < $4",
+                &[&shop_id, &seq, &now, &self.forward_cap],
             )
             .await
             .map_err(db)?;

@@ -73,8 +73,10 @@ CREATE INDEX forwards_due ON forwards(next_at) WHERE done_at IS NULL;
 /// Each version's changes after the first, in order: `MIGRATIONS[n]` takes version `n + 1` to
 /// `n + 2`. Append only.
 const MIGRATIONS: &[&str] = &[
-    // 2: the shop's merchant, whose notifications its doors take.
-    "ALTER TABLE shops ADD COLUMN appid TEXT; ALTER TABLE shops ADD COLUMN mch_id TEXT;",
+    // 2: the shop's merchant, whose notifications its doors take; a shop's pending forwards
+    // counted from an index of their own.
+    "ALTER TABLE shops ADD COLUMN appid TEXT; ALTER TABLE shops ADD COLUMN mch_id TEXT;
+     CREATE INDEX forwards_pending ON forwards(shop_id) WHERE done_at IS NULL;",
 ];
 const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 const READERS: usize = 4;
@@ -90,6 +92,8 @@ pub struct SqliteStore {
     changes: watch::Receiver<u64>,
     /// Moved once an append is committed: the streams read on.
     bump: Arc<watch::Sender<u64>>,
+    /// Pending forwards per shop, at most ([`super::MAX_PENDING_FORWARDS`]).
+    forward_cap: i64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -145,7 +149,14 @@ impl SqliteStore {
             readers: Arc::new(readers),
             changes,
             bump,
+            forward_cap: super::MAX_PENDING_FORWARDS,
         })
+    }
+
+    /// The same store, passing on at most `cap` pending notifications per shop (tests).
+    pub fn with_forward_cap(mut self, cap: i64) -> SqliteStore {
+        self.forward_cap = cap;
+        self
     }
 
     /// Runs `work` in the writer's next transaction; its result once that is committed.
@@ -176,6 +187,7 @@ impl SqliteStore {
         now: i64,
     ) -> Result<Appended, StoreError> {
         let digest = entry_digest(&entry);
+        let forward_cap = self.forward_cap;
         self.write(move |conn| {
             let before: Option<i64> = conn
                 .prepare_cached("SELECT seq FROM entries WHERE shop_id = ?1 AND digest = ?2")
@@ -210,14 +222,17 @@ impl SqliteStore {
             ])
             .map_err(db)?;
             // A payment notification for a shop whose backend wants them too: passed on after
-            // the commit, with retries, by the forwarder.
+            // the commit, with retries, by the forwarder; at most MAX_PENDING_FORWARDS waiting
+            // per shop, so a flood cannot queue the genuine ones behind a day of its own.
             if entry.kind == Kind::PaymentNotification {
                 conn.prepare_cached(
                     "INSERT INTO forwards (shop_id, seq, url, next_at)
-                     SELECT id, ?2, forward_url, ?3 FROM shops WHERE id = ?1 AND forward_url IS NOT NULL",
+                     SELECT id, ?2, forward_url, ?3 FROM shops WHERE id = ?1 AND forward_url IS NOT NULL
+                       AND (SELECT COUNT(*) FROM (SELECT 1 FROM forwards
+                              WHERE shop_id = ?1 AND done_at IS NULL LIMIT ?4)) < ?4",
                 )
                 .map_err(db)?
-                .execute(params![shop_id, seq, now])
+                .execute(params![shop_id, seq, now, forward_cap])
                 .map_err(db)?;
             }
             Ok(Appended { seq, new: true })
