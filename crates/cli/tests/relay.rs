@@ -1040,14 +1040,7 @@ fn a_new_owners_desk_never_pays_a_handled_request_again() {
     old.stop();
 
     // The new PC: the same merchant, a new owner's code from the relay's operator.
-    let new_dir = temp.path().join("new-pc");
-    paired_desk(sim, &new_dir, &relay.base, &relay.owner_code());
-    // The owner copies the backend's shared secret over (Settings → intake), as the backend
-    // keeps signing with it.
-    let config_path = new_dir.join("config.toml");
-    let mut config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
-    config.intake.shared_secret = secret.clone();
-    config.save(&config_path).unwrap();
+    let new_dir = new_owners_desk(sim, &relay, &temp.path().join("new-pc"), &secret);
     let mut new = setting.desk_process(&new_dir, "logs-new");
     new.start();
     wait_until("the log read on the new desk", || {
@@ -1171,12 +1164,7 @@ fn a_staff_desk_follows_the_owner_through_re_pairing_and_says_when_it_cannot() {
     owner.stop();
 
     // Another PC becomes the owner's desk: a new shop key.
-    let new_dir = temp.path().join("new-owner");
-    paired_desk(sim, &new_dir, &relay.base, &relay.owner_code());
-    let config_path = new_dir.join("config.toml");
-    let mut config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
-    config.intake.shared_secret = secret.clone();
-    config.save(&config_path).unwrap();
+    let new_dir = new_owners_desk(sim, &relay, &temp.path().join("new-owner"), &secret);
     let mut new_owner = setting.desk_process(&new_dir, "logs-new");
     new_owner.start();
     let second = pay(sim, &notify, 700);
@@ -1217,4 +1205,21 @@ fn paired_again(dir: &Path, relay: &RelayHere) {
         "{}",
         String::from_utf8_lossy(&paired.stderr)
     );
+}
+
+/// Another PC set up as the merchant's and paired as the shop's owner's desk with a new code
+/// from the relay's operator; the owner copies the backend's shared secret over (Settings →
+/// intake), as the backend keeps signing with it.
+fn new_owners_desk(
+    sim: &SimHandle,
+    relay: &RelayHere,
+    dir: &Path,
+    secret: &str,
+) -> std::path::PathBuf {
+    paired_desk(sim, dir, &relay.base, &relay.owner_code());
+    let config_path = dir.join("config.toml");
+    let mut config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
+    config.intake.shared_secret = secret.to_owned();
+    config.save(&config_path).unwrap();
+    dir.to_owned()
 }

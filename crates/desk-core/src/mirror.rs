@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use rusqlite::types::{Value, ValueRef};
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
@@ -144,12 +144,36 @@ impl Store {
     }
 
     /// On a staff desk: stores the owner's record as it is (the order once, the request and
-    /// its refund replaced), in one transaction. The books are marked as a mirror for good:
-    /// no refund engine runs on them ([`Store::is_mirror`]).
+    /// its refund replaced), in one transaction, unless a later record of the same request was
+    /// stored already (the relay repeated or reordered them: the owner's `revision` says which
+    /// is later). The books are marked as a mirror for good: no refund engine runs on them
+    /// ([`Store::is_mirror`]).
     pub fn mirror(&self, snapshot: &QueueSnapshot) -> Result<(), CoreError> {
         self.write(|tx| {
             tx.prepare_cached("INSERT OR IGNORE INTO mirror_of (id, since) VALUES (1, ?1)")?
                 .execute([crate::remote::unix_now()])?;
+            let request = snapshot
+                .request
+                .get("id")
+                .and_then(serde_json::Value::as_i64);
+            let revision = snapshot
+                .request
+                .get("revision")
+                .and_then(serde_json::Value::as_i64);
+            if let (Some(request), Some(revision)) = (request, revision) {
+                let stored: Option<i64> = tx
+                    .prepare_cached("SELECT revision FROM mirrored WHERE request = ?1")?
+                    .query_row([request], |row| row.get(0))
+                    .optional()?;
+                if stored.is_some_and(|stored| stored >= revision) {
+                    return Ok(());
+                }
+                tx.prepare_cached(
+                    "INSERT INTO mirrored (request, revision) VALUES (?1, ?2)
+                     ON CONFLICT (request) DO UPDATE SET revision = excluded.revision",
+                )?
+                .execute([request, revision])?;
+            }
             upsert(tx, "orders", "out_trade_no", &snapshot.order, false)?;
             upsert(tx, "refund_requests", "id", &snapshot.request, true)?;
             if let Some(refund) = &snapshot.refund {

@@ -134,3 +134,28 @@ fn a_record_from_a_newer_desk_is_refused_whole() {
         "nothing half-written"
     );
 }
+
+/// The relay repeats or reorders the owner's records: a staff desk keeps the latest the owner
+/// made, whichever arrives last.
+#[test]
+fn an_older_record_arriving_late_does_not_undo_a_newer_one() {
+    let (owner_desk, _a) = store();
+    let (staff_desk, _b) = store();
+    paid(&owner_desk, "R1", 1000);
+    let request = asked(&owner_desk, "R1", 300, "late-1");
+    let wire = |store: &Store| {
+        serde_json::to_string(&store.queue_snapshot(request).unwrap().unwrap()).unwrap()
+    };
+    let pending = wire(&owner_desk);
+    owner_desk.approve(request, None, &owner(), NOW).unwrap();
+    let approved = wire(&owner_desk);
+    for record in [&approved, &pending, &approved, &pending] {
+        staff_desk
+            .mirror(&serde_json::from_str(record).unwrap())
+            .unwrap();
+    }
+    let shown = staff_desk.queue(None, 10).unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].state, QueueState::Approved, "{shown:?}");
+    assert!(shown[0].refund.is_some());
+}

@@ -209,18 +209,21 @@ pub async fn take_payment_notification<T: Transport + 'static>(
         // (another amount or transaction), or no payment at all: WeChat does not do that, so
         // someone else holds the key. Refused for good and alarmed, never taken again and again.
         Err(CoreError::PaymentConflict { .. } | CoreError::AmountNotPositive) => {
-            state
-                .watch
-                .count(&state.store, Door::PaymentNotify, Cause::Forged)
-                .await;
-            state
-                .watch
-                .raise(&state.store, AlarmCause::SignedConflict)
-                .await;
-            Taken::Refused(Cause::Forged)
+            signed_conflict(state, Door::PaymentNotify).await
         }
         Err(_) => Taken::Retry,
     }
+}
+
+/// A message that verifies with the merchant's key but contradicts WeChat: counted as forged
+/// and the `signed_conflict` alarm raised (someone else holds the key).
+async fn signed_conflict<T>(state: &Arc<IntakeState<T>>, door: Door) -> Taken {
+    state.watch.count(&state.store, door, Cause::Forged).await;
+    state
+        .watch
+        .raise(&state.store, AlarmCause::SignedConflict)
+        .await;
+    Taken::Refused(Cause::Forged)
 }
 
 // ------------------------------------------------------------------ refund notifications
@@ -250,17 +253,7 @@ pub async fn take_refund_notification<T: Transport + 'static>(
     {
         Ok(Confirmation::Taken) => Taken::Stored,
         // WeChat, asked, says otherwise: written by someone holding the API key.
-        Ok(Confirmation::Contradicted) => {
-            state
-                .watch
-                .count(&state.store, Door::RefundNotify, Cause::Forged)
-                .await;
-            state
-                .watch
-                .raise(&state.store, AlarmCause::SignedConflict)
-                .await;
-            Taken::Refused(Cause::Forged)
-        }
+        Ok(Confirmation::Contradicted) => signed_conflict(state, Door::RefundNotify).await,
         Ok(Confirmation::Unconfirmed) => Taken::Awaiting,
         // Its facts disagree with the refund the desk made: nothing changes.
         Err(CoreError::NotificationMismatch { .. }) => {
@@ -475,17 +468,17 @@ async fn take_refund_request<T: Transport + 'static>(
     let order = checked.order;
     let out_trade_no =
         confirm_order(&state.store, &state.client, &order, Confirm::IfUnknown).await?;
-    let known = {
-        let (store, request_id) = (state.store.clone(), checked.request_id.clone());
-        blocking(move || store.request_id_known(&request_id)).await?
-    };
     let refunded_elsewhere = match arrival {
-        // Taken before (the log read again): the desk's own record stands.
-        Arrival::Direct(_) | Arrival::Relayed(_) if known => None,
         Arrival::Direct(_) => None,
         Arrival::Relayed(_) => {
-            let number = refund_number_for(out_trade_no.as_str(), &checked.request_id);
-            refund_on_wechat(&state.client, &number).await?
+            let (store, request_id) = (state.store.clone(), checked.request_id.clone());
+            // Taken before (the log read again): the desk's own record stands.
+            if blocking(move || store.request_id_known(&request_id)).await? {
+                None
+            } else {
+                let number = refund_number_for(out_trade_no.as_str(), &checked.request_id);
+                refund_on_wechat(&state.client, &number).await?
+            }
         }
     };
     let new = NewRequest {

@@ -303,7 +303,10 @@ pub const MIGRATIONS: &[&str] = &[
     // seen at the next connection; `relay_parked` holds entries waiting for an outside answer
     // (WeChat unreachable, the desk's key in doubt) without holding up those after them
     // (`relay_position.rs`); `signed_conflict` is the alarm for a message signed with the
-    // merchant's key that contradicts what WeChat said (`watch.rs`).
+    // merchant's key that contradicts what WeChat said (`watch.rs`). `refund_requests.revision`
+    // grows with every change of a request or its refund, so a staff desk applies the owner's
+    // records in the order they were made, however the relay delivers them (`mirrored` holds
+    // the owner's revision each request was last mirrored at).
     r#"
     CREATE TABLE mirror_of (
         id             INTEGER PRIMARY KEY CHECK (id = 1),
@@ -337,5 +340,21 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE alarms;
     ALTER TABLE alarms_v8 RENAME TO alarms;
     CREATE UNIQUE INDEX alarms_active ON alarms (cause) WHERE resolved_at IS NULL;
+
+    ALTER TABLE refund_requests ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER revision_of_request AFTER UPDATE ON refund_requests
+        WHEN NEW.revision = OLD.revision BEGIN
+        UPDATE refund_requests SET revision = OLD.revision + 1 WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER revision_of_new_refund AFTER INSERT ON refunds BEGIN
+        UPDATE refund_requests SET revision = revision + 1 WHERE id = NEW.request;
+    END;
+    CREATE TRIGGER revision_of_refund AFTER UPDATE ON refunds BEGIN
+        UPDATE refund_requests SET revision = revision + 1 WHERE id = NEW.request;
+    END;
+    CREATE TABLE mirrored (
+        request        INTEGER PRIMARY KEY,
+        revision       INTEGER NOT NULL
+    ) STRICT;
     "#,
 ];
