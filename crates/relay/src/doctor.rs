@@ -1,6 +1,7 @@
 //! `merchant-desk-relay doctor`: what an operator checks when a desk says it hears nothing.
 //! The database answers; the public address is reached over verified HTTPS and is this relay;
-//! each shop has an owner's desk; each desk was seen lately and has read the shop's log.
+//! each shop has an owner's desk and a known merchant; each desk was seen lately and has read
+//! the shop's log.
 
 use relay_protocol::{Role, paths};
 use serde::Serialize;
@@ -105,6 +106,19 @@ pub async fn doctor<S: Store>(
         };
         if let Some(url) = &shop.forward_url {
             findings.push(forwarding(store, &shop, url, now).await);
+        }
+        if shop.merchant.is_none() {
+            findings.push(Finding {
+                check: check.clone(),
+                verdict: Verdict::Warning {
+                    problem: "the shop's merchant is not known: notifications naming any merchant are kept".into(),
+                    fix: format!(
+                        "start the owner's desk (it tells the relay), or: merchant-desk-relay shops merchant {} --appid APPID --mch-id MCH_ID",
+                        shop.slug
+                    ),
+                },
+                detail: String::new(),
+            });
         }
         let active: Vec<_> = desks.iter().filter(|d| !d.revoked).collect();
         if !active.iter().any(|d| d.role == Role::Owner) {

@@ -371,8 +371,32 @@ async fn a_relay_with_its_own_certificate_is_reached_over_verified_https() {
     assert_eq!(posted.status().as_u16(), 200);
     assert_eq!(next_entry(&mut stream).await.body, notification(1));
 
-    // The doctor reaches the public address over verified HTTPS and lists the desk.
+    // The doctor reaches the public address over verified HTTPS and lists the desk; until the
+    // shop's merchant is known, it says notifications naming any merchant are kept.
     use relay::doctor::{Verdict, doctor};
+    let unknown = doctor(
+        &doctor_store,
+        Some(&base),
+        Some(ca.pem().as_bytes()),
+        unix_now(),
+    )
+    .await;
+    assert!(
+        unknown.iter().any(
+            |f| matches!(&f.verdict, Verdict::Warning { fix, .. } if fix.contains("shops merchant"))
+        ),
+        "{unknown:#?}"
+    );
+    doctor_store
+        .set_merchant(
+            shop.id,
+            relay::store::ShopMerchant {
+                appid: "wx2421b1c4370ec43b".into(),
+                mch_id: "10000100".into(),
+            },
+        )
+        .await
+        .unwrap();
     let findings = doctor(
         &doctor_store,
         Some(&base),
