@@ -97,16 +97,19 @@ async fn notification<S: Store>(
             );
         }
     };
-    if relay
-        .buckets
-        .admit(shop.id, source, std::time::Instant::now())
-        .is_err()
-    {
+    let too_fast = || {
         relay.metrics.refused(kind, Refused::TooFast);
-        return xml(
+        xml(
             StatusCode::TOO_MANY_REQUESTS,
             NotifyReply::Fail("请求过于频繁，请稍后重试".into()),
-        );
+        )
+    };
+    if relay
+        .buckets
+        .admit_source(source, std::time::Instant::now())
+        .is_err()
+    {
+        return too_fast();
     }
     // XML in UTF-8 as WeChat sends it; anything else could not verify at any desk.
     let text = match String::from_utf8(body.to_vec()) {
@@ -136,6 +139,13 @@ async fn notification<S: Store>(
             StatusCode::BAD_REQUEST,
             NotifyReply::Fail("商户号不符".into()),
         );
+    }
+    if relay
+        .buckets
+        .admit_shop(shop.id, kind, std::time::Instant::now())
+        .is_err()
+    {
+        return too_fast();
     }
     let entry = NewEntry {
         kind,
@@ -191,10 +201,9 @@ pub(crate) async fn refund_request<S: Store>(
             );
         }
     };
-    if relay
-        .buckets
-        .admit(shop.id, source(&peer), std::time::Instant::now())
-        .is_err()
+    let now = std::time::Instant::now();
+    if relay.buckets.admit_source(source(&peer), now).is_err()
+        || relay.buckets.admit_shop(shop.id, KIND, now).is_err()
     {
         relay.metrics.refused(KIND, Refused::TooFast);
         return refusal(

@@ -1,7 +1,12 @@
-//! How fast one shop, and one source address, may add to the relay's log: token buckets, so a
-//! flash sale's burst passes whole while a stranger posting without end is held to a trickle.
-//! A message over its rate is answered as when the relay cannot store it (WeChat's FAIL, a 503
-//! to the backend): its sender tries again later, and nothing it sent is half-stored.
+//! How fast one source address, and one shop's door, may add to the relay's log: token buckets,
+//! so a flash sale's burst passes whole while a stranger posting without end is held to a
+//! trickle. A message over its rate is answered as when the relay cannot store it (WeChat's
+//! FAIL, a 429 to the backend): its sender tries again later, and nothing it sent is half-stored.
+//!
+//! The source's bucket is taken first, by every message; the shop's only by a message that
+//! passed the door's own checks (a notification naming the shop's merchant), and each door has
+//! its own: strangers' garbage, or a flood of refund requests, never spends what WeChat's
+//! notifications need.
 //!
 //! Sources are told apart by their address. Behind the shop's reverse proxy every message comes
 //! from the proxy (loopback), so loopback is not limited per source: set the proxy's own limit
@@ -12,6 +17,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use relay_protocol::Kind;
+
 /// A rate and the burst above it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
@@ -21,7 +28,7 @@ pub struct Rate {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rates {
-    /// Every message to one shop's doors.
+    /// Every message one door of one shop takes.
     pub shop: Rate,
     /// Every message from one address (but loopback).
     pub source: Rate,
@@ -91,7 +98,7 @@ const MAX_SOURCES: usize = 100_000;
 #[derive(Debug)]
 pub struct Buckets {
     rates: Rates,
-    shops: Mutex<HashMap<i64, Bucket>>,
+    shops: Mutex<HashMap<(i64, Kind), Bucket>>,
     sources: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
@@ -104,32 +111,40 @@ impl Buckets {
         }
     }
 
-    /// One message from `source` to `shop` at `now`: within both rates, or which it is over.
-    /// A message over the source's rate takes nothing from the shop's.
-    pub fn admit(&self, shop: i64, source: Option<IpAddr>, now: Instant) -> Result<(), Over> {
-        if let Some(source) = source.filter(|ip| !ip.is_loopback()) {
-            let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
-            if sources.len() >= MAX_SOURCES {
-                let rate = self.rates.source;
-                sources.retain(|_, bucket| {
-                    let mut probe = *bucket;
-                    probe.take(rate, now) && probe.tokens + 1.0 < rate.burst
-                });
-            }
-            let bucket = sources.entry(source).or_insert(Bucket {
-                tokens: self.rates.source.burst,
-                at: now,
+    /// One message from `source` at `now`: within its rate or not (loopback always is).
+    pub fn admit_source(&self, source: Option<IpAddr>, now: Instant) -> Result<(), Over> {
+        let Some(source) = source.filter(|ip| !ip.is_loopback()) else {
+            return Ok(());
+        };
+        let rate = self.rates.source;
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        if sources.len() >= MAX_SOURCES {
+            // Full buckets (quiet sources) go first: they would start full again anyway.
+            sources.retain(|_, bucket| {
+                let mut probe = *bucket;
+                probe.take(rate, now) && probe.tokens + 1.0 < rate.burst
             });
-            if !bucket.take(self.rates.source, now) {
-                return Err(Over::Source);
-            }
         }
-        let mut shops = self.shops.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = shops.entry(shop).or_insert(Bucket {
-            tokens: self.rates.shop.burst,
+        let bucket = sources.entry(source).or_insert(Bucket {
+            tokens: rate.burst,
             at: now,
         });
-        if bucket.take(self.rates.shop, now) {
+        if bucket.take(rate, now) {
+            Ok(())
+        } else {
+            Err(Over::Source)
+        }
+    }
+
+    /// One message taken by `shop`'s door for `kind` at `now`: within its rate or not.
+    pub fn admit_shop(&self, shop: i64, kind: Kind, now: Instant) -> Result<(), Over> {
+        let rate = self.rates.shop;
+        let mut shops = self.shops.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = shops.entry((shop, kind)).or_insert(Bucket {
+            tokens: rate.burst,
+            at: now,
+        });
+        if bucket.take(rate, now) {
             Ok(())
         } else {
             Err(Over::Shop)
@@ -156,39 +171,55 @@ mod tests {
         }
     }
 
+    const PAY: Kind = Kind::PaymentNotification;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
     #[test]
     fn a_burst_passes_whole_and_then_the_rate_holds() {
         let buckets = Buckets::new(rates());
         let t0 = Instant::now();
-        let stranger: IpAddr = "203.0.113.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let stranger = ip("203.0.113.9");
         let passed = (0..30)
-            .filter(|_| buckets.admit(1, Some(stranger), t0).is_ok())
+            .filter(|_| buckets.admit_source(Some(stranger), t0).is_ok())
             .count();
         assert_eq!(passed, 20, "the source's burst");
-        assert_eq!(buckets.admit(1, Some(stranger), t0), Err(Over::Source));
-        // Others still reach the shop: its own burst is mostly left.
-        let wechat: IpAddr = "198.51.100.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        assert_eq!(buckets.admit(1, Some(wechat), t0), Ok(()));
+        assert_eq!(buckets.admit_source(Some(stranger), t0), Err(Over::Source));
+        assert_eq!(buckets.admit_source(Some(ip("198.51.100.1")), t0), Ok(()));
         // A second later the stranger has two more.
         let t1 = t0 + Duration::from_secs(1);
-        assert_eq!(buckets.admit(1, Some(stranger), t1), Ok(()));
-        assert_eq!(buckets.admit(1, Some(stranger), t1), Ok(()));
-        assert_eq!(buckets.admit(1, Some(stranger), t1), Err(Over::Source));
+        assert_eq!(buckets.admit_source(Some(stranger), t1), Ok(()));
+        assert_eq!(buckets.admit_source(Some(stranger), t1), Ok(()));
+        assert_eq!(buckets.admit_source(Some(stranger), t1), Err(Over::Source));
     }
 
     #[test]
-    fn the_shop_is_limited_whatever_the_source_and_loopback_only_per_shop() {
+    fn each_door_of_each_shop_has_its_own_rate_and_loopback_is_not_limited_per_source() {
         let buckets = Buckets::new(rates());
         let t0 = Instant::now();
-        let proxy: IpAddr = "127.0.0.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let passed = (0..150)
-            .filter(|_| buckets.admit(7, Some(proxy), t0).is_ok())
-            .count();
-        assert_eq!(
-            passed, 100,
-            "the shop's burst, loopback not limited per source"
+        assert!(
+            (0..500).all(|_| buckets.admit_source(Some(ip("127.0.0.1")), t0).is_ok()),
+            "the reverse proxy"
         );
-        assert_eq!(buckets.admit(7, Some(proxy), t0), Err(Over::Shop));
-        assert_eq!(buckets.admit(8, Some(proxy), t0), Ok(()), "another shop");
+        let passed = (0..150)
+            .filter(|_| buckets.admit_shop(7, Kind::RefundRequest, t0).is_ok())
+            .count();
+        assert_eq!(passed, 100, "the door's burst");
+        assert_eq!(
+            buckets.admit_shop(7, Kind::RefundRequest, t0),
+            Err(Over::Shop)
+        );
+        assert_eq!(
+            buckets.admit_shop(7, PAY, t0),
+            Ok(()),
+            "a flood of refund requests leaves WeChat's notifications their own"
+        );
+        assert_eq!(
+            buckets.admit_shop(8, Kind::RefundRequest, t0),
+            Ok(()),
+            "another shop"
+        );
     }
 }
