@@ -1223,3 +1223,82 @@ fn new_owners_desk(
     config.save(&config_path).unwrap();
     dir.to_owned()
 }
+
+/// Moving the owner's desk to a new PC while the old one still works: the old desk hands it
+/// over (`relay invite --owner`); the new one keeps the shop key, so the staff desks follow it
+/// without being paired again, and the old one is revoked as the new one pairs.
+#[test]
+fn the_owners_desk_handed_over_keeps_the_staff_desks_following() {
+    let setting = setting();
+    let (temp, sim) = (&setting.temp, &setting.sim);
+    let relay = setting.relay();
+    let (old_dir, secret) = setting.owner_desk(&relay, "old-pc");
+    let invite = support::cli_json(&old_dir, &["relay", "invite"]);
+    let staff_dir = temp.path().join("staff");
+    staff_desk(
+        sim,
+        &staff_dir,
+        &relay.base,
+        invite["code"].as_str().unwrap(),
+        "收银台",
+    );
+
+    let handover = support::cli_json(&old_dir, &["relay", "invite", "--owner"]);
+    let code = handover["code"].as_str().unwrap();
+    let new_dir = temp.path().join("new-pc");
+    support::production_desk(sim, &new_dir, free_address());
+    let config_path = new_dir.join("config.toml");
+    let mut config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
+    config.intake.shared_secret = secret.clone();
+    config.save(&config_path).unwrap();
+    let paired = cli(
+        &new_dir,
+        &[
+            "relay",
+            "pair",
+            "--url",
+            &relay.base,
+            "--code",
+            code,
+            "--name",
+            "新店长",
+        ],
+    );
+    assert!(
+        paired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paired.stderr)
+    );
+    let key = |dir: &Path| {
+        desk_runtime::Config::load(&dir.join("config.toml"))
+            .unwrap()
+            .unwrap()
+            .relay
+            .unwrap()
+            .shop_key
+            .expose()
+            .to_owned()
+    };
+    assert_eq!(key(&new_dir), key(&old_dir), "the shop key handed over");
+    assert!(
+        !cli(&old_dir, &["relay", "desks"]).status.success(),
+        "the old desk is revoked"
+    );
+
+    let mut new = setting.desk_process(&new_dir, "logs-new");
+    let mut staff = setting.desk_process(&staff_dir, "logs-staff");
+    new.start();
+    staff.start();
+    let order = pay(sim, &relay.url(paths::PAYMENT_NOTIFY), 900);
+    post_request(&relay, &secret, "h-1", &order, 100);
+    wait_until("the new owner's request on the staff desk", || {
+        queue_of(&staff_dir).iter().any(|q| q.1 == order)
+    });
+    new.stop();
+    staff.stop();
+    let log = std::fs::read_to_string(temp.path().join("logs-staff/serve-1.log")).unwrap();
+    assert!(
+        !log.contains("signed with a key this desk does not have"),
+        "{log}"
+    );
+}

@@ -91,7 +91,8 @@ impl RuntimeError {
                 | crate::relay::PairingRefusal::NoBundle
                 | crate::relay::PairingRefusal::Bundle(_) => Code::InvalidInput,
                 crate::relay::PairingRefusal::RelayContradictsCode { .. }
-                | crate::relay::PairingRefusal::UnreadableMerchant(_) => Code::Setup,
+                | crate::relay::PairingRefusal::UnreadableMerchant(_)
+                | crate::relay::PairingRefusal::OtherMerchant { .. } => Code::Setup,
             },
             RuntimeError::MirrorBooks(_) => Code::Setup,
             RuntimeError::RefundsInFlight(_) => Code::RefundsInFlight,

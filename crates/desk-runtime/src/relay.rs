@@ -136,6 +136,11 @@ pub enum PairingRefusal {
     Bundle(#[from] bundle::OpenError),
     #[error("the owner's desk sent a merchant this desk cannot read ({0}): update this desk")]
     UnreadableMerchant(String),
+    /// An owner's code handed over by a desk of another merchant than this one's.
+    #[error(
+        "this desk is set up for merchant {here}, and the owner's desk handing over is merchant {handed}'s: nothing was changed"
+    )]
+    OtherMerchant { here: String, handed: String },
 }
 
 fn role_words(role: Role) -> &'static str {
@@ -196,9 +201,26 @@ pub async fn pair(
     relay.desk_id = paired.desk_id;
     relay.token = RelaySecret(paired.token);
     match (typed, paired.bundle) {
+        // Handed over by the owner's desk before it: its shop key, so the staff desks follow
+        // this one. The merchant must be the one this desk is set up with, if it is already.
+        (Role::Owner, Some(sealed)) => {
+            let bundle = bundle::open(&sealed, &code).map_err(PairingRefusal::from)?;
+            if let Some(merchant) = config
+                .merchant
+                .as_ref()
+                .filter(|merchant| merchant.mch_id != bundle.mch_id)
+            {
+                return Err(PairingRefusal::OtherMerchant {
+                    here: merchant.mch_id.clone(),
+                    handed: bundle.mch_id,
+                }
+                .into());
+            }
+            relay.shop_key = RelaySecret(bundle.shop_key);
+        }
         // The owner's desk keeps its merchant; the shop key is its own: the one it had for
         // this shop, else a new one.
-        (Role::Owner, _) => {
+        (Role::Owner, None) => {
             if let Some(before) = config.relay.as_ref().filter(|before| {
                 before.role == Role::Owner && before.url == relay.url && before.shop == relay.shop
             }) {
@@ -233,7 +255,11 @@ pub async fn pair(
 
 /// On the owner's desk: a pairing code for a staff desk, valid 15 minutes, with the merchant's
 /// ids, API key and the shop key sealed inside for that desk alone.
-pub async fn invite(dir: &DataDir) -> Result<(PairingCode, i64), RuntimeError> {
+///
+/// `Role::Owner` hands the owner's desk over to another PC while this one still works: the new
+/// desk keeps the shop key (the staff desks go on following it) and this one is revoked when the
+/// code is used.
+pub async fn invite(dir: &DataDir, role: Role) -> Result<(PairingCode, i64), RuntimeError> {
     let config =
         Config::load(&dir.config())?.ok_or_else(|| RuntimeError::NoMerchant(dir.config()))?;
     let (Some(relay), Some(merchant)) = (&config.relay, &config.merchant) else {
@@ -250,7 +276,7 @@ pub async fn invite(dir: &DataDir) -> Result<(PairingCode, i64), RuntimeError> {
     let api_key = secrets
         .api_key(&merchant.mch_id)?
         .ok_or_else(|| RuntimeError::NoApiKey(merchant.mch_id.clone()))?;
-    let code = PairingCode::generate(Role::Staff);
+    let code = PairingCode::generate(role);
     let sealed = bundle::seal(
         &bundle::Bundle {
             appid: merchant.appid.clone(),
@@ -263,7 +289,7 @@ pub async fn invite(dir: &DataDir) -> Result<(PairingCode, i64), RuntimeError> {
     );
     let expires_at = relay
         .client()?
-        .add_pairing(&code, Role::Staff, Some(&sealed))
+        .add_pairing(&code, role, Some(&sealed))
         .await?;
     Ok((code, expires_at))
 }

@@ -106,7 +106,8 @@ pub async fn relay_invite(
     pin: Option<String>,
 ) -> IpcResult<RelayInvite> {
     state.access.require_owner(pin.as_deref(), unix_now())?;
-    let (code, expires_at) = desk_runtime::invite_to_relay(&state.launch.data_dir).await?;
+    let (code, expires_at) =
+        desk_runtime::invite_to_relay(&state.launch.data_dir, relay_protocol::Role::Staff).await?;
     Ok(RelayInvite {
         code: code.display(),
         expires_at,

@@ -32,7 +32,13 @@ pub enum RelayCommand {
     },
     /// On the owner's desk: a pairing code for a staff desk (valid 15 minutes, once), which
     /// hands that desk the merchant's ids and API key sealed for it alone.
-    Invite,
+    Invite {
+        /// A code for the owner's desk on another PC instead (moving to a new PC while this one
+        /// still works): it keeps the shop key, so the staff desks follow it, and this desk is
+        /// revoked when the code is used.
+        #[arg(long)]
+        owner: bool,
+    },
     /// On the owner's desk: the shop's desks on the relay, when each was last seen.
     Desks,
     /// On the owner's desk: revoke a desk (a lost or replaced PC); its token stops working.
@@ -112,23 +118,35 @@ pub async fn relay(
                 )
             })
         }
-        RelayCommand::Invite => {
+        RelayCommand::Invite { owner } => {
             // Hands out the API key: the owner's to do.
             let config = Config::load(&dir.config())
                 .map_err(RuntimeError::from)?
                 .ok_or_else(|| CliError::NoDesk(dir.root().to_owned()))?;
             let access = Access::of(&config, &dir);
             access.require_owner(pin_from_env().as_deref(), desk_core::unix_now())?;
-            let (code, expires_at) = desk_runtime::invite_to_relay(&dir).await?;
+            let role = if owner {
+                relay_protocol::Role::Owner
+            } else {
+                relay_protocol::Role::Staff
+            };
+            let (code, expires_at) = desk_runtime::invite_to_relay(&dir, role).await?;
             Ok(if desk.json {
                 json!({ "code": code.display(), "expires_at": expires_at }).to_string()
             } else {
-                format!(
-                    "pairing code for a staff desk: {}\n  on that PC: merchant-desk-cli relay pair --url {} --code {} --name 收银台\n  valid 15 minutes, once",
-                    code.display(),
-                    config.relay.as_ref().map_or("", |r| r.url.as_str()),
-                    code.display()
-                )
+                let url = config.relay.as_ref().map_or("", |r| r.url.as_str());
+                match role {
+                    relay_protocol::Role::Staff => format!(
+                        "pairing code for a staff desk: {}\n  on that PC: merchant-desk-cli relay pair --url {url} --code {} --name 收银台\n  valid 15 minutes, once",
+                        code.display(),
+                        code.display()
+                    ),
+                    relay_protocol::Role::Owner => format!(
+                        "pairing code for the owner's desk on another PC: {}\n  set up the merchant there, then: merchant-desk-cli relay pair --url {url} --code {} --name 店长\n  valid 15 minutes, once; this desk is revoked when it is used, and the staff desks follow the new one",
+                        code.display(),
+                        code.display()
+                    ),
+                }
             })
         }
         RelayCommand::Desks => {
