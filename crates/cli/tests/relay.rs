@@ -1040,7 +1040,13 @@ fn a_new_owners_desk_never_pays_a_handled_request_again() {
     old.stop();
 
     // The new PC: the same merchant, a new owner's code from the relay's operator.
-    let new_dir = new_owners_desk(sim, &relay, &temp.path().join("new-pc"), &secret);
+    let new_dir = new_owners_desk(
+        sim,
+        &relay,
+        &temp.path().join("new-pc"),
+        &secret,
+        &relay.owner_code(),
+    );
     let mut new = setting.desk_process(&new_dir, "logs-new");
     new.start();
     wait_until("the log read on the new desk", || {
@@ -1121,36 +1127,12 @@ fn a_staff_desk_follows_the_owner_through_re_pairing_and_says_when_it_cannot() {
     let setting = setting();
     let (temp, sim) = (&setting.temp, &setting.sim);
     let relay = setting.relay();
-    let (owner_dir, secret) = setting.owner_desk(&relay, "owner");
-    let invite = support::cli_json(&owner_dir, &["relay", "invite"]);
-    let staff_dir = temp.path().join("staff");
-    staff_desk(
-        sim,
-        &staff_dir,
-        &relay.base,
-        invite["code"].as_str().unwrap(),
-        "收银台",
-    );
-    let key_before = desk_runtime::Config::load(&owner_dir.join("config.toml"))
-        .unwrap()
-        .unwrap()
-        .relay
-        .unwrap()
-        .shop_key;
+    let (owner_dir, secret, staff_dir) = owner_and_staff_desk(&setting, &relay, "owner");
+    let key_before = shop_key_of(&owner_dir);
 
     // The owner pairs its desk again (a new code from the relay's operator).
     paired_again(&owner_dir, &relay);
-    let key_after = desk_runtime::Config::load(&owner_dir.join("config.toml"))
-        .unwrap()
-        .unwrap()
-        .relay
-        .unwrap()
-        .shop_key;
-    assert_eq!(
-        key_after.expose(),
-        key_before.expose(),
-        "the shop key is kept"
-    );
+    assert_eq!(shop_key_of(&owner_dir), key_before, "the shop key is kept");
     let mut owner = setting.desk_process(&owner_dir, "logs-owner");
     let mut staff = setting.desk_process(&staff_dir, "logs-staff");
     owner.start();
@@ -1164,7 +1146,13 @@ fn a_staff_desk_follows_the_owner_through_re_pairing_and_says_when_it_cannot() {
     owner.stop();
 
     // Another PC becomes the owner's desk: a new shop key.
-    let new_dir = new_owners_desk(sim, &relay, &temp.path().join("new-owner"), &secret);
+    let new_dir = new_owners_desk(
+        sim,
+        &relay,
+        &temp.path().join("new-owner"),
+        &secret,
+        &relay.owner_code(),
+    );
     let mut new_owner = setting.desk_process(&new_dir, "logs-new");
     new_owner.start();
     let second = pay(sim, &notify, 700);
@@ -1207,16 +1195,17 @@ fn paired_again(dir: &Path, relay: &RelayHere) {
     );
 }
 
-/// Another PC set up as the merchant's and paired as the shop's owner's desk with a new code
-/// from the relay's operator; the owner copies the backend's shared secret over (Settings →
-/// intake), as the backend keeps signing with it.
+/// Another PC set up as the merchant's and paired as the shop's owner's desk with `code`; the
+/// owner copies the backend's shared secret over (Settings → intake), as the backend keeps
+/// signing with it.
 fn new_owners_desk(
     sim: &SimHandle,
     relay: &RelayHere,
     dir: &Path,
     secret: &str,
+    code: &str,
 ) -> std::path::PathBuf {
-    paired_desk(sim, dir, &relay.base, &relay.owner_code());
+    paired_desk(sim, dir, &relay.base, code);
     let config_path = dir.join("config.toml");
     let mut config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
     config.intake.shared_secret = secret.to_owned();
@@ -1232,54 +1221,16 @@ fn the_owners_desk_handed_over_keeps_the_staff_desks_following() {
     let setting = setting();
     let (temp, sim) = (&setting.temp, &setting.sim);
     let relay = setting.relay();
-    let (old_dir, secret) = setting.owner_desk(&relay, "old-pc");
-    let invite = support::cli_json(&old_dir, &["relay", "invite"]);
-    let staff_dir = temp.path().join("staff");
-    staff_desk(
-        sim,
-        &staff_dir,
-        &relay.base,
-        invite["code"].as_str().unwrap(),
-        "收银台",
-    );
+    let (old_dir, secret, staff_dir) = owner_and_staff_desk(&setting, &relay, "old-pc");
 
     let handover = support::cli_json(&old_dir, &["relay", "invite", "--owner"]);
     let code = handover["code"].as_str().unwrap();
-    let new_dir = temp.path().join("new-pc");
-    support::production_desk(sim, &new_dir, free_address());
-    let config_path = new_dir.join("config.toml");
-    let mut config = desk_runtime::Config::load(&config_path).unwrap().unwrap();
-    config.intake.shared_secret = secret.clone();
-    config.save(&config_path).unwrap();
-    let paired = cli(
-        &new_dir,
-        &[
-            "relay",
-            "pair",
-            "--url",
-            &relay.base,
-            "--code",
-            code,
-            "--name",
-            "新店长",
-        ],
+    let new_dir = new_owners_desk(sim, &relay, &temp.path().join("new-pc"), &secret, code);
+    assert_eq!(
+        shop_key_of(&new_dir),
+        shop_key_of(&old_dir),
+        "the shop key handed over"
     );
-    assert!(
-        paired.status.success(),
-        "{}",
-        String::from_utf8_lossy(&paired.stderr)
-    );
-    let key = |dir: &Path| {
-        desk_runtime::Config::load(&dir.join("config.toml"))
-            .unwrap()
-            .unwrap()
-            .relay
-            .unwrap()
-            .shop_key
-            .expose()
-            .to_owned()
-    };
-    assert_eq!(key(&new_dir), key(&old_dir), "the shop key handed over");
     assert!(
         !cli(&old_dir, &["relay", "desks"]).status.success(),
         "the old desk is revoked"
@@ -1301,4 +1252,35 @@ fn the_owners_desk_handed_over_keeps_the_staff_desks_following() {
         !log.contains("signed with a key this desk does not have"),
         "{log}"
     );
+}
+
+/// The owner's desk `owner` of `relay`, set up and paired, and a staff desk it invited; the
+/// backend's shared secret.
+fn owner_and_staff_desk(
+    setting: &Setting,
+    relay: &RelayHere,
+    owner: &str,
+) -> (std::path::PathBuf, String, std::path::PathBuf) {
+    let (owner_dir, secret) = setting.owner_desk(relay, owner);
+    let invite = support::cli_json(&owner_dir, &["relay", "invite"]);
+    let staff_dir = setting.temp.path().join("staff");
+    staff_desk(
+        &setting.sim,
+        &staff_dir,
+        &relay.base,
+        invite["code"].as_str().unwrap(),
+        "收银台",
+    );
+    (owner_dir, secret, staff_dir)
+}
+
+fn shop_key_of(dir: &Path) -> String {
+    desk_runtime::Config::load(&dir.join("config.toml"))
+        .unwrap()
+        .unwrap()
+        .relay
+        .unwrap()
+        .shop_key
+        .expose()
+        .to_owned()
 }
