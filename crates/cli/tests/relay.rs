@@ -705,32 +705,26 @@ fn a_relay_cannot_take_over_the_owners_desk_at_pairing() {
             code,
         )
     };
-    // The relay's database says the owner's code makes a staff desk, with its bundle.
+    // The relay's database says a code makes a staff desk, with the relay's own bundle.
+    let as_staff = |code: &PairingCode| {
+        relay
+            .runtime
+            .block_on(relay.store.add_pairing(
+                relay.shop_id,
+                Role::Staff,
+                &token::digest(code.claim()),
+                Some(hostile_bundle(code)),
+                now() + 900,
+                now(),
+            ))
+            .unwrap();
+    };
+    // The owner's code, answered as a staff desk's...
     let swapped = PairingCode::generate(Role::Owner);
-    relay
-        .runtime
-        .block_on(relay.store.add_pairing(
-            relay.shop_id,
-            Role::Staff,
-            &token::digest(swapped.claim()),
-            Some(hostile_bundle(&swapped)),
-            now() + 900,
-            now(),
-        ))
-        .unwrap();
-    // And a code whose letter says staff, handed to the owner as "the owner's code".
+    as_staff(&swapped);
+    // ...and a code whose letter says staff, handed to the owner as "the owner's code".
     let staff_code = PairingCode::generate(Role::Staff);
-    relay
-        .runtime
-        .block_on(relay.store.add_pairing(
-            relay.shop_id,
-            Role::Staff,
-            &token::digest(staff_code.claim()),
-            Some(hostile_bundle(&staff_code)),
-            now() + 900,
-            now(),
-        ))
-        .unwrap();
+    as_staff(&staff_code);
 
     for (code, said) in [
         (&swapped, "the relay answered that it made a staff desk"),
