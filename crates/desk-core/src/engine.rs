@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wxpay::{
-    Error, OrderRef, RefundAccount, RefundNotification, RefundQueryKey, RefundQueryRequest,
-    RefundRequest,
+    Error, OrderRef, RefundAccount, RefundNotification, RefundQueryRequest, RefundRequest,
 };
 use wxpay_client::{Transport, WxPayClient};
 
@@ -271,10 +270,7 @@ impl<T: Transport> Engine<T> {
     }
 
     async fn query(&self, due: &DueRefund, now: i64) -> Result<QueryOutcome, CoreError> {
-        let request = RefundQueryRequest {
-            key: RefundQueryKey::OutRefundNo(due.out_refund_no.clone()),
-            offset: None,
-        };
+        let request = RefundQueryRequest::by_out_refund_no(due.out_refund_no.clone());
         let result = self.client.execute(&request).await;
         self.log("refundquery", due.id, &format!("{request:?}"), &result, now)?;
         Ok(classify_query(&result, &due.out_refund_no))
@@ -288,19 +284,12 @@ impl<T: Transport> Engine<T> {
         result: &Result<R, Error>,
         now: i64,
     ) -> Result<(), CoreError> {
-        // Typed values carry neither the sign nor any secret, so their Debug form is the
-        // redacted exchange.
-        let (response, outcome) = match result {
-            Ok(answer) => (format!("{answer:?}"), "ok".to_owned()),
-            Err(error) => (String::new(), error.to_string()),
-        };
+        let (response, outcome) = exchange(result);
         self.store.log_exchange(
             endpoint,
             Some(refund),
             request,
-            Some(&response)
-                .filter(|r| !r.is_empty())
-                .map(String::as_str),
+            response.as_deref(),
             &outcome,
             now,
         )
@@ -347,29 +336,32 @@ pub async fn confirm_refund_notification<T: Transport>(
         Heard::FailedContradicted(found) => found,
     };
     let out_refund_no = notification.out_refund_no.clone();
-    let request = RefundQueryRequest {
-        key: RefundQueryKey::OutRefundNo(out_refund_no.clone()),
-        offset: None,
-    };
+    let request = RefundQueryRequest::by_out_refund_no(out_refund_no.clone());
     let result = client.execute(&request).await;
-    let (response, outcome) = match &result {
-        Ok(answer) => (Some(format!("{answer:?}")), "ok".to_owned()),
-        Err(error) => (None, error.to_string()),
-    };
-    let to = match classify_query(&result, &out_refund_no) {
+    {
+        let (store, request) = (store.clone(), format!("{request:?}"));
+        let (response, outcome) = exchange(&result);
+        blocking(move || {
+            store.log_exchange(
+                "refundquery",
+                Some(found.id),
+                &request,
+                response.as_deref(),
+                &outcome,
+                now,
+            )
+        })
+        .await?;
+    }
+    let (to, refund_id) = match classify_query(&result, &out_refund_no) {
         QueryOutcome::Found { refund_id, status } => match RefundState::from_wire(&status) {
-            Some(to @ (RefundState::Succeeded | RefundState::NeedsManual)) => Some((to, refund_id)),
-            _ => None,
+            Some(to @ (RefundState::Succeeded | RefundState::NeedsManual)) => (to, refund_id),
+            _ => return Ok(Confirmation::Contradicted),
         },
-        QueryOutcome::NoRecord => None,
+        QueryOutcome::NoRecord => return Ok(Confirmation::Contradicted),
         QueryOutcome::Unknown { .. } | QueryOutcome::Setup { .. } => {
-            log_blocking(store, &request, response, outcome, found.id, now).await?;
             return Ok(Confirmation::Unconfirmed);
         }
-    };
-    log_blocking(store, &request, response, outcome, found.id, now).await?;
-    let Some((to, refund_id)) = to else {
-        return Ok(Confirmation::Contradicted);
     };
     let store = store.clone();
     match blocking(move || store.contradict(found.id, to, &refund_id, now)).await {
@@ -379,26 +371,13 @@ pub async fn confirm_refund_notification<T: Transport>(
     }
 }
 
-async fn log_blocking(
-    store: &Arc<Store>,
-    request: &RefundQueryRequest,
-    response: Option<String>,
-    outcome: String,
-    refund: i64,
-    now: i64,
-) -> Result<(), CoreError> {
-    let (store, request) = (store.clone(), format!("{request:?}"));
-    blocking(move || {
-        store.log_exchange(
-            "refundquery",
-            Some(refund),
-            &request,
-            response.as_deref(),
-            &outcome,
-            now,
-        )
-    })
-    .await
+/// An answer as the exchange log keeps it: the typed response (its `Debug` form; typed values
+/// carry neither the sign nor any secret, so it is the redacted exchange) and the outcome.
+fn exchange<R: std::fmt::Debug>(result: &Result<R, Error>) -> (Option<String>, String) {
+    match result {
+        Ok(answer) => (Some(format!("{answer:?}")), "ok".to_owned()),
+        Err(error) => (None, error.to_string()),
+    }
 }
 
 fn secs(duration: Duration) -> i64 {

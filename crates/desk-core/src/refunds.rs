@@ -132,15 +132,15 @@ impl Store {
         now: i64,
     ) -> Result<ApprovedRefund, CoreError> {
         self.write(|tx| {
-            let (out_trade_no, requested, state) = request_row(tx, request)?;
+            let RequestRow {
+                out_trade_no,
+                requested,
+                state,
+                request_id,
+            } = request_row(tx, request)?;
             if state != RequestState::Pending {
                 return Err(CoreError::NotPending { id: request, state });
             }
-            let request_id: Option<String> = tx.query_row(
-                "SELECT request_id FROM refund_requests WHERE id = ?1",
-                [request],
-                |row| row.get(0),
-            )?;
             let amount = amount.unwrap_or(requested);
             if !amount.is_positive() {
                 return Err(CoreError::AmountNotPositive);
@@ -162,7 +162,7 @@ impl Store {
                 params![request, approver.name, now, RequestState::Approved.as_str(), RequestState::Pending.as_str()],
             )?;
             if changed != 1 {
-                let (_, _, state) = request_row(tx, request)?;
+                let state = request_row(tx, request)?.state;
                 return Err(CoreError::NotPending { id: request, state });
             }
             let out_refund_no = match &request_id {
@@ -238,7 +238,12 @@ impl Store {
         now: i64,
     ) -> Result<(), CoreError> {
         self.write(|tx| {
-            let (out_trade_no, requested, state) = request_row(tx, request)?;
+            let RequestRow {
+                out_trade_no,
+                requested,
+                state,
+                ..
+            } = request_row(tx, request)?;
             let changed = tx.execute(
                 "UPDATE refund_requests SET state = ?2, decided_by = ?3, decided_at = ?4, reject_reason = ?5
                  WHERE id = ?1 AND state = ?6",
@@ -272,20 +277,31 @@ impl Store {
     }
 }
 
-fn request_row(
-    tx: &Transaction<'_>,
-    request: i64,
-) -> Result<(String, Fen, RequestState), CoreError> {
-    let (out_trade_no, fee, state): (String, i64, String) = tx
+/// A request's row as a decision needs it.
+struct RequestRow {
+    out_trade_no: String,
+    requested: Fen,
+    state: RequestState,
+    /// The backend's id, when the backend sent it.
+    request_id: Option<String>,
+}
+
+fn request_row(tx: &Transaction<'_>, request: i64) -> Result<RequestRow, CoreError> {
+    let (out_trade_no, fee, state, request_id): (String, i64, String, Option<String>) = tx
         .query_row(
-            "SELECT out_trade_no, requested_fee, state FROM refund_requests WHERE id = ?1",
+            "SELECT out_trade_no, requested_fee, state, request_id FROM refund_requests WHERE id = ?1",
             [request],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
         .optional()?
         .ok_or(CoreError::RequestNotFound(request))?;
     let state = RequestState::parse(&state).ok_or(CoreError::UnknownState(state))?;
-    Ok((out_trade_no, Fen::new(fee), state))
+    Ok(RequestRow {
+        out_trade_no,
+        requested: Fen::new(fee),
+        state,
+        request_id,
+    })
 }
 
 /// The one place that says whether `amount` may still be refunded on an order: within a year of

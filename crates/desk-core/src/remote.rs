@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use rand::RngExt as _;
 use wxpay::{
-    ErrCode, Fen, OrderQueryRequest, OrderRef, OutRefundNo, OutTradeNo, RefundQueryKey,
-    RefundQueryRequest,
+    ErrCode, Fen, OrderQueryRequest, OrderRef, OutRefundNo, OutTradeNo, RefundQueryRequest,
 };
 use wxpay_client::{Transport, WxPayClient};
 
@@ -29,10 +28,7 @@ pub fn probe_number() -> String {
 pub async fn ask_key<T: Transport>(client: &WxPayClient<T>) -> Result<(), wxpay::Error> {
     let number = OutRefundNo::new(probe_number())
         .unwrap_or_else(|_| unreachable!("letters and digits, 31 characters"));
-    let query = RefundQueryRequest {
-        key: RefundQueryKey::OutRefundNo(number),
-        offset: None,
-    };
+    let query = RefundQueryRequest::by_out_refund_no(number);
     match client.execute(&query).await {
         Ok(_)
         | Err(wxpay::Error::Business {
@@ -50,10 +46,7 @@ pub async fn refund_on_wechat<T: Transport>(
     client: &WxPayClient<T>,
     number: &OutRefundNo,
 ) -> Result<Option<Fen>, CoreError> {
-    let query = RefundQueryRequest {
-        key: RefundQueryKey::OutRefundNo(number.clone()),
-        offset: None,
-    };
+    let query = RefundQueryRequest::by_out_refund_no(number.clone());
     match client.execute(&query).await {
         Ok(answer) => Ok(answer
             .find(number)

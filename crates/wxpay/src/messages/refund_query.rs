@@ -23,6 +23,16 @@ pub struct RefundQueryRequest {
     pub offset: Option<u32>,
 }
 
+impl RefundQueryRequest {
+    /// The query for the refund the merchant numbered `out_refund_no` (one record).
+    pub fn by_out_refund_no(out_refund_no: OutRefundNo) -> RefundQueryRequest {
+        RefundQueryRequest {
+            key: RefundQueryKey::OutRefundNo(out_refund_no),
+            offset: None,
+        }
+    }
+}
+
 wire_enum!(
     /// `refund_status_$n`.
     RefundStatus {
