@@ -25,12 +25,7 @@ pub enum Books {
 impl Books {
     /// The books of `mode` under `config`.
     pub fn of(config: &Config, mode: Mode, dir: &DataDir) -> Result<Books, RuntimeError> {
-        let staff = config
-            .relay
-            .as_ref()
-            .filter(|relay| relay.role == relay_protocol::Role::Staff)
-            .and_then(|relay| relay.staff.as_ref());
-        match (mode, staff, &config.merchant) {
+        match (mode, staff_merchant(config), &config.merchant) {
             (Mode::Sandbox, _, _) => Ok(Books::Sandbox),
             // A staff desk keeps the owner's queue apart, even beside a merchant's own setup.
             (Mode::Production, Some(staff), _) => Ok(Books::Mirror(staff.mch_id.clone())),
@@ -96,17 +91,21 @@ pub fn adopt_legacy_database(dir: &DataDir, config: &Config) -> Result<(), FileE
     Ok(())
 }
 
+/// The merchant of a staff desk (paired as staff, with the merchant its owner's desk named).
+fn staff_merchant(config: &Config) -> Option<&crate::relay::StaffMerchant> {
+    config
+        .relay
+        .as_ref()
+        .filter(|relay| relay.role == relay_protocol::Role::Staff)
+        .and_then(|relay| relay.staff.as_ref())
+}
+
 /// A staff desk paired by an earlier version kept its copy of the owner's queue in
 /// `merchants/<mch_id>/`, where the merchant's own books go: on a desk without a merchant of its
 /// own, that folder can only be the copy, and it moves to `mirrors/<mch_id>/` once. Run with the
 /// desk's lock held.
 pub fn adopt_staff_mirror(dir: &DataDir, config: &Config) -> Result<(), FileError> {
-    let Some(staff) = config
-        .relay
-        .as_ref()
-        .filter(|relay| relay.role == relay_protocol::Role::Staff && config.merchant.is_none())
-        .and_then(|relay| relay.staff.as_ref())
-    else {
+    let Some(staff) = staff_merchant(config).filter(|_| config.merchant.is_none()) else {
         return Ok(());
     };
     let from = Books::Merchant(staff.mch_id.clone()).folder(dir);

@@ -273,7 +273,10 @@ impl RunningDesk {
                     tasks.push(tokio::spawn(crate::relay::publish(
                         relay.client()?,
                         relay.shop_key.clone(),
-                        client.merchant().clone(),
+                        (
+                            client.merchant().appid.clone(),
+                            client.merchant().mch_id.clone(),
+                        ),
                         store.clone(),
                         stopped.clone(),
                     )));

@@ -58,7 +58,7 @@ pub enum RuntimeError {
     #[error(transparent)]
     Relay(#[from] relay_client::RelayError),
     #[error(transparent)]
-    Pairing(#[from] crate::relay::PairingRefusal),
+    Pairing(#[from] crate::pairing::PairingRefusal),
     /// These books hold a staff desk's copy of the owner's queue: no refund engine runs on them.
     #[error(
         "{0} holds a staff desk's copy of the owner's queue, not the merchant's own books: no refunds are sent from it. Move that folder aside and start again"
@@ -86,13 +86,13 @@ impl RuntimeError {
             }
             RuntimeError::InvalidSetting(_) | RuntimeError::NotInSandbox => Code::InvalidInput,
             RuntimeError::Pairing(refusal) => match refusal {
-                crate::relay::PairingRefusal::BadCode(_)
-                | crate::relay::PairingRefusal::StaffCodeOnMerchantDesk { .. }
-                | crate::relay::PairingRefusal::NoBundle
-                | crate::relay::PairingRefusal::Bundle(_) => Code::InvalidInput,
-                crate::relay::PairingRefusal::RelayContradictsCode { .. }
-                | crate::relay::PairingRefusal::UnreadableMerchant(_)
-                | crate::relay::PairingRefusal::OtherMerchant { .. } => Code::Setup,
+                crate::pairing::PairingRefusal::BadCode(_)
+                | crate::pairing::PairingRefusal::StaffCodeOnMerchantDesk { .. }
+                | crate::pairing::PairingRefusal::NoBundle
+                | crate::pairing::PairingRefusal::Bundle(_) => Code::InvalidInput,
+                crate::pairing::PairingRefusal::RelayContradictsCode { .. }
+                | crate::pairing::PairingRefusal::UnreadableMerchant(_)
+                | crate::pairing::PairingRefusal::OtherMerchant { .. } => Code::Setup,
             },
             RuntimeError::MirrorBooks(_) => Code::Setup,
             RuntimeError::RefundsInFlight(_) => Code::RefundsInFlight,

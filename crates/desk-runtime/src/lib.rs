@@ -16,6 +16,7 @@ mod error;
 mod files;
 mod lock;
 mod merchant;
+mod pairing;
 mod reach;
 mod relay;
 mod secrets;
@@ -53,10 +54,11 @@ pub use merchant::{
     Client, SandboxCredentials, WechatServer, build_client, command_client, load_identity,
     merchant_client,
 };
+pub use pairing::PairingRefusal;
 pub use reach::reach_check;
 pub use relay::{
-    LinkProblem, LinkStatus, PairingRefusal, RelayConfig, RelaySecret, StaffMerchant,
-    invite as invite_to_relay, pair as pair_with_relay,
+    LinkProblem, LinkStatus, RelayConfig, RelaySecret, StaffMerchant, invite as invite_to_relay,
+    pair as pair_with_relay,
 };
 pub use secrets::{FallbackWarning, KEYRING_ENV, SecretBackend, SecretError, SecretKind, Secrets};
 pub use setup::{

@@ -21,6 +21,7 @@ use crate::config::{Config, Mode};
 use crate::error::RuntimeError;
 use crate::files::DataDir;
 use crate::merchant::WechatServer;
+use crate::pairing::PairingRefusal;
 use crate::secrets::{SecretBackend, SecretKind, Secrets};
 
 /// `[relay]` in config.toml: which relay, as which desk of which shop.
@@ -106,47 +107,6 @@ impl RelayConfig {
             None => None,
         };
         Ok(RelayClient::new(&self.url, ca.as_deref())?.with_token(self.token.expose()))
-    }
-}
-
-/// Why a pairing was refused. Nothing was saved.
-#[derive(Debug, thiserror::Error)]
-pub enum PairingRefusal {
-    #[error(transparent)]
-    BadCode(#[from] relay_protocol::BadCode),
-    /// A staff code typed on a desk set up with the merchant's own certificate and key: the
-    /// staff desk's merchant would replace them (and a relay that made the owner's code could
-    /// use exactly this to take the desk over).
-    #[error(
-        "this desk is set up with merchant {mch_id}'s own key and certificate, and the code typed is a staff desk's: pairing would replace them, so nothing was changed. Pair a staff desk on another computer, or in a data folder of its own (--data-dir); the owner's desk needs a code that starts with 0-9 or A-F"
-    )]
-    StaffCodeOnMerchantDesk { mch_id: String },
-    /// The relay answered another role than the code the person typed says.
-    #[error(
-        "the code typed makes {} desk, but the relay answered that it made {} desk: nothing was saved. The relay is misconfigured or not the shop's own: ask whoever runs it, and do not use it meanwhile",
-        role_words(*typed),
-        role_words(*answered)
-    )]
-    RelayContradictsCode { typed: Role, answered: Role },
-    #[error(
-        "a staff desk pairs with a code from the owner's desk (`relay invite`), not from the relay's operator"
-    )]
-    NoBundle,
-    #[error(transparent)]
-    Bundle(#[from] bundle::OpenError),
-    #[error("the owner's desk sent a merchant this desk cannot read ({0}): update this desk")]
-    UnreadableMerchant(String),
-    /// An owner's code handed over by a desk of another merchant than this one's.
-    #[error(
-        "this desk is set up for merchant {here}, and the owner's desk handing over is merchant {handed}'s: nothing was changed"
-    )]
-    OtherMerchant { here: String, handed: String },
-}
-
-fn role_words(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "the owner's",
-        Role::Staff => "a staff",
     }
 }
 
@@ -548,6 +508,7 @@ impl<T: Transport + 'static> Link<T> {
                         (entry.seq, json)
                     })
                     .collect();
+                let put_aside = !parked.is_empty();
                 let (store, source) = (self.store.clone(), self.source.clone());
                 let (seq, digest) = (last.seq, last.digest());
                 let now = desk_core::unix_now();
@@ -562,7 +523,10 @@ impl<T: Transport + 'static> Link<T> {
                 *backoff = FIRST_BACKOFF;
                 self.status.send_modify(|s| s.position = position);
                 acked.send_replace(position);
-                self.count_parked().await;
+                // The parked loop keeps the count otherwise; a run of payments costs no read.
+                if put_aside {
+                    self.count_parked().await;
+                }
             }
             if done < batch.len() {
                 return LinkProblem::EntryWaiting;
@@ -750,7 +714,7 @@ const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 pub(crate) async fn publish(
     client: RelayClient,
     shop_key: RelaySecret,
-    merchant: wxpay::Merchant,
+    (appid, mch_id): (wxpay::AppId, wxpay::MchId),
     store: Arc<Store>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -760,10 +724,7 @@ pub(crate) async fn publish(
     loop {
         if !merchant_told {
             // A relay that refuses it for good (an older one) is not asked again this run.
-            merchant_told = match client
-                .set_merchant(merchant.appid.as_str(), merchant.mch_id.as_str())
-                .await
-            {
+            merchant_told = match client.set_merchant(appid.as_str(), mch_id.as_str()).await {
                 Ok(()) => true,
                 Err(error) => !error.is_transient(),
             };
