@@ -251,25 +251,16 @@ pub(crate) async fn set_merchant<S: Store>(
     Json(body): Json<MerchantBody>,
 ) -> Result<Response, ApiError> {
     let owner = owner(&relay, &headers).await?;
-    let plausible = |id: &str, most: usize| {
-        !id.is_empty() && id.len() <= most && id.chars().all(|c| c.is_ascii_alphanumeric())
-    };
-    if !plausible(&body.appid, 32) || !plausible(&body.mch_id, 32) {
-        return Err(ApiError(
+    let merchant = ShopMerchant::new(&body.appid, &body.mch_id).map_err(|_| {
+        ApiError(
             StatusCode::BAD_REQUEST,
             "invalid_merchant",
-            "an appid and a mch_id are letters and digits, 32 at most",
-        ));
-    }
+            "an appid and a mch_id as WeChat Pay gives them: letters and digits, 32 at most",
+        )
+    })?;
     relay
         .store
-        .set_merchant(
-            owner.shop_id,
-            ShopMerchant {
-                appid: body.appid,
-                mch_id: body.mch_id,
-            },
-        )
+        .set_merchant(owner.shop_id, merchant)
         .await
         .map_err(|_| UNAVAILABLE)?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -170,8 +170,8 @@ enum Problem {
     Stopped(#[source] std::io::Error),
     #[error("{url:?}: the backend's handler is an http:// or https:// address with a host")]
     ForwardUrl { url: String },
-    #[error("an appid and a mch_id are letters and digits, 32 at most: copy them from 商户平台")]
-    MerchantIds,
+    #[error("{0}: copy the appid and mch_id from 商户平台")]
+    MerchantIds(#[from] wxpay::IdError),
     #[error("no shop {0}: `merchant-desk-relay shops list` shows them")]
     NoShop(String),
     #[error("shop {shop} has no desk {desk}: `merchant-desk-relay desks list {shop}` shows them")]
@@ -317,21 +317,8 @@ async fn command<S: Store + Clone>(
             mch_id,
         }) => {
             let shop = find_shop(&store, &shop).await?;
-            let plausible = |id: &str| {
-                !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric())
-            };
-            if !plausible(&appid) || !plausible(&mch_id) {
-                return Err(Problem::MerchantIds);
-            }
-            store
-                .set_merchant(
-                    shop.id,
-                    relay::store::ShopMerchant {
-                        appid: appid.clone(),
-                        mch_id: mch_id.clone(),
-                    },
-                )
-                .await?;
+            let merchant = relay::store::ShopMerchant::new(&appid, &mch_id)?;
+            store.set_merchant(shop.id, merchant).await?;
             println!(
                 "shop {}: only notifications for merchant {appid} / {mch_id} are taken",
                 shop.slug

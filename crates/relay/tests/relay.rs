@@ -41,6 +41,18 @@ async fn start_with(settings: Settings) -> Running {
 }
 
 impl Running {
+    /// What `/metrics` says now.
+    async fn metrics(&self) -> String {
+        http()
+            .get(format!("{}{}", self.base, paths::METRICS))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// A desk paired with a fresh code of `role`.
     async fn desk(&self, role: Role, name: &str) -> RelayClient {
         let code = relay::desks::new_pairing(&self.relay.store, self.shop_id, role, unix_now())
@@ -205,14 +217,7 @@ async fn the_doors_refuse_what_no_desk_could_use_and_say_why() {
     );
     let hello = relay.relay.store.bounds(relay.shop_id).await.unwrap();
     assert_eq!(hello.last_seq, 1);
-    let metrics = http()
-        .get(format!("{}{}", relay.base, paths::METRICS))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = relay.metrics().await;
     assert!(
         metrics.contains("relay_refused_total{kind=\"refund_request\",cause=\"stale\"} 1"),
         "{metrics}"
@@ -665,14 +670,7 @@ async fn the_doors_take_only_the_shops_merchant_and_hold_a_flood_to_its_rate() {
         (20..=40).contains(&refused),
         "held to the rate after its whole burst: {refused} refused"
     );
-    let metrics = http()
-        .get(format!("{}{}", relay.base, paths::METRICS))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = relay.metrics().await;
     assert!(
         metrics.contains(
             "relay_refused_total{kind=\"payment_notification\",cause=\"other_merchant\"} 61"

@@ -36,6 +36,25 @@ pub struct ShopMerchant {
     pub mch_id: String,
 }
 
+impl ShopMerchant {
+    /// A merchant as the owner's desk or the operator names it, by WeChat Pay's rules for the
+    /// two ids (the desk's own identifier types).
+    pub fn new(appid: &str, mch_id: &str) -> Result<ShopMerchant, wxpay::IdError> {
+        Ok(ShopMerchant {
+            appid: wxpay::AppId::new(appid)?.as_str().to_owned(),
+            mch_id: wxpay::MchId::new(mch_id)?.as_str().to_owned(),
+        })
+    }
+
+    /// From a shop's two columns: both set, or no merchant.
+    fn from_columns(appid: Option<String>, mch_id: Option<String>) -> Option<ShopMerchant> {
+        Some(ShopMerchant {
+            appid: appid?,
+            mch_id: mch_id?,
+        })
+    }
+}
+
 /// What arrived at an inbound door, to append to the shop's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEntry {

@@ -273,10 +273,7 @@ fn shop_of(row: &tokio_postgres::Row) -> Shop {
         slug: row.get(1),
         name: row.get(2),
         forward_url: row.get(3),
-        merchant: match (row.get(4), row.get(5)) {
-            (Some(appid), Some(mch_id)) => Some(ShopMerchant { appid, mch_id }),
-            _ => None,
-        },
+        merchant: ShopMerchant::from_columns(row.get(4), row.get(5)),
     }
 }
 

@@ -280,20 +280,22 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(db)?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
     if version > SCHEMA_VERSION {
         return Err(StoreError::Unreadable(format!(
             "the relay's database is from a newer relay (schema {version}, this one reads {SCHEMA_VERSION}): run the newer relay"
         )));
     }
+    // A new database gets the first schema, then every migration; an older one the ones after
+    // its version.
     let mut batch = String::from("BEGIN;");
     if version == 0 {
         batch.push_str(SCHEMA);
     }
     for migration in &MIGRATIONS[usize::try_from(version.max(1) - 1).unwrap_or(0)..] {
         batch.push_str(migration);
-    }
-    if version == SCHEMA_VERSION {
-        return Ok(());
     }
     batch.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
     conn.execute_batch(&batch).map_err(|error| {
@@ -351,10 +353,7 @@ fn shop_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Shop> {
         slug: row.get(1)?,
         name: row.get(2)?,
         forward_url: row.get(3)?,
-        merchant: match (row.get(4)?, row.get(5)?) {
-            (Some(appid), Some(mch_id)) => Some(ShopMerchant { appid, mch_id }),
-            _ => None,
-        },
+        merchant: ShopMerchant::from_columns(row.get(4)?, row.get(5)?),
     })
 }
 
